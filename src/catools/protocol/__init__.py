@@ -1,0 +1,67 @@
+"""The sans-I/O Channel Access core: bytes in, commands out; commands in, bytes out.
+
+No sockets, clocks or environment here: the I/O layers (``catools.client``,
+``catools.server``) own those and pass in what the core needs.
+"""
+from ._broadcaster import Broadcaster
+from ._channel import ClientChannel, ServerChannel
+from ._circuit import DEFAULT_MAX_PAYLOAD, VirtualCircuit
+from ._commands import (ALL_COMMANDS, COMMAND_TABLE, REGISTRY, AccessRightsResponse, Beacon,
+                        ClearChannelRequest, ClearChannelResponse, ClientNameRequest, Command,
+                        CreateChanRequest, CreateChanResponse, CreateChFailResponse,
+                        EchoRequest, EchoResponse, ErrorResponse, EventAddRequest,
+                        EventAddResponse, EventCancelRequest, EventCancelResponse,
+                        EventsOffRequest, EventsOnRequest, HostNameRequest, NotFoundResponse,
+                        ReadNotifyRequest, ReadNotifyResponse, ReadRequest, ReadResponse,
+                        ReadSyncRequest, RepeaterConfirmResponse, RepeaterRegisterRequest,
+                        SearchRequest, SearchResponse, ServerDisconnResponse, VersionRequest,
+                        VersionResponse, WriteNotifyRequest, WriteNotifyResponse, WriteRequest,
+                        command_table_markdown, decode_command, int_to_ip, ip_to_int,
+                        read_datagram)
+from ._constants import (DBE_ALARM, DBE_ARCHIVE, DBE_LOG, DBE_PROPERTY, DBE_VALUE,
+                         DEFAULT_PROTOCOL_VERSION, DO_REPLY, DONT_REPLY, EPICS2UNIX_EPOCH,
+                         MAX_ENUM_STATES, MAX_ENUM_STRING_SIZE, MAX_STRING_SIZE,
+                         MAX_UDP_SEND, MAX_UNITS_SIZE, REPEATER_PORT, SERVER_PORT,
+                         AccessRights, SubscriptionType)
+from ._dbr import (DBR_TYPES, ChannelType, DBRMetadata, DbrType, data_size, dbf_name,
+                   dbr_name, dbr_type, decode_dbr, encode_dbr, field_types, native_type,
+                   promote)
+from ._errors import CaError, LocalProtocolError, ProtocolError, RemoteProtocolError
+from ._headers import Header, pack_header, unpack_header
+from ._roles import (CLIENT, DISCONNECTED, NEED_DATA, SERVER, ChannelState, CircuitState,
+                     Role)
+from ._status import (ECA_CODES, AlarmSeverity, AlarmStatus, CAStatus, CAStatusCode,
+                      alarm_severity_name, alarm_status_name, ca_message, eca_lookup,
+                      eca_success)
+
+CA_SERVER_PORT = SERVER_PORT
+CA_REPEATER_PORT = REPEATER_PORT
+
+__all__ = [
+    "Broadcaster", "VirtualCircuit", "ClientChannel", "ServerChannel", "Command",
+    "COMMAND_TABLE", "ALL_COMMANDS", "REGISTRY", "decode_command", "read_datagram",
+    "command_table_markdown", "ip_to_int", "int_to_ip",
+    "AccessRightsResponse", "Beacon", "ClearChannelRequest", "ClearChannelResponse",
+    "ClientNameRequest", "CreateChanRequest", "CreateChanResponse", "CreateChFailResponse",
+    "EchoRequest", "EchoResponse", "ErrorResponse", "EventAddRequest", "EventAddResponse",
+    "EventCancelRequest", "EventCancelResponse", "EventsOffRequest", "EventsOnRequest",
+    "HostNameRequest", "NotFoundResponse", "ReadNotifyRequest", "ReadNotifyResponse",
+    "ReadRequest", "ReadResponse", "ReadSyncRequest", "RepeaterConfirmResponse",
+    "RepeaterRegisterRequest", "SearchRequest", "SearchResponse", "ServerDisconnResponse",
+    "VersionRequest", "VersionResponse", "WriteNotifyRequest", "WriteNotifyResponse",
+    "WriteRequest",
+    "DBE_ALARM", "DBE_ARCHIVE", "DBE_LOG", "DBE_PROPERTY", "DBE_VALUE",
+    "DEFAULT_PROTOCOL_VERSION", "DO_REPLY", "DONT_REPLY", "EPICS2UNIX_EPOCH",
+    "MAX_ENUM_STATES", "MAX_ENUM_STRING_SIZE", "MAX_STRING_SIZE", "MAX_UDP_SEND",
+    "MAX_UNITS_SIZE", "REPEATER_PORT", "SERVER_PORT", "CA_SERVER_PORT", "CA_REPEATER_PORT",
+    "AccessRights", "SubscriptionType",
+    "DBR_TYPES", "ChannelType", "DBRMetadata", "DbrType", "data_size", "dbf_name",
+    "dbr_name", "dbr_type", "decode_dbr", "encode_dbr", "field_types", "native_type",
+    "promote",
+    "CaError", "LocalProtocolError", "ProtocolError", "RemoteProtocolError",
+    "Header", "pack_header", "unpack_header",
+    "CLIENT", "DISCONNECTED", "NEED_DATA", "SERVER", "ChannelState", "CircuitState", "Role",
+    "ECA_CODES", "AlarmSeverity", "AlarmStatus", "CAStatus", "CAStatusCode",
+    "alarm_severity_name", "alarm_status_name", "ca_message", "eca_lookup", "eca_success",
+    "DEFAULT_MAX_PAYLOAD",
+]

@@ -1,0 +1,162 @@
+"""Channels: per-channel state plus factories for the commands that concern them."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._commands import (AccessRightsResponse, ClearChannelRequest, ClearChannelResponse,
+                        Command, CreateChanRequest, CreateChanResponse, CreateChFailResponse,
+                        EventAddRequest, EventAddResponse, EventCancelRequest,
+                        EventCancelResponse, ReadNotifyRequest, ReadNotifyResponse,
+                        ReadRequest, ServerDisconnResponse, WriteNotifyRequest,
+                        WriteNotifyResponse, WriteRequest)
+from ._constants import DBE_ALARM, DBE_VALUE, DYNAMIC_COUNT_VERSION, AccessRights
+from ._dbr import ChannelType, DBRMetadata
+from ._errors import LocalProtocolError
+from ._roles import ChannelState
+
+if TYPE_CHECKING:
+    from ._circuit import VirtualCircuit
+
+
+class _BaseChannel:
+    """What both roles know about a channel."""
+
+    def __init__(self, circuit: "VirtualCircuit", name: str, cid: int | None) -> None:
+        self.circuit = circuit
+        self.name = name
+        self.cid: int = circuit.new_channel_id() if cid is None else int(cid)
+        self.sid: int | None = None
+        self.native_data_type: ChannelType | None = None
+        self.native_data_count: int | None = None
+        self.access_rights = AccessRights.NO_ACCESS
+        self.state = ChannelState.SEND_CREATE_CHAN_REQUEST
+        circuit._add_channel(self)
+
+    @property
+    def states(self) -> ChannelState:
+        """Alias of ``state`` (kept for code written against caproto)."""
+        return self.state
+
+    def __repr__(self) -> str:
+        return (f"<{type(self).__name__} name={self.name!r} cid={self.cid} sid={self.sid} "
+                f"state={self.state.name}>")
+
+
+class ClientChannel(_BaseChannel):
+    """A channel as the client sees it; its methods build commands to send.
+
+    ``ClientChannel(circuit, name)`` as in the seed; ``ClientChannel(name, circuit)``
+    (caproto's order) works too.
+    """
+
+    def __init__(self, circuit: Any, name: Any = None, cid: int | None = None) -> None:
+        if isinstance(circuit, str):
+            circuit, name = name, circuit
+        super().__init__(circuit, name, cid)
+
+    def create(self) -> CreateChanRequest:
+        """CREATE_CHAN for this channel."""
+        return CreateChanRequest(name=self.name, cid=self.cid,
+                                 version=self.circuit.protocol_version)
+
+    def _require_connected(self) -> None:
+        if self.state is not ChannelState.CONNECTED:
+            raise LocalProtocolError(f"channel {self.name!r} is {self.state.name}, "
+                                     "not CONNECTED")
+
+    def read(self, data_type: int | None = None, data_count: int | None = None,
+             notify: bool = True) -> Command:
+        """READ_NOTIFY (or the obsolete READ); default type native, count native."""
+        self._require_connected()
+        data_type = self.native_data_type if data_type is None else data_type
+        data_count = self.native_data_count if data_count is None else data_count
+        cls = ReadNotifyRequest if notify else ReadRequest
+        return cls(data_type=data_type, data_count=data_count, sid=self.sid,
+                   ioid=self.circuit.new_ioid())
+
+    def write(self, data: Any, data_type: int | None = None, data_count: int | None = None,
+              notify: bool = False, metadata: DBRMetadata | None = None) -> Command:
+        """WRITE, or WRITE_NOTIFY with ``notify=True``; default type native."""
+        self._require_connected()
+        data_type = self.native_data_type if data_type is None else data_type
+        cls = WriteNotifyRequest if notify else WriteRequest
+        return cls(data=data, data_type=data_type, data_count=data_count, sid=self.sid,
+                   ioid=self.circuit.new_ioid() if notify else self.cid,
+                   metadata=metadata)
+
+    def subscribe(self, data_type: int | None = None, data_count: int | None = None,
+                  low: float = 0.0, high: float = 0.0, to: float = 0.0,
+                  mask: int = DBE_VALUE | DBE_ALARM) -> EventAddRequest:
+        """EVENT_ADD; default type native and count 0 (dynamic) when the server allows."""
+        self._require_connected()
+        data_type = self.native_data_type if data_type is None else data_type
+        if data_count is None:
+            data_count = (0 if self.circuit.protocol_version >= DYNAMIC_COUNT_VERSION
+                          else self.native_data_count)
+        return EventAddRequest(data_type=data_type, data_count=data_count, sid=self.sid,
+                               subscriptionid=self.circuit.new_subscriptionid(),
+                               low=low, high=high, to=to, mask=int(mask))
+
+    def unsubscribe(self, subscriptionid: int) -> EventCancelRequest:
+        """EVENT_CANCEL for a subscription of this channel."""
+        self._require_connected()
+        request = self.circuit.event_add_commands.get(subscriptionid)
+        if request is None or request.sid != self.sid:
+            raise LocalProtocolError(f"no subscription {subscriptionid} on {self.name!r}")
+        return EventCancelRequest(data_type=request.data_type, data_count=request.data_count,
+                                  sid=self.sid, subscriptionid=subscriptionid)
+
+    def clear(self) -> ClearChannelRequest:
+        """CLEAR_CHANNEL."""
+        self._require_connected()
+        return ClearChannelRequest(sid=self.sid, cid=self.cid)
+
+
+class ServerChannel(_BaseChannel):
+    """A channel as the server sees it (made when CREATE_CHAN arrives)."""
+
+    def create(self, native_data_type: int, native_data_count: int, sid: int,
+               access_rights: int = AccessRights.READ_WRITE) -> tuple[Command, Command]:
+        """ACCESS_RIGHTS then the CREATE_CHAN reply, as RSRV sends them."""
+        return (AccessRightsResponse(cid=self.cid, access_rights=int(access_rights)),
+                CreateChanResponse(data_type=native_data_type, data_count=native_data_count,
+                                   cid=self.cid, sid=sid))
+
+    def create_fail(self) -> CreateChFailResponse:
+        """CREATE_CH_FAIL: no such channel here."""
+        return CreateChFailResponse(cid=self.cid)
+
+    def read(self, data: Any, ioid: int, data_type: int, data_count: int | None = None,
+             metadata: DBRMetadata | None = None, status: int = 1) -> ReadNotifyResponse:
+        """Reply to a READ_NOTIFY."""
+        return ReadNotifyResponse(data=data, metadata=metadata, data_type=data_type,
+                                  data_count=data_count, status=status, ioid=ioid)
+
+    def write(self, ioid: int, data_type: int, data_count: int,
+              status: int = 1) -> WriteNotifyResponse:
+        """Reply to a WRITE_NOTIFY."""
+        return WriteNotifyResponse(data_type=data_type, data_count=data_count,
+                                   status=status, ioid=ioid)
+
+    def subscribe(self, data: Any, subscriptionid: int, data_type: int,
+                  data_count: int | None = None, metadata: DBRMetadata | None = None,
+                  status: int = 1) -> EventAddResponse:
+        """A subscription update."""
+        return EventAddResponse(data=data, metadata=metadata, data_type=data_type,
+                                data_count=data_count, status=status,
+                                subscriptionid=subscriptionid)
+
+    def unsubscribe(self, subscriptionid: int) -> EventCancelResponse:
+        """Confirm a cancel (an EVENT_ADD with no payload, carrying the SID)."""
+        request = self.circuit.event_add_commands[subscriptionid]
+        return EventCancelResponse(data_type=request.data_type,
+                                   data_count=request.data_count, sid=self.sid,
+                                   subscriptionid=subscriptionid)
+
+    def clear(self) -> ClearChannelResponse:
+        """Confirm a CLEAR_CHANNEL."""
+        return ClearChannelResponse(sid=self.sid, cid=self.cid)
+
+    def disconnect(self) -> ServerDisconnResponse:
+        """Tell the client the channel is gone."""
+        return ServerDisconnResponse(cid=self.cid)

@@ -1,0 +1,402 @@
+"""VirtualCircuit: one TCP connection, as bytes <-> commands, with its state."""
+from __future__ import annotations
+
+from typing import Any
+
+from ._channel import ClientChannel, ServerChannel, _BaseChannel
+from ._commands import (REGISTRY, AccessRightsResponse, ClearChannelRequest,
+                        ClearChannelResponse, ClientNameRequest, Command, CreateChanRequest,
+                        CreateChanResponse, CreateChFailResponse, ErrorResponse,
+                        EventAddRequest, EventAddResponse, EventCancelRequest,
+                        EventCancelResponse, HostNameRequest, ReadNotifyRequest,
+                        ReadNotifyResponse, ReadRequest, ReadResponse, ServerDisconnResponse,
+                        VersionRequest, VersionResponse, WriteNotifyRequest,
+                        WriteNotifyResponse)
+from ._constants import (DEFAULT_PROTOCOL_VERSION, LARGE_HEADER_VERSION,
+                         MIN_PROTOCOL_VERSION, PRIORITY_MAX, PRIORITY_MIN)
+from ._errors import LocalProtocolError, RemoteProtocolError, as_remote
+from ._headers import HEADER
+from ._roles import (CLIENT, DISCONNECTED, NEED_DATA, SERVER, ChannelState, CircuitState,
+                     Role)
+from ._state import CHANNEL_KEY, CHANNEL_TRANSITIONS, CIRCUIT_TRANSITIONS
+
+#: Default bound on one message's payload (EPICS_CA_MAX_ARRAY_BYTES is passed in by I/O).
+DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024
+_U32 = 1 << 32
+_CONNECTED = ChannelState.CONNECTED
+_MUST_CLOSE = ChannelState.MUST_CLOSE
+_unpack_header = HEADER.unpack_from
+
+
+class VirtualCircuit:
+    """The state of one circuit, for either role.
+
+    ``send(*commands) -> bytes`` checks and encodes what we send; ``recv(data)`` buffers
+    what arrived (``b''`` is end of stream); ``next_command()`` returns one command,
+    ``NEED_DATA`` or ``DISCONNECTED`` and updates the state. Breaking a rule raises
+    ``LocalProtocolError`` (ours) or ``RemoteProtocolError`` (theirs; the circuit then
+    refuses to parse further).
+    """
+
+    def __init__(self, our_role: Role, address: tuple[str, int] | None = None,
+                 priority: int = 0, *, max_payload_size: int = DEFAULT_MAX_PAYLOAD,
+                 protocol_version: int = DEFAULT_PROTOCOL_VERSION) -> None:
+        if not PRIORITY_MIN <= priority <= PRIORITY_MAX:
+            raise LocalProtocolError(f"priority {priority} outside 0..99")
+        self.our_role = our_role
+        self.their_role = our_role.peer
+        self.address = address
+        self.priority = priority
+        self.max_payload_size = max_payload_size
+        self.our_version = protocol_version
+        self.their_version: int | None = None
+        self.states: dict[Role, CircuitState] = {
+            CLIENT: CircuitState.SEND_VERSION_REQUEST,
+            SERVER: CircuitState.SEND_VERSION_RESPONSE}
+        self.channels: dict[int, _BaseChannel] = {}
+        self.channels_sid: dict[int, _BaseChannel] = {}
+        self.event_add_commands: dict[int, EventAddRequest] = {}
+        self._sub_channel: dict[int, _BaseChannel] = {}
+        self._cancelling: set[int] = set()
+        self._ioids: dict[int, tuple[_BaseChannel, Command]] = {}
+        self._created_channel = False
+        self.host_name: str | None = None
+        self.client_name: str | None = None
+        self._next_cid = 0
+        self._next_ioid = 0
+        self._next_subid = 0
+        self._buf = b""
+        self._pos = 0
+        self._chunks: list[bytes] = []
+        self._pending = 0
+        self._eof = False
+        self._their_registry = REGISTRY[self.their_role]
+        self._handlers = {
+            VersionRequest: self._on_version, VersionResponse: self._on_version,
+            CreateChanRequest: self._on_create, CreateChanResponse: self._on_created,
+            CreateChFailResponse: self._on_gone, ServerDisconnResponse: self._on_gone,
+            ClearChannelResponse: self._on_gone,
+            AccessRightsResponse: self._on_access,
+            ReadNotifyRequest: self._on_io_request, ReadRequest: self._on_io_request,
+            WriteNotifyRequest: self._on_io_request,
+            ReadNotifyResponse: self._on_io_response, ReadResponse: self._on_io_response,
+            WriteNotifyResponse: self._on_io_response,
+            EventAddRequest: self._on_event_add, EventCancelRequest: self._on_event_cancel,
+            EventCancelResponse: self._on_event_cancelled,
+            ErrorResponse: self._on_error,
+            HostNameRequest: self._on_name, ClientNameRequest: self._on_name,
+        }
+
+    # -- identifiers --------------------------------------------------------
+
+    def new_channel_id(self) -> int:
+        """A CID not in use on this circuit."""
+        while True:
+            self._next_cid = (self._next_cid + 1) % _U32
+            if self._next_cid not in self.channels:
+                return self._next_cid
+
+    def new_ioid(self) -> int:
+        """An IOID not in flight on this circuit."""
+        while True:
+            self._next_ioid = (self._next_ioid + 1) % _U32
+            if self._next_ioid not in self._ioids:
+                return self._next_ioid
+
+    def new_subscriptionid(self) -> int:
+        """A subscription id not in use on this circuit."""
+        while True:
+            self._next_subid = (self._next_subid + 1) % _U32
+            if self._next_subid not in self.event_add_commands:
+                return self._next_subid
+
+    @property
+    def protocol_version(self) -> int:
+        """The minor version in force: the lower of both ends' (ours until known)."""
+        if self.their_version is None:
+            return self.our_version
+        return min(self.our_version, self.their_version)
+
+    def _add_channel(self, channel: _BaseChannel) -> None:
+        if channel.cid in self.channels:
+            raise LocalProtocolError(f"CID {channel.cid} is already in use on this circuit")
+        self.channels[channel.cid] = channel
+
+    # -- I/O ----------------------------------------------------------------
+
+    def send(self, *commands: Command) -> bytes:
+        """Check, apply and encode commands that we send."""
+        out = []
+        for command in commands:
+            if command.SENDER is not self.our_role:
+                raise LocalProtocolError(f"a {self.our_role.value.lower()} cannot send "
+                                         f"{type(command).__name__}")
+            if "tcp" not in command.TRANSPORTS:
+                raise LocalProtocolError(f"{type(command).__name__} is not sent on a circuit")
+            raw = bytes(command)
+            if raw[2:4] == b"\xff\xff" and (self.their_version or LARGE_HEADER_VERSION) \
+                    < LARGE_HEADER_VERSION:
+                raise LocalProtocolError("peer's protocol version does not allow large arrays")
+            self._process(command, self.our_role)
+            out.append(raw)
+        return b"".join(out)
+
+    def recv(self, data: bytes) -> None:
+        """Buffer received bytes; ``b''`` means the peer closed the stream."""
+        if not data:
+            self._eof = True
+            return
+        self._chunks.append(bytes(data))
+        self._pending += len(data)
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet parsed."""
+        return len(self._buf) - self._pos + self._pending
+
+    def _fill(self, need: int) -> bool:
+        """Make ``need`` bytes available from ``_pos``; False if not received yet."""
+        have = len(self._buf) - self._pos
+        if have + self._pending < need:
+            return False
+        self._buf = b"".join([self._buf[self._pos:], *self._chunks])
+        self._pos = 0
+        self._chunks.clear()
+        self._pending = 0
+        return True
+
+    def next_command(self) -> Any:
+        """The next command received, or ``NEED_DATA``, or ``DISCONNECTED``."""
+        if self.states[self.their_role] is CircuitState.ERROR:
+            raise RemoteProtocolError("circuit is in ERROR after an earlier protocol error")
+        buf = self._buf
+        pos = self._pos
+        if len(buf) - pos < 16:
+            if not self._fill(16):
+                return self._need_data()
+            buf, pos = self._buf, 0
+        cmd, psize, dtype, count, p1, p2 = _unpack_header(buf, pos)
+        start = pos + 16
+        if psize == 0xFFFF:
+            if len(buf) - pos < 24:
+                if not self._fill(24):
+                    return self._need_data()
+                buf, pos = self._buf, 0
+            start = pos + 24
+            psize = int.from_bytes(buf[pos + 16:pos + 20], "big")
+            count = int.from_bytes(buf[pos + 20:start], "big")
+        if psize > self.max_payload_size:
+            self._fail(f"message of {psize} payload bytes exceeds the limit of "
+                       f"{self.max_payload_size} (command {cmd})")
+        end = start + psize
+        if end > len(buf):
+            if not self._fill(end - pos):
+                return self._need_data()
+            buf = self._buf
+            start -= pos
+            end -= pos
+            pos = 0
+        payload = buf[start:end] if psize else b""
+        self._pos = end
+        cls = self._their_registry.get(cmd)
+        try:
+            if cls is None:
+                raise RemoteProtocolError(f"unknown command code {cmd} from the "
+                                          f"{self.their_role.value.lower()}")
+            if cls is EventAddResponse and not psize:
+                # a cancel confirmation, unless it is a zero-size update (dynamic count,
+                # empty array) for a subscription that is not being cancelled
+                if p2 in self._cancelling or p2 not in self.event_add_commands:
+                    cls = EventCancelResponse
+            command = cls._from_wire(dtype, count, p1, p2, payload)
+            self._process(command, self.their_role)
+        except LocalProtocolError as exc:
+            self.states[self.their_role] = CircuitState.ERROR
+            raise as_remote(exc) from None
+        except RemoteProtocolError:
+            self.states[self.their_role] = CircuitState.ERROR
+            raise
+        return command
+
+    def _need_data(self) -> Any:
+        if self._eof:
+            self._disconnect()
+            return DISCONNECTED
+        return NEED_DATA
+
+    def _fail(self, message: str) -> None:
+        self.states[self.their_role] = CircuitState.ERROR
+        raise RemoteProtocolError(message)
+
+    def _disconnect(self) -> None:
+        for role in (CLIENT, SERVER):
+            self.states[role] = CircuitState.DISCONNECTED
+        for channel in self.channels.values():
+            if channel.state not in (ChannelState.CLOSED, ChannelState.FAILED):
+                channel.state = ChannelState.DISCONNECTED
+        self._buf = b""
+        self._pos = 0
+        self._chunks.clear()
+        self._pending = 0
+
+    # -- state --------------------------------------------------------------
+
+    def _process(self, command: Command, sender: Role) -> None:
+        """Apply one command to the state; raise LocalProtocolError if it breaks a rule."""
+        cls = type(command)
+        state = self.states[sender]
+        if state is CircuitState.CONNECTED:
+            key = CHANNEL_KEY.get(cls)
+            if key is not None:
+                self._process_channel(command, cls, key, sender)
+                return
+        elif state in (CircuitState.DISCONNECTED, CircuitState.ERROR):
+            raise LocalProtocolError(f"cannot handle {cls.__name__}: circuit is "
+                                     f"{state.name} for the {sender.value.lower()}")
+        new_state = CIRCUIT_TRANSITIONS[sender].get(state, {}).get(cls)
+        if new_state is None:
+            raise LocalProtocolError(f"{cls.__name__} is not allowed from the "
+                                     f"{sender.value.lower()} in state {state.name}")
+        handler = self._handlers.get(cls)
+        if handler is not None:
+            handler(command, sender)
+        self.states[sender] = new_state
+
+    def _process_channel(self, command: Any, cls: type, key: str, sender: Role) -> None:
+        if key == "subscriptionid":
+            channel = self._sub_channel.get(command.subscriptionid)
+        elif key == "ioid":
+            entry = self._ioids.get(command.ioid)
+            channel = None if entry is None else entry[0]
+        elif key == "sid":
+            channel = self.channels_sid.get(command.sid)
+        else:
+            channel = self.channels.get(command.cid)
+            if channel is None and cls is CreateChanRequest and sender is CLIENT \
+                    and self.our_role is SERVER:
+                channel = ServerChannel(self, command.name, command.cid)
+        if channel is None:
+            raise LocalProtocolError(f"{cls.__name__} names an unknown {key} "
+                                     f"{getattr(command, key)}")
+        new_state = CHANNEL_TRANSITIONS[channel.state].get(cls)
+        if new_state is None:
+            raise LocalProtocolError(f"{cls.__name__} is not allowed when channel "
+                                     f"{channel.name!r} is {channel.state.name}")
+        handler = self._handlers.get(cls)
+        if handler is not None:
+            handler(command, channel)
+        channel.state = new_state
+
+    # -- handlers (side effects beyond the state tables) ---------------------
+
+    def _on_version(self, command: Any, sender: Any) -> None:
+        if command.version < MIN_PROTOCOL_VERSION:
+            raise LocalProtocolError(f"protocol version {command.version} is too old")
+        if sender is self.their_role:
+            self.their_version = command.version
+        if isinstance(command, VersionRequest):
+            if not PRIORITY_MIN <= command.priority <= PRIORITY_MAX:
+                raise LocalProtocolError(f"priority {command.priority} outside 0..99")
+            if sender is self.their_role:
+                self.priority = command.priority
+            elif command.priority != self.priority:
+                raise LocalProtocolError(f"VersionRequest priority {command.priority} does "
+                                         f"not match the circuit's {self.priority}")
+
+    def _on_name(self, command: Any, sender: Any) -> None:
+        if self._created_channel:
+            raise LocalProtocolError(f"{type(command).__name__} after creating the first "
+                                     "channel is ignored by servers")
+        if isinstance(command, HostNameRequest):
+            self.host_name = command.name
+        else:
+            self.client_name = command.name
+
+    def _on_create(self, command: Any, channel: _BaseChannel) -> None:
+        if command.name != channel.name:
+            raise LocalProtocolError(f"CreateChanRequest names {command.name!r} but CID "
+                                     f"{channel.cid} is {channel.name!r}")
+        self._created_channel = True
+
+    def _on_created(self, command: Any, channel: _BaseChannel) -> None:
+        if command.data_type > 6:
+            raise LocalProtocolError(f"native type {command.data_type} is not a DBR base type")
+        from ._dbr import ChannelType
+        channel.sid = command.sid
+        channel.native_data_type = ChannelType(command.data_type)
+        channel.native_data_count = command.data_count
+        self.channels_sid[command.sid] = channel
+
+    def _on_access(self, command: Any, channel: _BaseChannel) -> None:
+        from ._constants import AccessRights
+        channel.access_rights = AccessRights(command.access_rights & 3)
+
+    def _on_gone(self, command: Any, channel: _BaseChannel) -> None:
+        """The channel is over: forget its ids (CID reusable at once)."""
+        self.channels.pop(channel.cid, None)
+        if channel.sid is not None and self.channels_sid.get(channel.sid) is channel:
+            del self.channels_sid[channel.sid]
+        for subid in [s for s, ch in self._sub_channel.items() if ch is channel]:
+            del self._sub_channel[subid]
+            self.event_add_commands.pop(subid, None)
+            self._cancelling.discard(subid)
+        for ioid in [i for i, (ch, _) in self._ioids.items() if ch is channel]:
+            del self._ioids[ioid]
+
+    def _on_io_request(self, command: Any, channel: _BaseChannel) -> None:
+        if command.ioid in self._ioids:
+            raise LocalProtocolError(f"IOID {command.ioid} is already in flight")
+        self._ioids[command.ioid] = (channel, command)
+
+    def _on_io_response(self, command: Any, channel: _BaseChannel) -> None:
+        channel_, request = self._ioids.pop(command.ioid)
+        expected = _REPLY_TO[type(request)]
+        if type(command) is not expected:
+            self._ioids[command.ioid] = (channel_, request)
+            raise LocalProtocolError(f"{type(command).__name__} answers IOID {command.ioid}, "
+                                     f"which was a {type(request).__name__}")
+
+    def _on_event_add(self, command: Any, channel: _BaseChannel) -> None:
+        if command.subscriptionid in self.event_add_commands:
+            raise LocalProtocolError(f"subscription id {command.subscriptionid} is in use")
+        if not 0 < command.mask <= 0xFF:
+            raise LocalProtocolError(f"event mask {command.mask:#x} is outside 1..0xff")
+        self.event_add_commands[command.subscriptionid] = command
+        self._sub_channel[command.subscriptionid] = channel
+
+    def _on_event_cancel(self, command: Any, channel: _BaseChannel) -> None:
+        if self.event_add_commands.get(command.subscriptionid) is None or \
+                self._sub_channel[command.subscriptionid] is not channel:
+            raise LocalProtocolError(f"no subscription {command.subscriptionid} on "
+                                     f"{channel.name!r}")
+        self._cancelling.add(command.subscriptionid)
+
+    def _on_event_cancelled(self, command: Any, channel: _BaseChannel) -> None:
+        self._cancelling.discard(command.subscriptionid)
+        self.event_add_commands.pop(command.subscriptionid, None)
+        self._sub_channel.pop(command.subscriptionid, None)
+
+    def _on_error(self, command: Any, sender: Any) -> None:
+        """An ERROR ends the request it quotes."""
+        from ._headers import unpack_header
+        parsed = unpack_header(command.original_request)
+        if parsed is None:
+            return
+        header = parsed[0]
+        if header.command in (3, 15, 19):
+            self._ioids.pop(header.parameter2, None)
+        elif header.command == 1:
+            self.event_add_commands.pop(header.parameter2, None)
+            self._sub_channel.pop(header.parameter2, None)
+            self._cancelling.discard(header.parameter2)
+
+    def __repr__(self) -> str:
+        return (f"<VirtualCircuit our_role={self.our_role.value} address={self.address} "
+                f"priority={self.priority} states={self.states[CLIENT].name}/"
+                f"{self.states[SERVER].name}>")
+
+
+_REPLY_TO = {ReadNotifyRequest: ReadNotifyResponse, ReadRequest: ReadResponse,
+             WriteNotifyRequest: WriteNotifyResponse}
+
+__all__ = ["VirtualCircuit", "ClientChannel", "ServerChannel"]

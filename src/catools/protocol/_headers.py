@@ -1,0 +1,55 @@
+"""The 16-byte message header and its 24-byte extended form."""
+from __future__ import annotations
+
+import struct
+from typing import NamedTuple
+
+HEADER = struct.Struct(">HHHHII")
+EXTENDED_HEADER = struct.Struct(">HHHHIIII")
+_EXT_TAIL = struct.Struct(">II")
+_LARGE = 0xFFFF
+
+
+class Header(NamedTuple):
+    """Decoded header fields (``payload_size``/``data_count`` already widened)."""
+
+    command: int
+    payload_size: int
+    data_type: int
+    data_count: int
+    parameter1: int
+    parameter2: int
+
+
+def padded(size: int) -> int:
+    """Round ``size`` up to the 8-byte alignment of CA payloads."""
+    return (size + 7) & ~7
+
+
+def pad(payload: bytes) -> bytes:
+    """Zero-pad ``payload`` to a multiple of 8 bytes."""
+    extra = -len(payload) & 7
+    return payload + b"\0" * extra if extra else payload
+
+
+def pack_header(command: int, payload_size: int, data_type: int, data_count: int,
+                parameter1: int, parameter2: int) -> bytes:
+    """Pack a header, using the extended form when size or count need it."""
+    if payload_size >= _LARGE or data_count >= _LARGE:
+        return EXTENDED_HEADER.pack(command, _LARGE, data_type, 0, parameter1,
+                                    parameter2, payload_size, data_count)
+    return HEADER.pack(command, payload_size, data_type, data_count,
+                       parameter1, parameter2)
+
+
+def unpack_header(data: bytes, offset: int = 0) -> tuple[Header, int] | None:
+    """Decode the header at ``offset``; return ``(header, header_size)`` or None if short."""
+    if len(data) - offset < 16:
+        return None
+    cmd, psize, dtype, count, p1, p2 = HEADER.unpack_from(data, offset)
+    if psize == _LARGE:
+        if len(data) - offset < 24:
+            return None
+        psize, count = _EXT_TAIL.unpack_from(data, offset + 16)
+        return Header(cmd, psize, dtype, count, p1, p2), 24
+    return Header(cmd, psize, dtype, count, p1, p2), 16

@@ -1,0 +1,61 @@
+"""Roles, sentinels and state names."""
+from __future__ import annotations
+
+import enum
+
+
+class Role(enum.Enum):
+    """Which end of the conversation we are."""
+
+    CLIENT = "CLIENT"
+    SERVER = "SERVER"
+
+    @property
+    def peer(self) -> "Role":
+        return Role.SERVER if self is Role.CLIENT else Role.CLIENT
+
+    def __repr__(self) -> str:
+        return f"Role.{self.value}"
+
+
+CLIENT = Role.CLIENT
+SERVER = Role.SERVER
+
+
+class _Sentinel(enum.Enum):
+    NEED_DATA = "NEED_DATA"
+    DISCONNECTED = "DISCONNECTED"
+
+    def __repr__(self) -> str:
+        return self.value
+
+    __str__ = __repr__
+
+
+#: ``next_command()`` needs more bytes before it can return a command.
+NEED_DATA = _Sentinel.NEED_DATA
+#: The peer closed the stream (``recv(b'')``).
+DISCONNECTED = _Sentinel.DISCONNECTED
+
+
+class CircuitState(enum.Enum):
+    """State of one side of a virtual circuit."""
+
+    SEND_VERSION_REQUEST = "SEND_VERSION_REQUEST"
+    SEND_VERSION_RESPONSE = "SEND_VERSION_RESPONSE"
+    CONNECTED = "CONNECTED"
+    DISCONNECTED = "DISCONNECTED"
+    ERROR = "ERROR"
+
+
+class ChannelState(enum.Enum):
+    """State of one channel on a circuit (shared by both roles)."""
+
+    SEND_CREATE_CHAN_REQUEST = "SEND_CREATE_CHAN_REQUEST"
+    AWAIT_CREATE_CHAN_RESPONSE = "AWAIT_CREATE_CHAN_RESPONSE"
+    CONNECTED = "CONNECTED"
+    MUST_CLOSE = "MUST_CLOSE"
+    CLOSED = "CLOSED"
+    FAILED = "FAILED"
+    DISCONNECTED = "DISCONNECTED"
+    ERROR = "ERROR"
