@@ -1,0 +1,787 @@
+"""The blocking client: one Context owns the UDP socket, the circuits and the channels.
+
+Everything runs on the caller's thread: blocking calls drive ``Context.process`` (a
+``selectors`` loop with ``time.monotonic`` deadlines) until what they wait for happens.
+"""
+from __future__ import annotations
+
+import errno
+import selectors
+import socket
+import sys
+import time
+from typing import Any, Callable, Iterable, Sequence
+
+from ..config import ClientConfig
+from ..protocol import (CLIENT, DISCONNECTED, NEED_DATA, AccessRightsResponse, Broadcaster,
+                        ChannelType, ClearChannelRequest, ClientChannel, ClientNameRequest,
+                        CreateChanResponse, CreateChFailResponse, EchoRequest, EchoResponse,
+                        ErrorResponse, EventAddResponse, EventCancelResponse, HostNameRequest,
+                        LocalProtocolError, NotFoundResponse, ReadNotifyResponse,
+                        RemoteProtocolError, SearchResponse, ServerDisconnResponse,
+                        VersionRequest, VersionResponse, VirtualCircuit, WriteNotifyResponse,
+                        ca_message, promote)
+from . import _net
+from ._errors import AccessDeniedError, CaStatusError, CaTimeoutError, DisconnectedError
+from ._search import BURST, MIN_PERIOD, RECONNECT_PERIOD, RECONNECT_WINDOW, next_period, \
+    search_datagrams
+
+_RECV_SIZE = 1 << 17
+#: libca waits this long for an ECHO reply before declaring a circuit unresponsive.
+ECHO_TIMEOUT = 5.0
+#: Channel states, as cainfo names them.
+NEVER_CONNECTED = "never connected"
+PREVIOUSLY_CONNECTED = "previously connected"
+CONNECTED = "connected"
+CLOSED = "closed"
+
+
+class Operation:
+    """A pending get or put-with-notify; ``done`` once answered or failed."""
+
+    __slots__ = ("pv", "kind", "result", "error", "done", "callback")
+
+    def __init__(self, pv: "PV", kind: str, callback: Callable[["Operation"], None] | None
+                 = None) -> None:
+        self.pv = pv
+        self.kind = kind
+        self.result: Any = None
+        self.error: Exception | None = None
+        self.done = False
+        self.callback = callback
+
+    def _finish(self, result: Any = None, error: Exception | None = None) -> None:
+        if self.done:
+            return
+        self.result, self.error, self.done = result, error, True
+        if self.callback is not None:
+            self.callback(self)
+
+
+class Subscription:
+    """A monitor on one PV; survives reconnects (re-subscribed on the new circuit).
+
+    ``callback(sub, event, response)`` gets events ``"update"`` (response is the
+    EventAddResponse), ``"connected"`` and ``"disconnected"`` (response None).
+    """
+
+    def __init__(self, pv: "PV", callback: Callable[..., None], data_type: int | str | None,
+                 count: int | None, mask: int) -> None:
+        self.pv = pv
+        self.callback = callback
+        self.requested_type = data_type      # an id, a family name ("time"), or None
+        self.count = count
+        self.mask = mask
+        self.subscriptionid: int | None = None
+        self.data_type: int | None = None
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        """Stop the monitor."""
+        if self.cancelled:
+            return
+        self.cancelled = True
+        pv = self.pv
+        if self in pv.subscriptions:
+            pv.subscriptions.remove(self)
+        if self.subscriptionid is not None and pv.connected:
+            try:
+                pv.circuit.send(pv.channel.unsubscribe(self.subscriptionid))
+            except (LocalProtocolError, OSError):
+                pass
+        self.subscriptionid = None
+
+
+class PV:
+    """A named channel: searched, connected, reconnected by its Context."""
+
+    def __init__(self, context: "Context", name: str, priority: int) -> None:
+        self.context = context
+        self.name = name
+        self.priority = priority
+        self.state = NEVER_CONNECTED
+        self.circuit: Circuit | None = None
+        self.channel: ClientChannel | None = None
+        self.server: tuple[str, int] | None = None
+        self.access_rights = 0
+        self.native_type: int = -1
+        self.native_count = 0
+        self.subscriptions: list[Subscription] = []
+        self.connection_callbacks: list[Callable[["PV", bool], None]] = []
+        self.access_callbacks: list[Callable[["PV"], None]] = []
+        self.write_errors: list[CaStatusError] = []
+        self.search_id: int | None = None
+        self.next_search = 0.0
+        self.period = MIN_PERIOD
+        self.search_ceiling = context.config.max_search_period
+        self.disconnected_at: float | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self.state == CONNECTED
+
+    @property
+    def read_access(self) -> bool:
+        return bool(self.access_rights & 1)
+
+    @property
+    def write_access(self) -> bool:
+        return bool(self.access_rights & 2)
+
+    @property
+    def host(self) -> str:
+        """``host:port`` of the server, as cainfo prints it."""
+        if self.server is None:
+            return "<disconnected>"
+        return f"{self.context.host_label(self.server[0])}:{self.server[1]}"
+
+    def __repr__(self) -> str:
+        return f"<PV {self.name!r} {self.state}>"
+
+
+class Circuit:
+    """A TCP connection to one server at one priority, wrapping a VirtualCircuit."""
+
+    def __init__(self, context: "Context", address: tuple[str, int], priority: int) -> None:
+        self.context = context
+        self.address = address
+        self.priority = priority
+        self.core = VirtualCircuit(CLIENT, address, priority,
+                                   max_payload_size=context.config.max_payload_size)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setblocking(False)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        self.connecting = True
+        self.closed = False
+        self.outbuf = bytearray()
+        self.pvs: dict[int, PV] = {}                 # cid -> PV
+        self.ops: dict[int, Operation] = {}          # ioid -> pending operation
+        self.subs: dict[int, Subscription] = {}      # subscriptionid -> Subscription
+        self.last_recv = time.monotonic()
+        self.echo_sent: float | None = None
+        self.name_server = False
+        self.echoes = 0
+        err = self.sock.connect_ex(address)
+        if err not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
+            raise OSError(err, f"connect to {address[0]}:{address[1]}: {errno.errorcode.get(err)}")
+        context.selector.register(self.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, self)
+        self.send(VersionRequest(priority=priority, version=13),
+                  ClientNameRequest(context.user_name), HostNameRequest(context.host_name))
+
+    def send(self, *commands: Any) -> None:
+        """Encode through the core and write (buffered until the socket takes it)."""
+        data = self.core.send(*commands)
+        self.write(data)
+
+    def write(self, data: bytes) -> None:
+        if self.closed:
+            return
+        if not self.connecting and not self.outbuf:
+            try:
+                sent = self.sock.send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                self.context._circuit_lost(self)
+                return
+            if sent == len(data):
+                return
+            data = data[sent:]
+            self.context.selector.modify(self.sock, selectors.EVENT_READ | selectors.EVENT_WRITE,
+                                         self)
+        self.outbuf += data
+
+    def on_writable(self) -> None:
+        if self.connecting:
+            err = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err:
+                self.context._circuit_lost(self)
+                return
+            self.connecting = False
+        if self.outbuf:
+            try:
+                sent = self.sock.send(self.outbuf)
+            except BlockingIOError:
+                return
+            except OSError:
+                self.context._circuit_lost(self)
+                return
+            del self.outbuf[:sent]
+        if not self.outbuf:
+            self.context.selector.modify(self.sock, selectors.EVENT_READ, self)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.context.selector.unregister(self.sock)
+        except (KeyError, ValueError):
+            pass
+        self.sock.close()
+
+
+class Context:
+    """A CA client context configured from the environment (or a ClientConfig)."""
+
+    def __init__(self, config: ClientConfig | None = None, *,
+                 on_warning: Callable[[str, str], None] | None = None) -> None:
+        if config is None:
+            import os
+            config = ClientConfig.from_env(os.environ)
+        self.config = config
+        self.on_warning = on_warning if on_warning is not None else _print_ca_exception
+        self.selector = selectors.DefaultSelector()
+        self.broadcaster = Broadcaster(CLIENT)
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.setblocking(False)
+        try:
+            self.udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
+        except OSError:
+            pass
+        self.udp.bind(("", 0))
+        self.selector.register(self.udp, selectors.EVENT_READ, None)
+        self.search_targets: list[tuple[str, int]] = []
+        for host, port in config.search_addresses(_net.broadcast_addresses):
+            try:
+                self.search_targets.append((_net.resolve(host), port))
+            except OSError:
+                self.on_warning("Unable to resolve EPICS_CA_ADDR_LIST entry", host)
+        if config.auto_addr_list:
+            self.udp.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        self.host_name = _net.host_name()
+        self.user_name = _net.user_name()
+        self.pvs: dict[tuple[str, int], PV] = {}
+        self.circuits: dict[tuple[tuple[str, int], int], Circuit] = {}
+        self._searching: dict[int, PV] = {}
+        self._next_search_id = 0
+        self._sequence = 0
+        self._name_servers: list[Circuit] = []
+        self._ns_pending: list[bytes] = []
+        self._host_labels: dict[str, str] = {}
+        self._closed = False
+
+    # -- public API ----------------------------------------------------------
+
+    def pv(self, name: str, priority: int = 0) -> PV:
+        """The PV object for ``name`` (created and searched for on first use)."""
+        key = (name, priority)
+        pv = self.pvs.get(key)
+        if pv is None:
+            pv = self.pvs[key] = PV(self, name, priority)
+            self._start_search(pv, time.monotonic())
+        return pv
+
+    def pvs_for(self, names: Iterable[str], priority: int = 0) -> list[PV]:
+        """PV objects for many names; all are searched in the first batch."""
+        return [self.pv(name, priority) for name in names]
+
+    def wait_connected(self, pvs: Sequence[PV], timeout: float | None) -> bool:
+        """Run until every PV is connected or ``timeout`` (None: forever) passes."""
+        pending = [pv for pv in pvs if not pv.connected]
+
+        def done() -> bool:
+            while pending and pending[-1].connected:
+                pending.pop()
+            return not pending or all(pv.connected for pv in pending)
+        return self.run_until(done, timeout)
+
+    def run_until(self, predicate: Callable[[], bool], timeout: float | None) -> bool:
+        """Process I/O until ``predicate()`` is true or ``timeout`` expires."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not predicate():
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                return predicate()
+            self.process(None if deadline is None else deadline - now)
+        return True
+
+    def read(self, pv: PV, data_type: int | None = None, count: int | None = None,
+             callback: Callable[[Operation], None] | None = None) -> Operation:
+        """Start a READ_NOTIFY; the Operation's result is the ReadNotifyResponse."""
+        op = Operation(pv, "read", callback)
+        if not pv.connected:
+            op._finish(error=DisconnectedError(pv.name, "not connected"))
+            return op
+        if not pv.read_access:
+            op._finish(error=AccessDeniedError(pv.name, "no read access"))
+            return op
+        request = pv.channel.read(data_type=data_type, data_count=count)
+        pv.circuit.ops[request.ioid] = op
+        pv.circuit.send(request)
+        return op
+
+    def write(self, pv: PV, data: Any, data_type: int | None = None,
+              count: int | None = None, notify: bool = False,
+              callback: Callable[[Operation], None] | None = None) -> Operation:
+        """Start a WRITE (done once sent) or WRITE_NOTIFY (done when the server says)."""
+        op = Operation(pv, "write", callback)
+        if not pv.connected:
+            op._finish(error=DisconnectedError(pv.name, "not connected"))
+            return op
+        if not pv.write_access:
+            op._finish(error=AccessDeniedError(pv.name, "Write access denied"))
+            return op
+        request = pv.channel.write(data, data_type=data_type, data_count=count, notify=notify)
+        if notify:
+            pv.circuit.ops[request.ioid] = op
+        pv.circuit.send(request)
+        if not notify:
+            op._finish(result=None)
+        return op
+
+    def wait(self, ops: Sequence[Operation], timeout: float | None) -> bool:
+        """Run until every operation is done or the timeout passes."""
+        pending = list(ops)
+
+        def done() -> bool:
+            while pending and pending[-1].done:
+                pending.pop()
+            return not pending
+        return self.run_until(done, timeout)
+
+    def sync(self, pv: PV, timeout: float | None) -> bool:
+        """Round-trip an ECHO on ``pv``'s circuit: every earlier reply (e.g. an ERROR
+        for a plain WRITE) has arrived when it returns True."""
+        circuit = pv.circuit
+        if circuit is None or circuit.closed:
+            return False
+        target = circuit.echoes + 1
+        circuit.send(EchoRequest())
+        return self.run_until(lambda: circuit.echoes >= target or circuit.closed, timeout) \
+            and not circuit.closed
+
+    def flush(self, timeout: float = 1.0) -> None:
+        """Push buffered writes out (e.g. before closing after a plain WRITE)."""
+        self.run_until(lambda: all(not c.outbuf and not c.connecting
+                                   for c in self.circuits.values()), timeout)
+
+    def subscribe(self, pv: PV, callback: Callable[..., None], data_type: int | str | None
+                  = "time", count: int | None = None, mask: int = 5) -> Subscription:
+        """Monitor ``pv``; re-established after every reconnect.
+
+        ``data_type`` is a DBR id, a family ("native", "status", "time", "graphic",
+        "control") applied to the native type on each connect, or None (native).
+        """
+        sub = Subscription(pv, callback, data_type, count, mask)
+        pv.subscriptions.append(sub)
+        if pv.connected:
+            self._install(sub)
+        return sub
+
+    def close(self) -> None:
+        """Clear channels politely and close every socket."""
+        if self._closed:
+            return
+        self._closed = True
+        for circuit in list(self.circuits.values()) + self._name_servers:
+            if not circuit.closed and not circuit.connecting:
+                try:
+                    clears = [pv.channel.clear() for pv in circuit.pvs.values()
+                              if pv.channel is not None and pv.connected]
+                    if clears:
+                        circuit.send(*clears)
+                    if circuit.outbuf:
+                        circuit.sock.setblocking(True)
+                        circuit.sock.settimeout(0.2)
+                        circuit.sock.sendall(bytes(circuit.outbuf))
+                except (OSError, LocalProtocolError):
+                    pass
+            circuit.close()
+        for pv in self.pvs.values():
+            pv.state = CLOSED
+        try:
+            self.selector.unregister(self.udp)
+        except (KeyError, ValueError):
+            pass
+        self.udp.close()
+        self.selector.close()
+
+    def __enter__(self) -> "Context":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def host_label(self, address: str) -> str:
+        """The name cainfo shows for a server address (reverse lookup, cached)."""
+        label = self._host_labels.get(address)
+        if label is None:
+            try:
+                label = socket.gethostbyaddr(address)[0]
+            except OSError:
+                label = address
+            self._host_labels[address] = label
+        return label
+
+    # -- the loop ------------------------------------------------------------
+
+    def process(self, timeout: float | None) -> None:
+        """Wait up to ``timeout`` for I/O or a timer, then handle what happened."""
+        now = time.monotonic()
+        due = self._timers(now)
+        wait = due - now if due is not None else None
+        if timeout is not None:
+            wait = timeout if wait is None else min(wait, timeout)
+        if wait is not None and wait < 0:
+            wait = 0
+        for key, mask in self.selector.select(wait):
+            circuit = key.data
+            if circuit is None:
+                self._read_udp()
+                continue
+            if circuit.closed:
+                continue
+            if mask & selectors.EVENT_WRITE:
+                circuit.on_writable()
+                if circuit.closed:
+                    continue
+            if mask & selectors.EVENT_READ:
+                self._read_circuit(circuit)
+
+    def _timers(self, now: float) -> float | None:
+        """Run searches and echo checks that are due; return the next due time."""
+        nxt: float | None = None
+        if self._searching:
+            due = [pv for pv in self._searching.values() if pv.next_search <= now]
+            if due:
+                self._send_searches(due, now)
+            nxt = min(pv.next_search for pv in self._searching.values()) \
+                if self._searching else None
+        conn_tmo = self.config.conn_tmo
+        for circuit in list(self.circuits.values()):
+            if circuit.connecting or circuit.closed:
+                continue
+            if circuit.echo_sent is not None:
+                if now - circuit.echo_sent > ECHO_TIMEOUT:
+                    self._circuit_lost(circuit, "Virtual circuit unresponsive")
+                    continue
+                t = circuit.echo_sent + ECHO_TIMEOUT
+            elif now - circuit.last_recv >= conn_tmo:
+                circuit.echo_sent = now
+                circuit.send(EchoRequest())
+                t = now + ECHO_TIMEOUT
+            else:
+                t = circuit.last_recv + conn_tmo
+            nxt = t if nxt is None else min(nxt, t)
+        return nxt
+
+    # -- searching -----------------------------------------------------------
+
+    def _start_search(self, pv: PV, now: float) -> None:
+        if pv.search_id is None:
+            self._next_search_id = (self._next_search_id + 1) % (1 << 32)
+            pv.search_id = self._next_search_id
+        self._searching[pv.search_id] = pv
+        pv.next_search = now
+        pv.period = MIN_PERIOD
+        if pv.disconnected_at is not None and now - pv.disconnected_at < RECONNECT_WINDOW:
+            pv.search_ceiling = RECONNECT_PERIOD
+        else:
+            pv.search_ceiling = self.config.max_search_period
+
+    def _send_searches(self, due: list[PV], now: float) -> None:
+        due.sort(key=lambda pv: pv.next_search)
+        datagrams = search_datagrams(((pv.search_id, pv.name) for pv in due),
+                                     self._sequence + 1)
+        if not self.search_targets and not self.config.name_servers:
+            for pv in due:
+                pv.next_search = now + pv.search_ceiling
+            return
+        sent_ids: set[int] = set()
+        for index, (datagram, ids) in enumerate(datagrams):
+            if index >= BURST:
+                break
+            self._sequence += 1
+            for target in self.search_targets:
+                try:
+                    self.udp.sendto(datagram, target)
+                except BlockingIOError:
+                    break
+                except OSError:
+                    continue
+            self._search_name_servers(datagram)
+            sent_ids.update(ids)
+        for pv in due:
+            if pv.search_id in sent_ids:
+                pv.next_search = now + pv.period
+                pv.period = next_period(pv.period, pv.search_ceiling)
+            else:
+                pv.next_search = now + 0.002     # the rest of the batch, right after
+
+    def _search_name_servers(self, datagram: bytes) -> None:
+        if not self.config.name_servers:
+            return
+        if not self._name_servers:
+            for host, port in self.config.name_servers:
+                try:
+                    circuit = Circuit(self, (_net.resolve(host), port), 0)
+                except OSError:
+                    continue
+                circuit.name_server = True
+                self._name_servers.append(circuit)
+        for circuit in self._name_servers:
+            if not circuit.closed:
+                circuit.write(datagram)
+
+    def _read_udp(self) -> None:
+        while True:
+            try:
+                data, address = self.udp.recvfrom(65535 + 16)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return          # e.g. ICMP port unreachable reported on the socket
+            self.broadcaster.recv(data, address)
+            while True:
+                try:
+                    command = self.broadcaster.next_command()
+                except RemoteProtocolError:
+                    continue    # a bad datagram from someone: drop it
+                if command is NEED_DATA:
+                    break
+                if type(command) is SearchResponse:
+                    self._on_search_response(command, command.address)
+
+    def _on_search_response(self, command: Any, address: tuple[str, int] | None) -> None:
+        pv = self._searching.pop(command.cid, None)
+        if pv is None:
+            self._check_duplicate(command, address)
+            return
+        if address is None:
+            self._searching[command.cid] = pv
+            return
+        pv.server = address
+        key = (address, pv.priority)
+        circuit = self.circuits.get(key)
+        if circuit is None or circuit.closed:
+            try:
+                circuit = self.circuits[key] = Circuit(self, address, pv.priority)
+            except OSError:
+                self._start_search(pv, time.monotonic() + 1.0)
+                return
+        pv.circuit = circuit
+        pv.channel = ClientChannel(circuit.core, pv.name)
+        circuit.pvs[pv.channel.cid] = pv
+        circuit.send(pv.channel.create())
+
+    def _check_duplicate(self, command: Any, address: tuple[str, int] | None) -> None:
+        if address is None:
+            return
+        for pv in self.pvs.values():
+            if pv.search_id == command.cid and pv.server is not None and pv.server != address:
+                self.on_warning(
+                    "Identical process variable names on multiple servers",
+                    f'Channel: "{pv.name}", Connecting to: {pv.host}, Ignored: '
+                    f"{self.host_label(address[0])}:{address[1]}")
+                return
+
+    # -- circuits ------------------------------------------------------------
+
+    def _read_circuit(self, circuit: Circuit) -> None:
+        try:
+            data = circuit.sock.recv(_RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        circuit.last_recv = time.monotonic()
+        circuit.echo_sent = None
+        core = circuit.core
+        core.recv(data)
+        while True:
+            try:
+                command = core.next_command()
+            except RemoteProtocolError as exc:
+                self._circuit_lost(circuit, f"protocol error: {exc}")
+                return
+            if command is NEED_DATA:
+                return
+            if command is DISCONNECTED:
+                self._circuit_lost(circuit)
+                return
+            handler = _DISPATCH.get(type(command))
+            if handler is not None:
+                handler(self, circuit, command)
+
+    def _on_update(self, circuit: Circuit, command: Any) -> None:
+        sub = circuit.subs.get(command.subscriptionid)
+        if sub is not None and not sub.cancelled:
+            sub.callback(sub, "update", command)
+
+    def _on_read(self, circuit: Circuit, command: Any) -> None:
+        op = circuit.ops.pop(command.ioid, None)
+        if op is None:
+            return
+        if command.status & 1:
+            op._finish(result=command)
+        else:
+            op._finish(error=CaStatusError(op.pv.name, command.status))
+
+    def _on_write(self, circuit: Circuit, command: Any) -> None:
+        op = circuit.ops.pop(command.ioid, None)
+        if op is None:
+            return
+        if command.status & 1:
+            op._finish(result=command)
+        else:
+            op._finish(error=CaStatusError(op.pv.name, command.status))
+
+    def _on_created(self, circuit: Circuit, command: Any) -> None:
+        pv = circuit.pvs.get(command.cid)
+        if pv is None:
+            return
+        type_changed = pv.native_type not in (-1, command.data_type)
+        pv.native_type = command.data_type
+        pv.native_count = command.data_count
+        pv.access_rights = int(pv.channel.access_rights)
+        pv.state = CONNECTED
+        pv.disconnected_at = None
+        for sub in pv.subscriptions:
+            if type_changed:
+                sub.data_type = None
+            self._install(sub)
+            sub.callback(sub, "connected", None)
+        for callback in list(pv.connection_callbacks):
+            callback(pv, True)
+
+    def _on_access(self, circuit: Circuit, command: Any) -> None:
+        pv = circuit.pvs.get(command.cid)
+        if pv is None:
+            return
+        changed = pv.access_rights != command.access_rights & 3
+        pv.access_rights = command.access_rights & 3
+        if changed and pv.connected:
+            for callback in list(pv.access_callbacks):
+                callback(pv)
+
+    def _on_create_fail(self, circuit: Circuit, command: Any) -> None:
+        pv = circuit.pvs.pop(command.cid, None)
+        if pv is not None:
+            self._lose_pv(pv, time.monotonic(), retry_after=1.0)
+
+    def _on_server_disconn(self, circuit: Circuit, command: Any) -> None:
+        pv = circuit.pvs.pop(command.cid, None)
+        if pv is not None:
+            self._lose_pv(pv, time.monotonic())
+
+    def _on_error(self, circuit: Circuit, command: Any) -> None:
+        header = command.original_header
+        status = command.status
+        if header.command in (15, 19, 3):
+            op = circuit.ops.pop(header.parameter2, None)
+            if op is not None:
+                op._finish(error=CaStatusError(op.pv.name, status, command.error_message))
+                return
+        pv = circuit.pvs.get(command.cid)
+        name = pv.name if pv is not None else None
+        if header.command == 4 and pv is not None:
+            pv.write_errors.append(CaStatusError(pv.name, status, command.error_message))
+            return
+        if header.command == 1:
+            sub = circuit.subs.pop(header.parameter2, None)
+            if sub is not None:
+                sub.subscriptionid = None
+                sub.callback(sub, "error", command)
+                return
+        self.on_warning(ca_message(status), f"{name or ''} {command.error_message}".strip())
+
+    def _install(self, sub: Subscription) -> None:
+        pv = sub.pv
+        if sub.cancelled or not pv.connected:
+            return
+        requested = sub.requested_type
+        if isinstance(requested, str):
+            data_type = promote(pv.native_type, requested)
+        elif requested is None:
+            data_type = ChannelType(pv.native_type)
+        else:
+            data_type = requested
+        sub.data_type = data_type
+        request = pv.channel.subscribe(data_type=data_type, data_count=sub.count,
+                                       mask=sub.mask)
+        sub.subscriptionid = request.subscriptionid
+        pv.circuit.subs[request.subscriptionid] = sub
+        pv.circuit.send(request)
+
+    def _circuit_lost(self, circuit: Circuit, reason: str = "Virtual circuit disconnect"
+                      ) -> None:
+        if circuit.closed:
+            return
+        circuit.close()
+        if circuit.name_server:
+            self._name_servers = [c for c in self._name_servers if c is not circuit]
+            return
+        for key, value in list(self.circuits.items()):
+            if value is circuit:
+                del self.circuits[key]
+        now = time.monotonic()
+        for op in list(circuit.ops.values()):
+            op._finish(error=DisconnectedError(op.pv.name, reason))
+        circuit.ops.clear()
+        was_connected = [pv for pv in circuit.pvs.values() if pv.connected]
+        for pv in list(circuit.pvs.values()):
+            self._lose_pv(pv, now)
+        circuit.pvs.clear()
+        circuit.subs.clear()
+        if was_connected and reason:
+            host = f"{self.host_label(circuit.address[0])}:{circuit.address[1]}"
+            self.on_warning(reason, host)
+
+    def _lose_pv(self, pv: PV, now: float, retry_after: float = 0.0) -> None:
+        was_connected = pv.connected
+        pv.circuit = None
+        pv.channel = None
+        pv.server = None
+        pv.access_rights = 0
+        if pv.state == CONNECTED:
+            pv.state = PREVIOUSLY_CONNECTED
+            pv.disconnected_at = now
+        for sub in pv.subscriptions:
+            sub.subscriptionid = None
+        if was_connected:
+            for sub in list(pv.subscriptions):
+                sub.callback(sub, "disconnected", None)
+            for callback in list(pv.connection_callbacks):
+                callback(pv, False)
+        if not self._closed:
+            self._start_search(pv, now)
+            pv.next_search = now + retry_after
+
+
+def _print_ca_exception(message: str, context: str) -> None:
+    """libca's CA.Client.Exception block on stderr (ANSI-free)."""
+    stamp = time.strftime("%a %b %d %Y %H:%M:%S", time.localtime())
+    frac = f"{time.time() % 1:.9f}"[1:]
+    sys.stderr.write(
+        "CA.Client.Exception...............................................\n"
+        f'    Warning: "{message}"\n'
+        f'    Context: "{context}"\n'
+        f"    Current Time: {stamp}{frac}\n"
+        "..................................................................\n")
+    sys.stderr.flush()
+
+
+_DISPATCH: dict[type, Callable[[Context, Circuit, Any], None]] = {
+    EventAddResponse: Context._on_update,
+    ReadNotifyResponse: Context._on_read,
+    WriteNotifyResponse: Context._on_write,
+    CreateChanResponse: Context._on_created,
+    AccessRightsResponse: Context._on_access,
+    CreateChFailResponse: Context._on_create_fail,
+    ServerDisconnResponse: Context._on_server_disconn,
+    ErrorResponse: Context._on_error,
+    SearchResponse: lambda self, circuit, command: self._on_search_response(
+        command, command.address if command.ip != "255.255.255.255"
+        else (circuit.address[0], command.port)),
+    NotFoundResponse: lambda self, circuit, command: None,
+    VersionResponse: lambda self, circuit, command: None,
+    EchoResponse: lambda self, circuit, command: setattr(circuit, "echoes",
+                                                         circuit.echoes + 1),
+    EventCancelResponse: lambda self, circuit, command: None,
+}
+
+__all__ = ["Context", "PV", "Circuit", "Operation", "Subscription", "NEVER_CONNECTED",
+           "PREVIOUSLY_CONNECTED", "CONNECTED", "CLOSED", "ClearChannelRequest",
+           "CaTimeoutError"]
