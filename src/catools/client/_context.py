@@ -69,7 +69,8 @@ class Subscription:
                  count: int | None, mask: int) -> None:
         self.pv = pv
         self.callback = callback
-        self.requested_type = data_type      # an id, a family name ("time"), or None
+        #: a DBR id, a family name ("time"), None (native) or f(native type) -> DBR id
+        self.requested_type = data_type
         self.count = count
         self.mask = mask
         self.subscriptionid: int | None = None
@@ -692,7 +693,9 @@ class Context:
         if sub.cancelled or not pv.connected:
             return
         requested = sub.requested_type
-        if isinstance(requested, str):
+        if callable(requested):
+            data_type = requested(pv.native_type)
+        elif isinstance(requested, str):
             data_type = promote(pv.native_type, requested)
         elif requested is None:
             data_type = ChannelType(pv.native_type)

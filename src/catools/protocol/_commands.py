@@ -384,6 +384,8 @@ def _make_class(row: Row) -> type[Command]:
             body.append(f"    ip_to_int({name})")
         elif name == "version" and row.payload == "search":
             body.append(f"    {name} = None if {name} is None else int({name})")
+        elif name in ("low", "high", "to") and row.payload == "mon_info":
+            continue  # floats, converted below (int() here would truncate them)
         elif not (name == "data_count" and row.payload == "dbr"):
             body.append(f"    {name} = int({name})")
     if row.payload == "dbr":
@@ -409,7 +411,7 @@ def _make_class(row: Row) -> type[Command]:
         body.append("    payload = _pad(original_request + msg + b'\\0')")
     else:
         body.append("    payload = b''")
-    body.append(f"    self = _tnew(cls, ({''.join(n + ', ' for n in items)}payload))")
+    body.append(f"    self = _tnew(cls, ({''.join(n + ', ' for n in items)}payload,))")
     if row.payload == "dbr":
         body.append("    if isinstance(metadata, Mapping): metadata = DBRMetadata(**metadata)")
         body.append("    d = self.__dict__; d['_data'] = data")
@@ -464,13 +466,14 @@ def _make_class(row: Row) -> type[Command]:
     missing = [n for n in items if n not in source]
     if missing:
         raise AssertionError(f"{row.name}: fields {missing} are not on the wire")
-    lines.append(f"    return _tnew(cls, ({''.join(source[n] + ', ' for n in items)}payload))")
+    lines.append(f"    return _tnew(cls, ({''.join(source[n] + ', ' for n in items)}payload,))")
     exec("\n".join(lines), g)  # noqa: S102
     ns["_from_wire"] = classmethod(g["_from_wire"])
 
     if row.payload == "dbr":
         ns["data"] = property(_dbr_data)
         ns["metadata"] = property(_dbr_metadata)
+        ns["count"] = _tuplegetter(index["data_count"], "Alias of data_count.")
     if row.payload == "error":
         ns["original_header"] = property(
             lambda self: unpack_header(self.original_request)[0],

@@ -1,0 +1,60 @@
+"""The ``catools`` command group: get, put, info, monitor, serve (loaded lazily)."""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from .._version import __version__
+
+#: subcommand -> (module, attribute); modules are imported only when used.
+SUBCOMMANDS = {
+    "get": ("catools.cli.caget", "command"),
+    "put": ("catools.cli.caput", "command"),
+    "info": ("catools.cli.cainfo", "command"),
+    "monitor": ("catools.cli.camonitor", "command"),
+    "serve": ("catools.cli.serve", "serve"),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use (fast start-up)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = SUBCOMMANDS.get(name)
+        if target is None:
+            return None
+        module = importlib.import_module(target[0])
+        return getattr(module, target[1])
+
+    def invoke(self, ctx: click.Context) -> Any:
+        # The C-style subcommands exit on their own (CaCommand.main); run them that way
+        # so that their option errors and exit codes are the same as the console scripts.
+        if ctx.protected_args:
+            cmd = self.get_command(ctx, ctx.protected_args[0])
+            if cmd is not None and hasattr(cmd, "usage_text"):
+                cmd.main(ctx.protected_args[1:] + ctx.args)
+        return super().invoke(ctx)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="catools")
+def cli() -> None:
+    """catools: EPICS Channel Access tools in pure Python.
+
+    \b
+    catools get PV...        like caget
+    catools put PV VALUE...  like caput
+    catools info PV...       like cainfo
+    catools monitor PV...    like camonitor
+    catools serve --demo     a Channel Access server with demo PVs
+    """
+
+
+def main() -> None:
+    """Console script entry point of ``catools``."""
+    cli.main(prog_name="catools")

@@ -1,0 +1,302 @@
+"""What every command shares: C-style option errors, common options, output, exits."""
+from __future__ import annotations
+
+import os
+import re
+import sys
+from typing import Any, Callable, Iterable, NoReturn
+
+import click
+
+from .._version import __version__
+from ..config import ConfigError as _ConfigError
+
+#: Exit statuses (the C tools use 0 and 1; signals as a shell reports them).
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_SIGINT = 130
+EXIT_SIGPIPE = 141
+EXIT_SIGTERM = 143
+
+DEFAULT_TIMEOUT = 1.0
+CA_PRIORITY_MAX = 99
+VERSION_TEXT = f"\nEPICS Version catools {__version__} (Python), CA Protocol version 4.13\n"
+
+
+def stderr_is_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def error_word() -> str:
+    """ "ERROR", in bold red only when stderr is a terminal (the C tools always colour)."""
+    if stderr_is_tty() and not os.environ.get("NO_COLOR"):
+        return "\033[31;1mERROR\033[0m"
+    return "ERROR"
+
+
+def warn(message: str) -> None:
+    """One line on stderr."""
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    """One line on stderr, then exit."""
+    warn(message)
+    raise SystemExit(code)
+
+
+class CaCommand(click.Command):
+    """A click command that parses like the C tools' getopt and reports like them.
+
+    Unknown options and missing arguments give the C tools' one-line messages and exit
+    status 1; ``-h`` prints the usage on stderr; no traceback ever reaches the user.
+    """
+
+    def __init__(self, *args: Any, usage_text: str = "", permute: bool = True,
+                 **kwargs: Any) -> None:
+        settings = kwargs.setdefault("context_settings", {})
+        settings.setdefault("help_option_names", [])
+        settings["allow_interspersed_args"] = permute
+        super().__init__(*args, **kwargs)
+        self.usage_text = usage_text
+
+    def get_help(self, ctx: click.Context) -> str:
+        return self.usage_text
+
+    def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> NoReturn:
+        name = self.name or "catools"
+        if args is None:
+            args = sys.argv[1:]
+        try:
+            try:
+                with self.make_context(name, list(args)) as ctx:
+                    code = self.invoke(ctx)
+            except click.exceptions.NoSuchOption as exc:
+                fail(f"Unrecognized option: '{exc.option_name}'. ('{name} -h' for help.)")
+            except click.exceptions.BadOptionUsage as exc:
+                message = exc.message
+                if message.endswith("requires an argument."):
+                    fail(f"Option '{exc.option_name}' requires an argument. "
+                         f"('{name} -h' for help.)")
+                fail(f"{message} ('{name} -h' for help.)")
+            except click.exceptions.UsageError as exc:
+                fail(f"{exc.format_message()} ('{name} -h' for help.)")
+            except click.exceptions.Exit as exc:
+                code = exc.exit_code
+            except click.exceptions.Abort:
+                code = EXIT_SIGINT
+            except click.ClickException as exc:
+                fail(f"{name}: {exc.format_message()}")
+        except KeyboardInterrupt:
+            code = EXIT_SIGINT
+        except BrokenPipeError:
+            _silence_stdout()
+            code = EXIT_SIGPIPE
+        except _ConfigError as exc:
+            warn(f"{name}: {exc}")
+            code = EXIT_ERROR
+        _flush_quietly()
+        sys.exit(code or 0)
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe, point stdout at /dev/null so exit does not complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _flush_quietly() -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    except (OSError, ValueError):
+        pass
+
+
+
+
+# ---------------------------------------------------------------------------
+# Options shared by the tools
+# ---------------------------------------------------------------------------
+
+def help_option(f: Callable) -> Callable:
+    """``-h``/``--help``: the usage on stderr, exit 0 (as the C tools)."""
+    def show(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+        if value and not ctx.resilient_parsing:
+            sys.stderr.write(ctx.command.get_help(ctx))
+            sys.stderr.flush()
+            ctx.exit(0)
+    return click.option("-h", "--help", is_flag=True, expose_value=False, is_eager=True,
+                        callback=show, help="Print the usage on stderr.")(f)
+
+
+def version_option(f: Callable) -> Callable:
+    """``-V``: the version line on stdout."""
+    def show(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+        if value and not ctx.resilient_parsing:
+            sys.stdout.write(VERSION_TEXT)
+            ctx.exit(0)
+    return click.option("-V", "version", is_flag=True, expose_value=False, is_eager=True,
+                        callback=show, help="Show the version.")(f)
+
+
+def ca_options(f: Callable) -> Callable:
+    """``-w``, ``-p``: timeout and priority, parsed leniently like the C tools."""
+    f = click.option("-p", "priority", metavar="<prio>", default=None,
+                     help="CA priority (0-99, default 0=lowest).")(f)
+    f = click.option("-w", "timeout", metavar="<sec>", default=None,
+                     help="Wait time (CA timeout), default 1.0 s; 0 waits forever.")(f)
+    return f
+
+
+def json_options(f: Callable) -> Callable:
+    """``--json`` and ``--file``: our additions (long options only)."""
+    f = click.option("--file", "name_file", metavar="FILE", default=None,
+                     help="Also read PV names from FILE, one per line ('-' = stdin).")(f)
+    f = click.option("--json", "as_json", is_flag=True,
+                     help="One JSON object per PV (or update) per line.")(f)
+    return f
+
+
+_FLOAT_RE = re.compile(r"\s*[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?|nan)",
+                       re.IGNORECASE)
+
+
+def scan_double(text: str) -> float | None:
+    """epicsScanDouble: the whole string (leading space allowed) must be a number."""
+    m = _FLOAT_RE.match(text)
+    if not m or text[m.end():].strip():
+        return None
+    return float(m.group())
+
+
+def resolve_timeout(tool: str, value: str | None) -> float | None:
+    """The -w timeout: -w, else EPICS_CLI_TIMEOUT, else 1.0; 0 means forever (None)."""
+    timeout = DEFAULT_TIMEOUT
+    env = os.environ.get("EPICS_CLI_TIMEOUT")
+    if env is not None:
+        parsed = scan_double(env)
+        if parsed is None or parsed < 0:
+            warn(f"'{env}' is not a valid timeout value (from 'EPICS_CLI_TIMEOUT' in the "
+                 "environment) - ignored. (use '-h' for help.)")
+        else:
+            timeout = parsed
+    if value is not None:
+        parsed = scan_double(value)
+        if parsed is None or parsed < 0:
+            warn(f"'{value}' is not a valid timeout value - ignored, using '{timeout:.1f}'. "
+                 f"('{tool} -h' for help.)")
+        else:
+            timeout = parsed
+    return None if timeout == 0 else timeout
+
+
+def scan_int(text: str) -> int | None:
+    """sscanf("%d"): leading white space and sign, then digits; the rest ignored."""
+    m = re.match(r"\s*([+-]?\d+)", text)
+    return int(m.group(1)) if m else None
+
+
+def resolve_priority(tool: str, value: str | None) -> int:
+    """-p: 0..99, larger values clamped to 99, garbage ignored with a warning."""
+    if value is None:
+        return 0
+    m = re.match(r"\s*\+?(\d+)", value)
+    if not m:
+        warn(f"'{value}' is not a valid CA priority - ignored. ('{tool} -h' for help.)")
+        return 0
+    return min(int(m.group(1)), CA_PRIORITY_MAX)
+
+
+def resolve_count(tool: str, value: str | None) -> int:
+    """-#: an element count (0 = not given)."""
+    if value is None:
+        return 0
+    count = scan_int(value)
+    if count is None:
+        warn(f"'{value}' is not a valid array element count - ignored. "
+             f"('{tool} -h' for help.)")
+        return 0
+    return max(count, 0)
+
+
+def float_format_option(kind: str, value: str, current: str) -> str:
+    """-e/-f/-g <digits>: a printf format, or the current one with a warning."""
+    digits = scan_int(value)
+    if digits is None:
+        warn(f"Invalid precision argument '{value}' for option '-{kind}' - ignored.")
+        return current
+    if not 0 <= digits <= 18:
+        warn(f"Precision {digits} for option '-{kind}' out of range - ignored.")
+        return current
+    return f"%-.{digits}{kind}"
+
+
+def base_option(option: str, value: str) -> str | None:
+    """-l / -0 with x, o or b; anything else warns and means decimal."""
+    letter = value[:1]
+    if letter in ("x", "o", "b"):
+        return letter
+    warn(f"Invalid argument '{value}' for option '-{option}' - ignored.")
+    return None
+
+
+def collect_names(tool: str, names: Iterable[str], name_file: str | None) -> list[str]:
+    """PV names from the command line, then from --file (one per line, '-' = stdin)."""
+    out = list(names)
+    if name_file is not None:
+        try:
+            if name_file == "-":
+                lines = sys.stdin.read().splitlines()
+            else:
+                with open(name_file, encoding="utf-8", errors="surrogateescape") as fh:
+                    lines = fh.read().splitlines()
+        except OSError as exc:
+            fail(f"{tool}: cannot read PV names from '{name_file}': {exc.strerror}")
+        for line in lines:
+            line = line.strip()
+            if line and not line.startswith("#"):
+                out.append(line)
+    return out
+
+
+def make_context(tool: str) -> Any:
+    """A client Context from the environment, or a one-line error naming the variable."""
+    from ..client import Context
+    return Context()
+
+
+class Output:
+    """stdout as bytes, with optional colour by severity for a terminal."""
+
+    def __init__(self, colour: bool | None = None) -> None:
+        self.stream = sys.stdout.buffer
+        if colour is None:
+            try:
+                colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+            except ValueError:
+                colour = False
+        self.colorize: Callable[..., str] | None = None
+        if colour:
+            from ..format._rich import make_colorizer
+            self.colorize = make_colorizer(True)
+
+    def text(self, text: str, severity: int | None = None, event: str | None = None) -> None:
+        if self.colorize is not None and (severity or event):
+            body, newline = (text[:-1], "\n") if text.endswith("\n") else (text, "")
+            text = self.colorize(body, severity, event) + newline
+        self.stream.write(text.encode("utf-8", "surrogateescape"))
+
+    def raw(self, data: bytes) -> None:
+        self.stream.write(data)
+
+    def flush(self) -> None:
+        self.stream.flush()

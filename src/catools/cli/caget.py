@@ -1,0 +1,268 @@
+"""caget: read PVs and print them exactly as EPICS base's caget does."""
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from ._common import (CaCommand, Output, base_option, ca_options, collect_names, fail,
+                      float_format_option, help_option, json_options, make_context,
+                      resolve_count, resolve_priority, resolve_timeout, version_option, warn)
+
+USAGE = """
+Usage: caget [options] <PV name> ...
+
+  -h: Help: Print this message
+  -V: Version: Show EPICS and CA versions
+Channel Access options:
+  -w <sec>: Wait time, specifies CA timeout, default is 1.000000 second(s)
+  -c: Asynchronous get (use ca_get_callback and wait for completion)
+  -p <prio>: CA priority (0-99, default 0=lowest)
+Format options:
+      Default output format is "name value"
+  -t: Terse mode - print only value, without name
+  -a: Wide mode "name timestamp value stat sevr" (read PVs as DBR_TIME_xxx)
+  -d <type>: Request specific dbr type; use string (DBR_ prefix may be omitted)
+      or number of one of the following types:
+ DBR_STRING     0  DBR_STS_FLOAT    9  DBR_TIME_LONG   19  DBR_CTRL_SHORT    29
+ DBR_INT        1  DBR_STS_ENUM    10  DBR_TIME_DOUBLE 20  DBR_CTRL_INT      29
+ DBR_SHORT      1  DBR_STS_CHAR    11  DBR_GR_STRING   21  DBR_CTRL_FLOAT    30
+ DBR_FLOAT      2  DBR_STS_LONG    12  DBR_GR_SHORT    22  DBR_CTRL_ENUM     31
+ DBR_ENUM       3  DBR_STS_DOUBLE  13  DBR_GR_INT      22  DBR_CTRL_CHAR     32
+ DBR_CHAR       4  DBR_TIME_STRING 14  DBR_GR_FLOAT    23  DBR_CTRL_LONG     33
+ DBR_LONG       5  DBR_TIME_INT    15  DBR_GR_ENUM     24  DBR_CTRL_DOUBLE   34
+ DBR_DOUBLE     6  DBR_TIME_SHORT  15  DBR_GR_CHAR     25  DBR_STSACK_STRING 37
+ DBR_STS_STRING 7  DBR_TIME_FLOAT  16  DBR_GR_LONG     26  DBR_CLASS_NAME    38
+ DBR_STS_SHORT  8  DBR_TIME_ENUM   17  DBR_GR_DOUBLE   27
+ DBR_STS_INT    8  DBR_TIME_CHAR   18  DBR_CTRL_STRING 28
+Enum format:
+  -n: Print DBF_ENUM value as number (default is enum string)
+Arrays: Value format: print number of requested values, then list of values
+  Default:    Print all values
+  -# <count>: Print first <count> elements of an array
+  -S:         Print array of char as a string (long string)
+Floating point type format:
+  Default: Use %g format
+  -e <nr>: Use %e format, with a precision of <nr> digits
+  -f <nr>: Use %f format, with a precision of <nr> digits
+  -g <nr>: Use %g format, with a precision of <nr> digits
+  -s:      Get value as string (honors server-side precision)
+  -lx:     Round to long integer and print as hex number
+  -lo:     Round to long integer and print as octal number
+  -lb:     Round to long integer and print as binary number
+Integer number format:
+  Default: Print as decimal number
+  -0x: Print as hex number
+  -0o: Print as octal number
+  -0b: Print as binary number
+Alternate output field separator:
+  -F <ofs>: Use <ofs> as an alternate output field separator
+catools additions:
+  --json:      One JSON object per PV per line (see caget(1) for the schema)
+  --file FILE: Also read PV names from FILE, one per line ('-' reads stdin)
+
+Example: caget -a -f8 my_channel another_channel
+  (uses wide output format, doubles are printed as %f with precision of 8)
+
+"""
+
+
+def _record(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Remember the order in which order-sensitive options appeared (C semantics)."""
+    if value is not None and value is not False:
+        ctx.meta.setdefault("order", []).append((param.name, value))
+    return value
+
+
+def _usage_and_fail(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    if value:
+        sys.stderr.write(USAGE)
+        ctx.exit(1)
+
+
+@click.command("caget", cls=CaCommand, usage_text=USAGE, permute=True)
+@help_option
+@version_option
+@ca_options
+@click.option("-c", "callback", is_flag=True, help="Asynchronous get (dynamic array length).")
+@click.option("-t", "terse", is_flag=True, callback=_record, help="Terse: value only.")
+@click.option("-a", "wide", is_flag=True, callback=_record,
+              help='Wide: "name timestamp value stat sevr".')
+@click.option("-d", "dbr", metavar="<type>", callback=_record,
+              help="Request a specific DBR type (name or number).")
+@click.option("-n", "enum_number", is_flag=True, help="Print DBF_ENUM values as numbers.")
+@click.option("-s", "float_string", is_flag=True, help="Get floats as strings (server PREC).")
+@click.option("-S", "char_string", is_flag=True, help="Print char arrays as strings.")
+@click.option("-#", "count", metavar="<count>", help="Print the first <count> elements.")
+@click.option("-e", "fmt_e", metavar="<nr>", callback=_record, help="Use %e with <nr> digits.")
+@click.option("-f", "fmt_f", metavar="<nr>", callback=_record, help="Use %f with <nr> digits.")
+@click.option("-g", "fmt_g", metavar="<nr>", callback=_record, help="Use %g with <nr> digits.")
+@click.option("-l", "long_base", metavar="<x|o|b>", callback=_record,
+              help="Round to long and print as hex, octal or binary.")
+@click.option("-0", "int_base", metavar="<x|o|b>", callback=_record,
+              help="Print integers as hex, octal or binary.")
+@click.option("-F", "separator", metavar="<ofs>", help="Alternate output field separator.")
+@click.option("-i", "bad_i", is_flag=True, expose_value=False, callback=_usage_and_fail,
+              hidden=True)
+@json_options
+@click.argument("names", nargs=-1)
+@click.pass_context
+def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
+            priority: str | None, callback: bool, terse: bool, wide: bool, dbr: str | None,
+            enum_number: bool, float_string: bool, char_string: bool, count: str | None,
+            fmt_e: str | None, fmt_f: str | None, fmt_g: str | None, long_base: str | None,
+            int_base: str | None, separator: str | None, as_json: bool,
+            name_file: str | None) -> int:
+    """Read PVs and print their values as EPICS base's caget does."""
+    from ..format import FormatOptions, parse_dbr_type
+
+    tool = "caget"
+    wait = resolve_timeout(tool, timeout)
+    prio = resolve_priority(tool, priority)
+    req_elems = resolve_count(tool, count)
+    mode, dbr_type = "plain", -1
+    float_fmt, float_base, int_fmt = "%g", None, None
+    for name, value in ctx.meta.get("order", []):
+        if name in ("terse", "wide", "dbr"):
+            if mode != "plain":
+                warn("Options t,d,a are mutually exclusive. ('caget -h' for help.)")
+            mode = {"terse": "terse", "wide": "wide", "dbr": "dbr"}[name]
+            if name == "dbr":
+                dbr_type = parse_dbr_type(value)
+                if dbr_type < 0 or dbr_type > 38 or dbr_type in (35, 36):
+                    warn("Requested dbr type out of range or invalid - ignored. "
+                         "('caget -h' for help.)")
+                    mode = "plain"
+        elif name in ("fmt_e", "fmt_f", "fmt_g"):
+            float_fmt = float_format_option(name[-1], value, float_fmt)
+        elif name == "long_base":
+            float_base = base_option("l", value) or float_base
+        elif name == "int_base":
+            base = base_option("0", value)
+            if base is not None:
+                int_fmt = base
+                dbr_type = 5      # caget's -0 also selects DBR_LONG for -d (a C quirk)
+    sep = separator[0] if separator else " "
+    opts = FormatOptions(mode=mode, separator=sep, count=req_elems,
+                         enum_as_number=enum_number, char_as_string=char_string,
+                         float_as_string=float_string, float_format=float_fmt,
+                         float_base=float_base, int_base=int_fmt)
+    pv_names = collect_names(tool, names, name_file)
+    if not pv_names:
+        fail("No pv name specified. ('caget -h' for help.)")
+    return run(pv_names, opts, dbr_type if mode == "dbr" else -1, wait, prio, callback,
+               as_json)
+
+
+def request_type(native: int, opts: Any, dbr_type: int) -> int:
+    """The DBR type caget asks for: -d's, else TIME_<native> (enums as string or -n
+    number; floats as string with -s)."""
+    if dbr_type >= 0:
+        return dbr_type
+    if native == 3:
+        return 15 if opts.enum_as_number else 14
+    if opts.float_as_string and native in (2, 6):
+        return 14
+    return native + 14
+
+
+def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, priority: int,
+        callback: bool, as_json: bool) -> int:
+    """Connect, read, print; return the exit status."""
+    from ..client import AccessDeniedError, CaStatusError, DisconnectedError
+    from ..protocol import ca_message
+
+    out = Output(colour=None if not as_json else False)
+    ctx = make_context("caget")
+    try:
+        pvs = ctx.pvs_for(names, priority)
+        ctx.wait_connected(pvs, timeout)
+        missing = [pv for pv in pvs if not pv.connected]
+        req = opts.count
+        reads: dict[int, Any] = {}
+        for pv in pvs:
+            if not pv.connected or id(pv) in reads:
+                continue
+            native_count = pv.native_count
+            if callback:
+                n = native_count if req > native_count else req
+            else:
+                n = req if 0 < req < native_count else native_count
+            reads[id(pv)] = (ctx.read(pv, request_type(pv.native_type, opts, dbr_type), n), n)
+        ops = [op for op, _ in reads.values()]
+        ctx.wait(ops, timeout)
+        if any(not op.done or isinstance(op.error, AccessDeniedError) for op in ops):
+            warn("Read operation timed out: some PV data was not read.")
+        if as_json:
+            from ..format import caget_json, caget_json_error
+        else:
+            from ..format import format_caget_error, write_caget
+        for pv in pvs:
+            if not pv.connected and id(pv) not in reads:
+                if as_json:
+                    out.text(caget_json_error(pv.name, "not_found",
+                                              f"Channel connect timed out: '{pv.name}' "
+                                              "not found.") + "\n")
+                continue
+            op, n = reads[id(pv)]
+            pad_count = 0 if callback else n
+            if op.done and op.error is None:
+                reading = _reading(pv, op.result)
+                if as_json:
+                    out.text(caget_json(pv.name, reading, char_as_string=opts.char_as_string)
+                             + "\n")
+                elif out.colorize is None:
+                    write_caget(out.stream, pv.name, reading, opts)
+                else:
+                    from ..format import format_caget
+                    out.text(format_caget(pv.name, reading, opts),
+                             getattr(reading.metadata, "severity", None))
+                continue
+            error = op.error
+            if isinstance(error, AccessDeniedError):
+                kind, message = "no_read_access", ""
+            elif isinstance(error, DisconnectedError):
+                kind, message = "disconnected", ""
+            elif isinstance(error, CaStatusError):
+                kind, message = "ca_error", ca_message(error.status)
+            else:
+                kind, message = "no_data", ""
+            if as_json:
+                out.text(caget_json_error(pv.name, kind, message or None) + "\n")
+            else:
+                out.text(format_caget_error(pv.name, kind, opts, count=pad_count,
+                                            message=message), event="error")
+        out.flush()
+        for pv in missing:
+            warn(f"Channel connect timed out: '{pv.name}' not found.")
+        return 1 if missing else 0
+    finally:
+        ctx.close()
+
+
+class _Reading:
+    """The attributes the formatters read, taken from a ReadNotifyResponse."""
+
+    __slots__ = ("data_type", "data", "count", "native_type", "native_count", "metadata")
+
+    def __init__(self, pv: Any, response: Any) -> None:
+        self.data_type = response.data_type
+        self.data = response.data
+        self.count = response.data_count
+        self.native_type = pv.native_type
+        self.native_count = pv.native_count
+        self.metadata = response.metadata
+
+
+def _reading(pv: Any, response: Any) -> _Reading:
+    return _Reading(pv, response)
+
+
+def main() -> None:
+    """Console script entry point."""
+    command.main(prog_name="caget")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""Pure formatting layer: EPICS C tool text, strict JSON, and (lazily) rich colour.
+
+Nothing here does I/O on sockets or imports click/rich; ``catools.format._rich`` is
+imported only when colour is wanted.
+"""
+
+from ._epics import (
+    ERROR_KINDS, Metadata, MonitorChannel, MonitorFormatter, Reading, caget_pieces,
+    dbr_details, format_cainfo, format_caget, format_caget_error, format_caput,
+    write_caget,
+)
+from ._json import (
+    caget_json, caget_json_error, camonitor_json, json_record, json_error_record,
+    write_json_line,
+)
+from ._names import (
+    ALARM_SEVERITY_NAMES, ALARM_STATUS_NAMES, DBF_NAMES, DBR_NAMES, dbf_type_to_text,
+    dbr_type_to_text, default_request_type, parse_dbr_type, severity_to_text,
+    status_to_text,
+)
+from ._options import FormatOptions, float_format, parse_timestamp_keys
+from ._values import (
+    ENCODING, ERRORS, TimestampFormatter, c_float, epics_now, escape_bytes,
+    format_long, format_timestamp, join_values, round_to_long, time_diff_seconds,
+)
+
+__all__ = [
+    "ERROR_KINDS", "Metadata", "MonitorChannel", "MonitorFormatter", "Reading",
+    "caget_pieces", "dbr_details", "format_cainfo", "format_caget",
+    "format_caget_error", "format_caput", "write_caget",
+    "caget_json", "caget_json_error", "camonitor_json", "json_record",
+    "json_error_record", "write_json_line",
+    "ALARM_SEVERITY_NAMES", "ALARM_STATUS_NAMES", "DBF_NAMES", "DBR_NAMES",
+    "dbf_type_to_text", "dbr_type_to_text", "default_request_type", "parse_dbr_type",
+    "severity_to_text", "status_to_text",
+    "FormatOptions", "float_format", "parse_timestamp_keys",
+    "ENCODING", "ERRORS", "TimestampFormatter", "c_float", "epics_now", "escape_bytes",
+    "format_long", "format_timestamp", "join_values", "round_to_long",
+    "time_diff_seconds",
+]

@@ -1,0 +1,242 @@
+"""Turning decoded CA values into the text the EPICS C tools print.
+
+All functions return ``str``. Raw bytes from the wire that the C tools print
+unescaped (enum state strings, units, class names) are decoded with
+``utf-8``/``surrogateescape``; encode output with :data:`ENCODING`/:data:`ERRORS`
+to get the exact bytes back.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from array import array
+from collections.abc import Iterator, Sequence
+
+from ._names import (
+    DBR_CHAR, DBR_DOUBLE, DBR_ENUM, DBR_FLOAT, DBR_LONG, DBR_SHORT, DBR_STRING,
+    dbr_base_type, is_ctrl, is_gr,
+)
+from ._options import FormatOptions
+
+__all__ = [
+    "ENCODING", "ERRORS", "EPICS_EPOCH_OFFSET", "MAX_ENUM_STATES",
+    "escape_bytes", "raw_text", "c_float", "format_long", "round_to_long",
+    "iter_values", "join_values", "char_string", "format_timestamp",
+    "time_diff_seconds", "epics_now", "TimestampFormatter",
+]
+
+ENCODING = "utf-8"
+ERRORS = "surrogateescape"
+#: Seconds between the Unix epoch and the EPICS epoch (1990-01-01 UTC).
+EPICS_EPOCH_OFFSET = 631152000
+MAX_ENUM_STATES = 16
+CHUNK = 65536
+
+# --------------------------------------------------------------------------- strings
+
+_SPECIAL = {7: "\\a", 8: "\\b", 12: "\\f", 10: "\\n", 13: "\\r", 9: "\\t", 11: "\\v",
+            0x5C: "\\\\", 0x27: "\\'", 0x22: '\\"', 0: "\\0"}
+_ESCAPES = {chr(b): _SPECIAL.get(b, f"\\x{b:02x}") for b in range(256)
+            if b in _SPECIAL or not 0x20 <= b <= 0x7E}
+_NEEDS_ESCAPE = re.compile(r"[^\x20\x21\x23-\x26\x28-\x5b\x5d-\x7e]")
+
+
+def _escape_sub(m: re.Match) -> str:
+    return _ESCAPES[m.group()]
+
+
+def escape_bytes(raw: bytes) -> str:
+    """``epicsStrnEscapedFromRaw``: C escapes for \\a\\b\\f\\n\\r\\t\\v\\\\ \\' \\" \\0,
+    ``\\xhh`` (lower-case hex) for other bytes outside printable ASCII."""
+    s = raw.decode("latin-1")
+    if _NEEDS_ESCAPE.search(s) is None:
+        return s
+    return _NEEDS_ESCAPE.sub(_escape_sub, s)
+
+
+def raw_text(raw: bytes | str | None) -> str:
+    """Bytes printed unescaped by C (``%s``): cut at NUL, decoded losslessly."""
+    if raw is None:
+        return ""
+    if isinstance(raw, str):
+        return raw.split("\0", 1)[0]
+    return bytes(raw).split(b"\0", 1)[0].decode(ENCODING, ERRORS)
+
+
+def char_string(data: Sequence[int], limit: int | None = None) -> str:
+    """``-S`` text of a CHAR array: bytes up to the first NUL (and ``limit``), escaped."""
+    b = data.tobytes() if isinstance(data, array) else bytes(x & 0xFF for x in data)
+    if limit is not None:
+        b = b[:limit]
+    return escape_bytes(b.split(b"\0", 1)[0])
+
+
+# --------------------------------------------------------------------------- numbers
+
+def c_float(fmt: str, value: float) -> str:
+    """``sprintf(fmt, value)`` for a double, with glibc's ``-nan`` for negative NaN."""
+    if value != value and math.copysign(1.0, value) < 0:
+        return (fmt % math.nan).replace("nan", "-nan", 1)
+    return fmt % value
+
+
+def format_long(value: int, base: str | None) -> str:
+    """``sprint_long``: decimal, ``0x%X``, ``0o%o`` or binary without prefix, as a 32-bit int."""
+    if base is None:
+        return "%d" % value
+    u = value & 0xFFFFFFFF
+    if base == "x":
+        return "0x%X" % u
+    if base == "o":
+        return "0o%o" % u
+    return format(u, "b")
+
+
+def round_to_long(value: float) -> int:
+    """Round half away from zero and convert to a C ``int`` (x86: out of range -> INT_MIN)."""
+    x = value + 0.5 if value > 0.0 else value - 0.5
+    if x != x or not -2147483649.0 < x < 2147483648.0:
+        return -2147483648
+    return int(x)
+
+
+def _signed_chars(data: Sequence[int]) -> Sequence[int]:
+    if isinstance(data, array):
+        if data.typecode == "b":
+            return data
+        if data.typecode == "B":
+            return array("b", data.tobytes())
+    return [x - 256 if x > 127 else x for x in data]
+
+
+def _enum_text(idx: int, strs: Sequence[bytes] | None) -> str:
+    if idx >= MAX_ENUM_STATES:
+        return "Illegal Value (%d)" % idx
+    n = len(strs) if strs is not None else 0
+    if idx >= n:
+        return "Enum Index Overflow (%d)" % idx
+    return raw_text(strs[idx])
+
+
+def _fast_join(fmt: str, sep: str, chunk: Sequence) -> str:
+    n = len(chunk)
+    if n == 0:
+        return ""
+    return ((fmt + sep) * (n - 1) + fmt) % tuple(chunk)
+
+
+def iter_values(data_type: int, data: Sequence, opts: FormatOptions,
+                metadata: object = None, *, start: int = 0,
+                stop: int | None = None) -> Iterator[str]:
+    """Yield pieces whose concatenation is the C tool's values joined by the separator.
+
+    This is ``val2str`` for every element in ``data[start:stop]``. Large arrays are
+    handled in chunks, each a single ``%`` operation.
+    """
+    sep = opts.separator
+    n = len(data) if stop is None else min(stop, len(data))
+    base = dbr_base_type(data_type)
+    first = True
+    for lo in range(start, n, CHUNK):
+        hi = min(lo + CHUNK, n)
+        chunk = data[lo:hi]
+        s = _format_chunk(base, data_type, chunk, opts, metadata)
+        if first:
+            first = False
+            yield s
+        else:
+            yield sep + s
+
+
+def _format_chunk(base: int, data_type: int, chunk: Sequence, opts: FormatOptions,
+                  metadata: object) -> str:
+    sep = opts.separator
+    if base in (DBR_DOUBLE, DBR_FLOAT):
+        if opts.float_base is not None:
+            fb = opts.float_base
+            return sep.join([format_long(round_to_long(v), fb) for v in chunk])
+        fmt = opts.float_format
+        s = _fast_join(fmt, sep, chunk)
+        if "nan" in s:  # redo with glibc's sign-aware NaN spelling
+            s = sep.join([c_float(fmt, v) for v in chunk])
+        return s
+    if base in (DBR_LONG, DBR_SHORT):
+        if opts.int_base is None:
+            return _fast_join("%d", sep, chunk)
+        ib = opts.int_base
+        return sep.join([format_long(v, ib) for v in chunk])
+    if base == DBR_CHAR:
+        return _fast_join("%d", sep, _signed_chars(chunk))
+    if base == DBR_STRING:
+        return sep.join([escape_bytes(v) if isinstance(v, (bytes, bytearray))
+                         else escape_bytes(str(v).encode(ENCODING, ERRORS)) for v in chunk])
+    if base == DBR_ENUM:
+        if (is_gr(data_type) or is_ctrl(data_type)) and not opts.enum_as_number:
+            strs = getattr(metadata, "enum_strings", None)
+            return sep.join([_enum_text(v, strs) for v in chunk])
+        return _fast_join("%d", sep, chunk)
+    raise ValueError(f"cannot format DBR type {data_type}")
+
+
+def join_values(data_type: int, data: Sequence, opts: FormatOptions,
+                metadata: object = None) -> str:
+    """All values of ``data`` as one string, joined by the separator."""
+    return "".join(iter_values(data_type, data, opts, metadata))
+
+
+# --------------------------------------------------------------------------- time
+
+def epics_now() -> tuple[int, int]:
+    """Current time as an EPICS ``(seconds since 1990, nanoseconds)`` pair."""
+    ns = time.time_ns()
+    s, n = divmod(ns, 1_000_000_000)
+    return s - EPICS_EPOCH_OFFSET, n
+
+
+class TimestampFormatter:
+    """``epicsTimeToStrftime`` with ``%Y-%m-%d %H:%M:%S.%06f`` in local time.
+
+    Microseconds are rounded half up but never carried into the seconds (clamped at
+    999999); ``(0, 0)`` prints ``<undefined>``; nanoseconds >= 1e9 print ``OVF``.
+    The seconds part is cached, so repeated stamps cost little.
+    """
+
+    __slots__ = ("_sec", "_prefix")
+
+    def __init__(self) -> None:
+        self._sec: int | None = None
+        self._prefix = ""
+
+    def __call__(self, stamp: tuple[int, int] | None) -> str:
+        if stamp is None:
+            stamp = (0, 0)
+        sec, nsec = stamp
+        if sec == 0 and nsec == 0:
+            return "<undefined>"
+        if sec != self._sec:
+            self._prefix = time.strftime("%Y-%m-%d %H:%M:%S.", time.localtime(
+                (sec & 0xFFFFFFFF) + EPICS_EPOCH_OFFSET))
+            self._sec = sec
+        if nsec >= 1_000_000_000:
+            return self._prefix + "OVF"
+        frac = nsec + 500
+        if frac >= 1_000_000_000:
+            frac = 999_999_999
+        return "%s%06d" % (self._prefix, frac // 1000)
+
+
+_default_ts = TimestampFormatter()
+
+
+def format_timestamp(stamp: tuple[int, int] | None) -> str:
+    """Format one EPICS timestamp as the C tools do (see :class:`TimestampFormatter`)."""
+    return _default_ts(stamp)
+
+
+def time_diff_seconds(left: tuple[int, int], right: tuple[int, int]) -> float:
+    """``epicsTimeDiffInSeconds``: seconds difference wrapped as int32, in double."""
+    ds = ((left[0] - right[0] + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+    ns = ds * 1_000_000_000 + (left[1] - right[1])
+    return float(ns) * 1e-9
