@@ -6,16 +6,22 @@ it loads no sockets, threads, logging, click or rich. ``catools.get``/``catools.
 """
 from typing import Any
 
+from . import protocol as _protocol
 from ._version import __version__
-from .protocol import *  # noqa: F401,F403
-from .protocol import __all__ as _protocol_all
 
-__all__ = ["__version__", "get", "put", *_protocol_all]
+_LAZY = ("CAStatus",)
+globals().update({name: getattr(_protocol, name) for name in _protocol.__all__
+                  if name not in _LAZY})
+
+__all__ = ["__version__", "get", "put", "Context", *_protocol.__all__]
 
 
 def __getattr__(name: str) -> Any:
-    # The blocking client is imported only when used, keeping `import catools` pure.
-    if name in ("get", "put", "info", "Context"):
+    # The blocking client is imported only when used, keeping `import catools` pure;
+    # CAStatus is built on first use.
+    if name in ("get", "put", "Context"):
         from . import client
         return getattr(client, name)
+    if name in _LAZY:
+        return getattr(_protocol, name)
     raise AttributeError(f"module 'catools' has no attribute {name!r}")

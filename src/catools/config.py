@@ -5,8 +5,7 @@ entry points pass ``os.environ``. A bad value raises ``ConfigError`` naming the 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 from .protocol import CaError
 
@@ -97,20 +96,53 @@ def _get(env: Mapping[str, str], name: str) -> str | None:
     return value
 
 
-@dataclass(frozen=True)
-class ClientConfig:
+class _Frozen:
+    """Keyword-constructed, immutable settings with defaults (no dataclass machinery,
+    which costs start-up time)."""
+
+    __slots__: tuple[str, ...] = ()
+    _DEFAULTS: dict[str, Any] = {}
+
+    def __init__(self, **values: Any) -> None:
+        unknown = set(values) - set(self._DEFAULTS)
+        if unknown:
+            raise TypeError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        for name, default in self._DEFAULTS.items():
+            value = values.get(name, default)
+            object.__setattr__(self, name, list(value) if isinstance(value, list) else value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and all(
+            getattr(self, n) == getattr(other, n) for n in self._DEFAULTS)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{n}={getattr(self, n)!r}" for n in self._DEFAULTS)
+        return f"{type(self).__name__}({args})"
+
+
+class ClientConfig(_Frozen):
     """What a CA client reads from its environment (libca's variables)."""
 
-    addr_list: list[Address] = field(default_factory=list)
-    auto_addr_list: bool = True
-    name_servers: list[Address] = field(default_factory=list)
-    server_port: int = SERVER_PORT
-    repeater_port: int = REPEATER_PORT
-    conn_tmo: float = 30.0
-    max_array_bytes: int = 16384
-    auto_array_bytes: bool = True
-    max_search_period: float = 300.0
-    cli_timeout: float | None = None
+    _DEFAULTS = {"addr_list": [], "auto_addr_list": True, "name_servers": [],
+                 "server_port": SERVER_PORT, "repeater_port": REPEATER_PORT,
+                 "conn_tmo": 30.0, "max_array_bytes": 16384, "auto_array_bytes": True,
+                 "max_search_period": 300.0, "cli_timeout": None}
+    __slots__ = tuple(_DEFAULTS)
+    addr_list: list[Address]
+    auto_addr_list: bool
+    name_servers: list[Address]
+    server_port: int
+    repeater_port: int
+    conn_tmo: float
+    max_array_bytes: int
+    auto_array_bytes: bool
+    max_search_period: float
+    cli_timeout: float | None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "ClientConfig":
@@ -133,7 +165,10 @@ class ClientConfig:
             period = max(60.0, parse_float("EPICS_CA_MAX_SEARCH_PERIOD", text, 0.0))
         cli_timeout = None
         if (text := _get(env, "EPICS_CLI_TIMEOUT")) is not None:
-            cli_timeout = parse_float("EPICS_CLI_TIMEOUT", text, 0.0)
+            try:   # the tools warn about a bad value themselves and ignore it
+                cli_timeout = parse_float("EPICS_CLI_TIMEOUT", text, 0.0)
+            except ConfigError:
+                cli_timeout = None
         auto_array = env.get("EPICS_CA_AUTO_ARRAY_BYTES")
         return cls(
             addr_list=parse_address_list("EPICS_CA_ADDR_LIST",
@@ -170,19 +205,23 @@ class ClientConfig:
         return self.max_array_bytes + 24
 
 
-@dataclass(frozen=True)
-class ServerConfig:
+class ServerConfig(_Frozen):
     """What a CA server reads from its environment (RSRV's variables)."""
 
-    port: int = SERVER_PORT
-    intf_addr_list: list[str] = field(default_factory=list)
-    beacon_addr_list: list[Address] = field(default_factory=list)
-    auto_beacon_addr_list: bool = True
-    beacon_period: float = 15.0
-    beacon_port: int = REPEATER_PORT
-    ignore_addr_list: list[str] = field(default_factory=list)
-    max_array_bytes: int = 16384
-    auto_array_bytes: bool = True
+    _DEFAULTS = {"port": SERVER_PORT, "intf_addr_list": [], "beacon_addr_list": [],
+                 "auto_beacon_addr_list": True, "beacon_period": 15.0,
+                 "beacon_port": REPEATER_PORT, "ignore_addr_list": [],
+                 "max_array_bytes": 16384, "auto_array_bytes": True}
+    __slots__ = tuple(_DEFAULTS)
+    port: int
+    intf_addr_list: list[str]
+    beacon_addr_list: list[Address]
+    auto_beacon_addr_list: bool
+    beacon_period: float
+    beacon_port: int
+    ignore_addr_list: list[str]
+    max_array_bytes: int
+    auto_array_bytes: bool
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "ServerConfig":

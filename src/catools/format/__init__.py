@@ -9,10 +9,6 @@ from ._epics import (
     dbr_details, format_cainfo, format_caget, format_caget_error, format_caput,
     write_caget,
 )
-from ._json import (
-    caget_json, caget_json_error, camonitor_json, json_record, json_error_record,
-    write_json_line,
-)
 from ._names import (
     ALARM_SEVERITY_NAMES, ALARM_STATUS_NAMES, DBF_NAMES, DBR_NAMES, dbf_type_to_text,
     dbr_type_to_text, default_request_type, parse_dbr_type, severity_to_text,
@@ -38,3 +34,14 @@ __all__ = [
     "format_long", "format_timestamp", "join_values", "round_to_long",
     "time_diff_seconds",
 ]
+
+_JSON_NAMES = ("caget_json", "caget_json_error", "camonitor_json", "json_record",
+               "json_error_record", "write_json_line")
+
+
+def __getattr__(name: str) -> object:
+    # JSON output is imported only by the commands that print it (json is not free).
+    if name in _JSON_NAMES:
+        from . import _json
+        return getattr(_json, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

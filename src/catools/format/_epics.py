@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO, TextIO
 
 from ._names import (
@@ -34,42 +33,26 @@ __all__ = [
 ERROR_KINDS = ("not_found", "disconnected", "no_read_access", "ca_error", "no_data")
 
 
-@dataclass(frozen=True, slots=True)
-class Metadata:
-    """DBR metadata; ``None`` for what the DBR type does not carry."""
-
-    status: int | None = None
-    severity: int | None = None
-    timestamp: tuple[int, int] | None = None
-    units: bytes | None = None
-    precision: int | None = None
-    upper_disp_limit: float | None = None
-    lower_disp_limit: float | None = None
-    upper_alarm_limit: float | None = None
-    upper_warning_limit: float | None = None
-    lower_warning_limit: float | None = None
-    lower_alarm_limit: float | None = None
-    upper_ctrl_limit: float | None = None
-    lower_ctrl_limit: float | None = None
-    enum_strings: list[bytes] | None = None
-    ackt: int | None = None
-    acks: int | None = None
+from ..protocol._dbr import DBRMetadata as Metadata  # noqa: E402  (one metadata type)
 
 
-@dataclass(frozen=True, slots=True)
 class Reading:
     """A decoded CA reading (the shape the protocol core hands over)."""
 
-    data_type: int
-    data: Sequence[Any]
-    native_type: int = -1
-    native_count: int = 0
-    count: int = -1
-    metadata: Any = field(default_factory=Metadata)
+    __slots__ = ("data_type", "data", "native_type", "native_count", "count", "metadata")
 
-    def __post_init__(self) -> None:
-        if self.count < 0:
-            object.__setattr__(self, "count", len(self.data))
+    def __init__(self, data_type: int, data: Sequence[Any], native_type: int = -1,
+                 native_count: int = 0, count: int = -1, metadata: Any = None) -> None:
+        self.data_type = data_type
+        self.data = data
+        self.native_type = native_type
+        self.native_count = native_count
+        self.count = len(data) if count < 0 else count
+        self.metadata = Metadata() if metadata is None else metadata
+
+    def __repr__(self) -> str:
+        return (f"Reading(data_type={self.data_type}, data={self.data!r}, "
+                f"count={self.count}, metadata={self.metadata!r})")
 
 
 def _name_field(name: str, n_elems: int, opts: FormatOptions) -> str:
@@ -116,7 +99,7 @@ def caget_pieces(name: str, reading: Any, opts: FormatOptions, *,
                  now: tuple[int, int] | None = None) -> Iterator[str]:
     """Yield the output of caget for one PV in pieces (ends with a newline)."""
     if opts.mode == "wide":
-        fmt = MonitorFormatter(replace(opts, ts_server=True, ts_client=False,
+        fmt = MonitorFormatter(opts.replace(ts_server=True, ts_client=False,
                                        ts_type="absolute"))
         yield from fmt.update_pieces(name, reading, MonitorChannel(), now=now)
         return
@@ -174,7 +157,7 @@ def format_caput(which: str, name: str, reading: Any, opts: FormatOptions, *,
     """
     if which not in ("old", "new"):
         raise ValueError("which must be 'old' or 'new'")
-    opts = replace(opts, count=0)
+    opts = opts.replace(count=0)
     prefix = "" if opts.mode == "terse" else ("Old : " if which == "old" else "New : ")
     return prefix + format_caget(name, reading, opts, now=now)
 

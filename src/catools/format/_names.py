@@ -33,20 +33,18 @@ __all__ = [
     "default_request_type",
 ]
 
+from ..protocol._dbr import DBR_TYPES, NATIVE_TYPES
+from ..protocol._status import SEVERITY_NAMES, STATUS_NAMES
+
+# Every name below is derived from the protocol core's tables (declared once there).
+
 #: Field types, indexed by ``type + 1`` (``-1`` is "not connected").
-DBF_NAMES: tuple[str, ...] = (
-    "TYPENOTCONN", "DBF_STRING", "DBF_SHORT", "DBF_FLOAT", "DBF_ENUM",
-    "DBF_CHAR", "DBF_LONG", "DBF_DOUBLE", "DBF_NO_ACCESS",
-)
+DBF_NAMES: tuple[str, ...] = ("TYPENOTCONN", *(f"DBF_{n.name}" for n in NATIVE_TYPES),
+                              "DBF_NO_ACCESS")
 DBF_INVALID = "DBF_invalid"
 
-_BASES = ("STRING", "SHORT", "FLOAT", "ENUM", "CHAR", "LONG", "DOUBLE")
 #: Request (DBR) type names, indexed by type id 0..38.
-DBR_NAMES: tuple[str, ...] = tuple(
-    [f"DBR_{b}" for b in _BASES]
-    + [f"DBR_{c}_{b}" for c in ("STS", "TIME", "GR", "CTRL") for b in _BASES]
-    + ["DBR_PUT_ACKT", "DBR_PUT_ACKS", "DBR_STSACK_STRING", "DBR_CLASS_NAME"]
-)
+DBR_NAMES: tuple[str, ...] = tuple(f"DBR_{row.name}" for row in DBR_TYPES)
 DBR_INVALID = "DBR_invalid"
 
 DBR_STRING, DBR_SHORT, DBR_FLOAT, DBR_ENUM, DBR_CHAR, DBR_LONG, DBR_DOUBLE = range(7)
@@ -54,13 +52,9 @@ DBR_PUT_ACKT, DBR_PUT_ACKS, DBR_STSACK_STRING, DBR_CLASS_NAME = 35, 36, 37, 38
 LAST_BUFFER_TYPE = DBR_CLASS_NAME
 
 #: ``epicsAlarmConditionStrings`` of EPICS base 7.
-ALARM_STATUS_NAMES: tuple[str, ...] = (
-    "NO_ALARM", "READ", "WRITE", "HIHI", "HIGH", "LOLO", "LOW", "STATE", "COS",
-    "COMM", "TIMEOUT", "HWLIMIT", "CALC", "SCAN", "LINK", "SOFT", "BAD_SUB",
-    "UDF", "DISABLE", "SIMM", "READ_ACCESS", "WRITE_ACCESS",
-)
+ALARM_STATUS_NAMES: tuple[str, ...] = STATUS_NAMES
 #: ``epicsAlarmSeverityStrings``.
-ALARM_SEVERITY_NAMES: tuple[str, ...] = ("NO_ALARM", "MINOR", "MAJOR", "INVALID")
+ALARM_SEVERITY_NAMES: tuple[str, ...] = SEVERITY_NAMES
 
 
 def dbf_type_to_text(dbf: int) -> str:
@@ -77,7 +71,8 @@ def dbr_type_to_text(dbr: int) -> str:
     return DBR_INVALID
 
 
-_ALIASES = {"DBR_INT": 1, "DBR_STS_INT": 8, "DBR_TIME_INT": 15, "DBR_GR_INT": 22, "DBR_CTRL_INT": 29}
+_ALIASES = {name.replace("SHORT", "INT"): i for i, name in enumerate(DBR_NAMES)
+            if name.endswith("SHORT")}
 
 
 def dbr_text_to_type(text: str) -> int:

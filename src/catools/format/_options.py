@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["FormatOptions", "float_format", "parse_timestamp_keys", "MAX_FLOAT_DIGITS"]
 
@@ -14,7 +14,13 @@ _BASES = (None, "x", "o", "b")
 _TS_TYPES = ("absolute", "relative", "incremental", "incremental_by_channel")
 
 
-@dataclass(frozen=True, slots=True)
+_DEFAULTS: dict[str, Any] = {
+    "mode": "plain", "separator": " ", "count": 0, "enum_as_number": False,
+    "char_as_string": False, "float_as_string": False, "float_format": "%g",
+    "float_base": None, "int_base": None, "ts_server": True, "ts_client": False,
+    "ts_type": "absolute"}
+
+
 class FormatOptions:
     """Everything that changes how a reading is printed.
 
@@ -30,18 +36,35 @@ class FormatOptions:
     used only to choose the request type).
     """
 
-    mode: str = "plain"
-    separator: str = " "
-    count: int = 0
-    enum_as_number: bool = False
-    char_as_string: bool = False
-    float_as_string: bool = False
-    float_format: str = "%g"
-    float_base: str | None = None
-    int_base: str | None = None
-    ts_server: bool = True
-    ts_client: bool = False
-    ts_type: str = "absolute"
+    __slots__ = tuple(_DEFAULTS)
+
+    def __init__(self, **options: Any) -> None:
+        unknown = set(options) - set(_DEFAULTS)
+        if unknown:
+            raise TypeError(f"unknown format option(s): {', '.join(sorted(unknown))}")
+        for name, default in _DEFAULTS.items():
+            object.__setattr__(self, name, options.get(name, default))
+        self.__post_init__()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("FormatOptions is immutable; use .replace()")
+
+    def replace(self, **changes: Any) -> "FormatOptions":
+        """A copy with some options changed."""
+        values = {name: getattr(self, name) for name in _DEFAULTS}
+        values.update(changes)
+        return FormatOptions(**values)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FormatOptions) and all(
+            getattr(self, n) == getattr(other, n) for n in _DEFAULTS)
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, n) for n in _DEFAULTS))
+
+    def __repr__(self) -> str:
+        return "FormatOptions(" + ", ".join(
+            f"{n}={getattr(self, n)!r}" for n in _DEFAULTS) + ")"
 
     def __post_init__(self) -> None:
         if self.mode not in _MODES:

@@ -30,9 +30,18 @@ from ._errors import CaError, LocalProtocolError, ProtocolError, RemoteProtocolE
 from ._headers import Header, pack_header, unpack_header
 from ._roles import (CLIENT, DISCONNECTED, NEED_DATA, SERVER, ChannelState, CircuitState,
                      Role)
-from ._status import (ECA_CODES, AlarmSeverity, AlarmStatus, CAStatus, CAStatusCode,
+from ._status import (ECA_CODES, AlarmSeverity, AlarmStatus, CAStatusCode,
                       alarm_severity_name, alarm_status_name, ca_message, eca_lookup,
                       eca_success)
+
+
+
+def __getattr__(name: str) -> object:
+    if name == "CAStatus":       # built on first use (see _status)
+        from . import _status
+        return _status.CAStatus
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 CA_SERVER_PORT = SERVER_PORT
 CA_REPEATER_PORT = REPEATER_PORT

@@ -8,7 +8,6 @@ table; ``docs/commands.md`` is rendered from it too (``command_table_markdown``)
 """
 from __future__ import annotations
 
-import inspect
 import struct
 from typing import Any, Mapping, NamedTuple
 
@@ -20,7 +19,14 @@ from ._errors import LocalProtocolError, RemoteProtocolError
 from ._headers import HEADER, Header, pack_header, padded, unpack_header
 from ._roles import CLIENT, SERVER, Role
 
-REQUIRED = inspect.Parameter.empty
+class _Required:
+    """Marks a constructor argument without a default."""
+
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()
 _UNSET: Any = object()
 
 
@@ -338,7 +344,11 @@ _DBR_SIZES = tuple((row.value_offset, row.elem_size) for row in DBR_TYPES)
 # ---------------------------------------------------------------------------
 
 
+_GLOBALS: dict[str, Any] = {}
+
+
 def _make_class(row: Row) -> type[Command]:
+    """The class of one table row; its codecs are compiled on first use."""
     field_names = [name for name, _ in row.fields]
     items = [n for n in field_names if n not in ("data", "metadata")]
     index = {name: i for i, name in enumerate(items)}
@@ -351,7 +361,31 @@ def _make_class(row: Row) -> type[Command]:
     for name, i in index.items():
         ns[name] = _tuplegetter(i, f"The {name} field.")
 
-    g: dict[str, Any] = {"_tnew": _tnew, "_oset": _oset, "ip_to_int": ip_to_int,
+    if row.payload == "dbr":
+        ns["data"] = property(_dbr_data)
+        ns["metadata"] = property(_dbr_metadata)
+        ns["count"] = _tuplegetter(index["data_count"], "Alias of data_count.")
+    if row.payload == "error":
+        ns["original_header"] = property(
+            lambda self: unpack_header(self.original_request)[0],
+            doc="The failed request's header, decoded.")
+    if row.name == "SearchResponse":
+        ns["address"] = property(_search_response_address)
+
+    ns["__new__"] = _lazy_new
+    ns["_header_fields"] = _lazy_header_fields
+    ns["_from_wire"] = classmethod(_lazy_from_wire)
+    return type(row.name, (Command,), ns)
+
+
+def _class_source(row: Row) -> str:
+    """Python source of a row's ``__new__``, ``_header_fields`` and ``_from_wire``."""
+    sources: list[str] = []
+    field_names = [name for name, _ in row.fields]
+    items = [n for n in field_names if n not in ("data", "metadata")]
+    index = {name: i for i, name in enumerate(items)}
+    g = _GLOBALS
+    g.update({"_tnew": _tnew, "_oset": _oset, "ip_to_int": ip_to_int,
                          "int_to_ip": int_to_ip, "_name_bytes": _name_bytes,
                          "_name_str": _name_str, "_encode_dbr": _encode_dbr,
                          "_UNSET": _UNSET, "_MON": _MON_INFO, "_SV": _SEARCH_VERSION,
@@ -359,7 +393,8 @@ def _make_class(row: Row) -> type[Command]:
                          "Remote": RemoteProtocolError, "Local": LocalProtocolError,
                          "_error_header": _error_header, "DBRMetadata": DBRMetadata,
                          "Mapping": Mapping,
-                         "_pad": lambda b: b + b"\0" * (-len(b) & 7)}
+                         "_pad": lambda b: b + b"\0" * (-len(b) & 7)})
+    prefix = row.name
 
     # ---- __new__ (the validating constructor) ---------------------------
     params, late_required, seen_default = [], [], False
@@ -417,9 +452,7 @@ def _make_class(row: Row) -> type[Command]:
         body.append("    d = self.__dict__; d['_data'] = data")
         body.append("    if metadata is not None: d['_metadata'] = metadata")
     body.append("    return self")
-    src = f"def __new__(cls, {', '.join(params)}):\n" + "\n".join(body)
-    exec(src, g)  # noqa: S102 - building constructors from the table, like dataclasses
-    ns["__new__"] = g["__new__"]
+    sources.append(f"def {prefix}__new__(cls, {', '.join(params)}):\n" + "\n".join(body))
 
     # ---- header fields --------------------------------------------------
     exprs = []
@@ -430,8 +463,7 @@ def _make_class(row: Row) -> type[Command]:
             exprs.append(f"ip_to_int(self[{index[item[3:]]}])")
         else:
             exprs.append(f"self[{index[item]}]")
-    exec(f"def _header_fields(self):\n    return ({', '.join(exprs)})", g)  # noqa: S102
-    ns["_header_fields"] = g["_header_fields"]
+    sources.append(f"def {prefix}_header_fields(self):\n    return ({', '.join(exprs)})")
 
     # ---- decoding from the wire -----------------------------------------
     source = {}
@@ -442,7 +474,7 @@ def _make_class(row: Row) -> type[Command]:
             source[item[3:]] = f"int_to_ip({src_name})"
         else:
             source[item] = src_name
-    lines = ["def _from_wire(cls, dtype, count, p1, p2, payload):"]
+    lines = [f"def {prefix}_from_wire(cls, dtype, count, p1, p2, payload):"]
     if row.payload == "dbr":
         lines.append("    try:")
         lines.append("        off, elem = _SIZES[dtype]")
@@ -467,20 +499,38 @@ def _make_class(row: Row) -> type[Command]:
     if missing:
         raise AssertionError(f"{row.name}: fields {missing} are not on the wire")
     lines.append(f"    return _tnew(cls, ({''.join(source[n] + ', ' for n in items)}payload,))")
-    exec("\n".join(lines), g)  # noqa: S102
-    ns["_from_wire"] = classmethod(g["_from_wire"])
+    sources.append("\n".join(lines))
 
-    if row.payload == "dbr":
-        ns["data"] = property(_dbr_data)
-        ns["metadata"] = property(_dbr_metadata)
-        ns["count"] = _tuplegetter(index["data_count"], "Alias of data_count.")
-    if row.payload == "error":
-        ns["original_header"] = property(
-            lambda self: unpack_header(self.original_request)[0],
-            doc="The failed request's header, decoded.")
-    if row.name == "SearchResponse":
-        ns["address"] = property(_search_response_address)
-    return type(row.name, (Command,), ns)
+    return "\n\n".join(sources)
+
+
+def _materialize(cls: Any) -> None:
+    """Compile a command class's constructor and codecs from its table row, as
+    dataclasses builds ``__init__`` (generated from the table, never written out)."""
+    if "_compiled" in cls.__dict__:
+        return
+    prefix = cls.ROW.name
+    code = compile(_class_source(cls.ROW), f"<catools command {prefix}>", "exec")
+    exec(code, _GLOBALS)  # noqa: S102
+    type.__setattr__(cls, "__new__", staticmethod(_GLOBALS[f"{prefix}__new__"]))
+    type.__setattr__(cls, "_header_fields", _GLOBALS[f"{prefix}_header_fields"])
+    type.__setattr__(cls, "_from_wire", classmethod(_GLOBALS[f"{prefix}_from_wire"]))
+    type.__setattr__(cls, "_compiled", True)
+
+
+def _lazy_new(cls: Any, *args: Any, **kwargs: Any) -> Any:
+    _materialize(cls)
+    return cls.__new__(cls, *args, **kwargs)
+
+
+def _lazy_header_fields(self: Any) -> tuple[int, int, int, int]:
+    _materialize(type(self))
+    return self._header_fields()
+
+
+def _lazy_from_wire(cls: Any, dtype: int, count: int, p1: int, p2: int, payload: bytes) -> Any:
+    _materialize(cls)
+    return cls._from_wire(dtype, count, p1, p2, payload)
 
 
 def _error_header(original: Any) -> bytes:

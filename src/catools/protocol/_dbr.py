@@ -11,7 +11,6 @@ import enum
 import struct
 import sys
 from array import array
-from dataclasses import dataclass, fields
 from typing import Any, Iterable, NamedTuple, Sequence
 
 from ._constants import (EPICS2UNIX_EPOCH, MAX_ENUM_STATES, MAX_ENUM_STRING_SIZE,
@@ -194,30 +193,48 @@ def data_size(data_type: int, count: int) -> int:
 # ---------------------------------------------------------------------------
 
 
-@dataclass(slots=True, repr=False)
+_METADATA_FIELDS = ("status", "severity", "timestamp", "units", "precision",
+                    "upper_disp_limit", "lower_disp_limit", "upper_alarm_limit",
+                    "upper_warning_limit", "lower_warning_limit", "lower_alarm_limit",
+                    "upper_ctrl_limit", "lower_ctrl_limit", "enum_strings", "ackt", "acks")
+
+
 class DBRMetadata:
     """Metadata carried by STS/TIME/GR/CTRL/STSACK types; None where a type has none.
 
     ``timestamp`` is ``(seconds since 1990-01-01 UTC, nanoseconds)``; ``units`` and
-    ``enum_strings`` are bytes, cut at their NUL.
+    ``enum_strings`` are bytes, cut at their NUL. Fields, in order: status, severity,
+    timestamp, units, precision, upper/lower_disp_limit, upper_alarm_limit,
+    upper_warning_limit, lower_warning_limit, lower_alarm_limit, upper/lower_ctrl_limit,
+    enum_strings, ackt, acks.
     """
 
-    status: int | None = None
-    severity: int | None = None
-    timestamp: tuple[int, int] | None = None
-    units: bytes | None = None
-    precision: int | None = None
-    upper_disp_limit: int | float | None = None
-    lower_disp_limit: int | float | None = None
-    upper_alarm_limit: int | float | None = None
-    upper_warning_limit: int | float | None = None
-    lower_warning_limit: int | float | None = None
-    lower_alarm_limit: int | float | None = None
-    upper_ctrl_limit: int | float | None = None
-    lower_ctrl_limit: int | float | None = None
-    enum_strings: list[bytes] | None = None
-    ackt: int | None = None
-    acks: int | None = None
+    __slots__ = _METADATA_FIELDS
+
+    def __init__(self, status: int | None = None, severity: int | None = None,
+                 timestamp: tuple[int, int] | None = None, units: bytes | None = None,
+                 precision: int | None = None, upper_disp_limit: Any = None,
+                 lower_disp_limit: Any = None, upper_alarm_limit: Any = None,
+                 upper_warning_limit: Any = None, lower_warning_limit: Any = None,
+                 lower_alarm_limit: Any = None, upper_ctrl_limit: Any = None,
+                 lower_ctrl_limit: Any = None, enum_strings: list[bytes] | None = None,
+                 ackt: int | None = None, acks: int | None = None) -> None:
+        self.status = status
+        self.severity = severity
+        self.timestamp = timestamp
+        self.units = units
+        self.precision = precision
+        self.upper_disp_limit = upper_disp_limit
+        self.lower_disp_limit = lower_disp_limit
+        self.upper_alarm_limit = upper_alarm_limit
+        self.upper_warning_limit = upper_warning_limit
+        self.lower_warning_limit = lower_warning_limit
+        self.lower_alarm_limit = lower_alarm_limit
+        self.upper_ctrl_limit = upper_ctrl_limit
+        self.lower_ctrl_limit = lower_ctrl_limit
+        self.enum_strings = enum_strings
+        self.ackt = ackt
+        self.acks = acks
 
     @property
     def posix_timestamp(self) -> float | None:
@@ -227,13 +244,20 @@ class DBRMetadata:
         secs, nsecs = self.timestamp
         return secs + EPICS2UNIX_EPOCH + nsecs * 1e-9
 
-    def __repr__(self) -> str:
-        return "DBRMetadata(" + ", ".join(f"{k}={v!r}" for k, v in self.items()) + ")"
-
     def items(self) -> list[tuple[str, Any]]:
         """The fields that are set, in declaration order."""
-        return [(f.name, getattr(self, f.name)) for f in fields(self)
-                if getattr(self, f.name) is not None]
+        return [(name, getattr(self, name)) for name in _METADATA_FIELDS
+                if getattr(self, name) is not None]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DBRMetadata):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in _METADATA_FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return "DBRMetadata(" + ", ".join(f"{k}={v!r}" for k, v in self.items()) + ")"
 
 
 def _cstr(raw: bytes) -> bytes:

@@ -112,11 +112,19 @@ ECA_CODES: tuple[CAStatusCode, ...] = tuple(
     CAStatusCode(name, no, sev, text, defunct)
     for no, (name, sev, defunct, text) in enumerate(_ECA_TABLE))
 
-#: The encoded ECA values as an IntEnum (``CAStatus.ECA_NORMAL == 1``).
-CAStatus = enum.IntEnum("CAStatus", [(s.name, s.code) for s in ECA_CODES])
-CAStatus.__doc__ = "Encoded ECA status codes."
-CAStatus.__module__ = __name__
 globals().update({s.name: s.code for s in ECA_CODES})
+
+
+def __getattr__(name: str) -> object:
+    # CAStatus (an IntEnum of 61 members) is built on first use: enum creation costs
+    # start-up time that a plain caget does not need.
+    if name == "CAStatus":
+        status = enum.IntEnum("CAStatus", [(s.name, s.code) for s in ECA_CODES])
+        status.__doc__ = "The encoded ECA values (``CAStatus.ECA_NORMAL == 1``)."
+        status.__module__ = __name__
+        globals()["CAStatus"] = status
+        return status
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _BY_MSG_NO = {s.msg_no: s for s in ECA_CODES}
 UNKNOWN_MESSAGE = "new CA message number known only by server - see caerr.h"

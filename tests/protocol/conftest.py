@@ -1,0 +1,5 @@
+"""Make ``helpers`` (tests/protocol/helpers.py) importable from the protocol tests."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
