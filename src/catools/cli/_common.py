@@ -184,19 +184,20 @@ def resolve_timeout(tool: str, value: str | None) -> float | None:
     env = os.environ.get("EPICS_CLI_TIMEOUT")
     if env is not None:
         parsed = scan_double(env)
-        if parsed is None or parsed < 0:
+        if parsed is None:
             warn(f"'{env}' is not a valid timeout value (from 'EPICS_CLI_TIMEOUT' in the "
                  "environment) - ignored. (use '-h' for help.)")
         else:
             timeout = parsed
     if value is not None:
         parsed = scan_double(value)
-        if parsed is None or parsed < 0:
+        if parsed is None:
             warn(f"'{value}' is not a valid timeout value - ignored, using '{timeout:.1f}'. "
                  f"('{tool} -h' for help.)")
         else:
             timeout = parsed
-    return None if timeout == 0 else timeout
+    # As in C, a negative timeout is accepted and gives up at once.
+    return None if timeout == 0 else max(timeout, 0.0)
 
 
 def scan_int(text: str) -> int | None:
@@ -268,10 +269,11 @@ def collect_names(tool: str, names: Iterable[str], name_file: str | None) -> lis
     return out
 
 
-def make_context(tool: str) -> Any:
-    """A client Context from the environment, or a one-line error naming the variable."""
+def make_context(tool: str, **options: Any) -> Any:
+    """A client Context from the environment (a bad EPICS_* value is reported as one
+    line naming the variable by CaCommand.main)."""
     from ..client import Context
-    return Context()
+    return Context(**options)
 
 
 class Output:

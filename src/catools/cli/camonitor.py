@@ -193,7 +193,7 @@ class Monitor:
 
         signal.signal(signal.SIGTERM, _on_sigterm)
         self.fmt = MonitorFormatter(self.opts)
-        ctx = make_context("camonitor")
+        ctx = make_context("camonitor", listen_beacons=True)
         self.ctx = ctx
         started = time.monotonic()
         deadline = None if self.stop_after is None else started + self.stop_after

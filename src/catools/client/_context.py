@@ -13,7 +13,8 @@ import time
 from typing import Any, Callable, Iterable, Sequence
 
 from ..config import ClientConfig
-from ..protocol import (CLIENT, DISCONNECTED, NEED_DATA, AccessRightsResponse, Broadcaster,
+from ..protocol import (CLIENT, DISCONNECTED, NEED_DATA, AccessRightsResponse, Beacon,
+                        Broadcaster, RepeaterConfirmResponse, RepeaterRegisterRequest,
                         ChannelType, ClearChannelRequest, ClientChannel, ClientNameRequest,
                         CreateChanResponse, CreateChFailResponse, EchoRequest, EchoResponse,
                         ErrorResponse, EventAddResponse, EventCancelResponse, HostNameRequest,
@@ -29,6 +30,10 @@ from ._search import BURST, MIN_PERIOD, RECONNECT_PERIOD, RECONNECT_WINDOW, next
 _RECV_SIZE = 1 << 17
 #: libca waits this long for an ECHO reply before declaring a circuit unresponsive.
 ECHO_TIMEOUT = 5.0
+#: Seconds between repeater registration attempts until one is confirmed.
+REGISTER_RETRY = 5.0
+#: Re-search period of unresolved channels right after a beacon anomaly.
+ANOMALY_PERIOD = 1.0
 #: Channel states, as cainfo names them.
 NEVER_CONNECTED = "never connected"
 PREVIOUSLY_CONNECTED = "previously connected"
@@ -227,7 +232,8 @@ class Context:
     """A CA client context configured from the environment (or a ClientConfig)."""
 
     def __init__(self, config: ClientConfig | None = None, *,
-                 on_warning: Callable[[str, str], None] | None = None) -> None:
+                 on_warning: Callable[[str, str], None] | None = None,
+                 listen_beacons: bool = False) -> None:
         if config is None:
             import os
             config = ClientConfig.from_env(os.environ)
@@ -262,6 +268,13 @@ class Context:
         self._ns_pending: list[bytes] = []
         self._host_labels: dict[str, str] = {}
         self._closed = False
+        #: Beacons (through a caRepeater, if one runs) speed up finding restarted or
+        #: new servers; the client never starts a repeater itself.
+        self.listen_beacons = listen_beacons
+        self.repeater_registered = False
+        self._register_at = 0.0 if listen_beacons else None
+        self._beacons: dict[tuple[str, int], int] = {}
+        self._last_anomaly = 0.0
 
     # -- public API ----------------------------------------------------------
 
@@ -444,6 +457,11 @@ class Context:
     def _timers(self, now: float) -> float | None:
         """Run searches and echo checks that are due; return the next due time."""
         nxt: float | None = None
+        if self._register_at is not None and not self.repeater_registered:
+            if now >= self._register_at:
+                self._register_with_repeater()
+                self._register_at = now + REGISTER_RETRY
+            nxt = self._register_at
         if self._searching:
             due = [pv for pv in self._searching.values() if pv.next_search <= now]
             if due:
@@ -542,8 +560,38 @@ class Context:
                     continue    # a bad datagram from someone: drop it
                 if command is NEED_DATA:
                     break
-                if type(command) is SearchResponse:
+                kind = type(command)
+                if kind is SearchResponse:
                     self._on_search_response(command, command.address)
+                elif kind is Beacon:
+                    self._on_beacon(command, address)
+                elif kind is RepeaterConfirmResponse:
+                    self.repeater_registered = True
+
+    def _register_with_repeater(self) -> None:
+        try:
+            self.udp.sendto(bytes(RepeaterRegisterRequest("127.0.0.1")),
+                            ("127.0.0.1", self.config.repeater_port))
+        except OSError:
+            pass
+
+    def _on_beacon(self, command: Any, sender: tuple[str, int]) -> None:
+        """A new or restarted server (beacon id not the successor of the last one):
+        search unresolved channels again now instead of at their back-off time."""
+        host = command.address if command.address != "0.0.0.0" else sender[0]
+        key = (host, command.server_port or self.config.server_port)
+        last = self._beacons.get(key)
+        self._beacons[key] = command.beacon_id
+        if last is not None and command.beacon_id in (last, (last + 1) % (1 << 32)):
+            return
+        now = time.monotonic()
+        if now - self._last_anomaly < 0.2:
+            return
+        self._last_anomaly = now
+        for pv in self._searching.values():
+            if pv.next_search > now + MIN_PERIOD:
+                pv.next_search = now
+                pv.period = min(pv.period, ANOMALY_PERIOD)
 
     def _on_search_response(self, command: Any, address: tuple[str, int] | None) -> None:
         pv = self._searching.pop(command.cid, None)
