@@ -114,6 +114,12 @@ class _Frozen:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
 
+    def replace(self, **changes: Any) -> Any:
+        """A copy with some settings changed."""
+        values = {name: getattr(self, name) for name in self._DEFAULTS}
+        values.update(changes)
+        return type(self)(**values)
+
     def __eq__(self, other: object) -> bool:
         return type(self) is type(other) and all(
             getattr(self, n) == getattr(other, n) for n in self._DEFAULTS)

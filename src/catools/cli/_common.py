@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sys
 from typing import Any, Callable, Iterable, NoReturn
 
@@ -92,15 +93,32 @@ class CaCommand(click.Command):
             except click.ClickException as exc:
                 fail(f"{name}: {exc.format_message()}")
         except KeyboardInterrupt:
-            code = EXIT_SIGINT
+            _die_by_signal(signal.SIGINT)
         except BrokenPipeError:
             _silence_stdout()
-            code = EXIT_SIGPIPE
+            _die_by_signal(signal.SIGPIPE)
         except _ConfigError as exc:
             warn(f"{name}: {exc}")
             code = EXIT_ERROR
+        except SystemExit as exc:
+            if exc.code == EXIT_SIGTERM:
+                _die_by_signal(signal.SIGTERM)
+            raise
         _flush_quietly()
         sys.exit(code or 0)
+
+
+def _die_by_signal(signum: int) -> NoReturn:
+    """End as the C tools do on SIGINT/SIGTERM/SIGPIPE: killed by that signal (a shell
+    reports 128 + signal number), quietly, after flushing what was printed."""
+    _flush_quietly()
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+    os._exit(128 + signum)
 
 
 def _silence_stdout() -> None:

@@ -1,0 +1,730 @@
+"""A Channel Access server on one thread: selectors, non-blocking sockets, the core.
+
+UDP: answers searches for the PVs it has and sends beacons. TCP: one
+``VirtualCircuit(SERVER)`` per client; every message is framed here first so that an
+error can quote the failing request's header, as RSRV does. Each client has its own
+output buffer; while it is too full, subscription updates are coalesced (the latest
+value is sent once the client catches up).
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import selectors
+import socket
+import sys
+import threading
+import time
+from collections import deque
+from typing import Any, Callable, Iterable, Mapping
+
+from ..config import ServerConfig
+from ..protocol import (DEFAULT_PROTOCOL_VERSION, DISCONNECTED, DO_REPLY, NEED_DATA,
+                        SERVER, AccessRights, Beacon, Broadcaster, CAStatus,
+                        ClearChannelRequest, CreateChanRequest, EchoRequest, EchoResponse,
+                        ErrorResponse, EventAddRequest, EventAddResponse, EventCancelRequest,
+                        EventsOffRequest, EventsOnRequest, LocalProtocolError,
+                        NotFoundResponse, ProtocolError, ReadNotifyRequest, ReadRequest,
+                        ReadSyncRequest,
+                        ReadResponse, RemoteProtocolError, SearchRequest, SearchResponse,
+                        VersionRequest, VersionResponse, VirtualCircuit, WriteNotifyRequest,
+                        WriteRequest, unpack_header)
+from ._net import interface_broadcasts, tcp_listener, udp_socket
+from ._pvdb import PV, PutError
+
+_MINOR = DEFAULT_PROTOCOL_VERSION
+_NO_CID = 0xFFFFFFFF
+#: Above this many buffered output bytes a client's monitor updates are coalesced.
+HIGH_WATER = 1 << 20
+#: Above this many buffered output bytes we stop reading the client's requests.
+PAUSE_READING = 8 << 20
+_RECV_SIZE = 1 << 16
+_BEACON_FIRST_GAP = 0.02
+
+
+class _Sub:
+    """One subscription of one client."""
+
+    __slots__ = ("client", "subid", "channel", "pv", "data_type", "count", "mask")
+
+    def __init__(self, client: "_Client", subid: int, channel: Any, pv: PV,
+                 data_type: int, count: int, mask: int) -> None:
+        self.client = client
+        self.subid = subid
+        self.channel = channel
+        self.pv = pv
+        self.data_type = data_type
+        self.count = count
+        self.mask = mask
+
+
+class _Client:
+    """One TCP client: socket, circuit, input framing and output buffer."""
+
+    def __init__(self, server: "Server", sock: socket.socket, address: tuple[str, int]):
+        self.server = server
+        self.sock = sock
+        self.address = address
+        self.circuit = VirtualCircuit(SERVER, address,
+                                      max_payload_size=server.config.max_payload_size)
+        self.inbuf = bytearray()
+        self.skip = 0                      # bytes of an oversized message to discard
+        self.out = bytearray()
+        self.pvs: dict[int, PV] = {}       # sid -> PV
+        self.subs: dict[int, _Sub] = {}    # subid -> subscription
+        self.pending: dict[int, _Sub] = {}  # coalesced updates waiting for room
+        self.events_off = False
+        self.closing = False
+        self.closed = False
+        self.events = selectors.EVENT_READ
+
+    # -- output -------------------------------------------------------------
+
+    def send(self, data: bytes) -> None:
+        """Queue bytes for the client, sending at once what the socket takes."""
+        if self.closed or not data:
+            return
+        if not self.out:
+            try:
+                sent = self.sock.send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                self.server._drop(self)
+                return
+            if sent == len(data):
+                return
+            data = memoryview(data)[sent:]
+        self.out += data
+        self._update_interest()
+
+    def on_writable(self) -> None:
+        try:
+            sent = self.sock.send(self.out)
+        except BlockingIOError:
+            return
+        except OSError:
+            self.server._drop(self)
+            return
+        del self.out[:sent]
+        if not self.out and self.closing:
+            self.server._drop(self)
+            return
+        if self.pending and not self.events_off and len(self.out) < HIGH_WATER // 2:
+            self.server._flush_pending(self)
+        self._update_interest()
+
+    @property
+    def congested(self) -> bool:
+        """True while monitor updates should be held back (and coalesced)."""
+        return self.events_off or len(self.out) > HIGH_WATER
+
+    def _update_interest(self) -> None:
+        if self.closed:
+            return
+        events = 0
+        if not self.closing and len(self.out) < PAUSE_READING:
+            events |= selectors.EVENT_READ
+        if self.out:
+            events |= selectors.EVENT_WRITE
+        if events != self.events:
+            self.events = events
+            if events:
+                self.server._selector.modify(self.sock, events, self)
+            else:  # pragma: no cover - closing with nothing to write is dropped earlier
+                self.server._drop(self)
+
+
+class Server:
+    """A Channel Access server for a set of :class:`PV` objects.
+
+    ``Server(pvs, config)`` with ``config`` a :class:`~catools.config.ServerConfig`
+    (default: RSRV defaults; port 0 picks a free TCP port and the same UDP port).
+    ``bind()`` opens the sockets, ``serve_forever()`` runs the loop in this thread until
+    ``stop()``; ``start_in_thread()`` runs it in a daemon thread (for tests/embedding).
+    """
+
+    def __init__(self, pvs: Iterable[PV] | Mapping[str, PV] = (),
+                 config: ServerConfig | None = None) -> None:
+        self.config = config if config is not None else ServerConfig()
+        self.pvs: dict[str, PV] = {}
+        for pv in (pvs.values() if isinstance(pvs, Mapping) else pvs):
+            self.add_pv(pv)
+        self.port: int | None = None
+        self.addresses: list[tuple[str, int]] = []
+        self._selector = selectors.DefaultSelector()
+        self._listeners: list[socket.socket] = []
+        self._udp: list[socket.socket] = []
+        self._clients: set[_Client] = set()
+        self._subs_by_pv: dict[PV, set[_Sub]] = {}
+        self._posted: deque[tuple[PV, int]] = deque()
+        self._timers: list[tuple[float, int, Callable[[], Any]]] = []
+        self._timer_seq = itertools.count()
+        self._next_sid = 0
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._stopping = threading.Event()
+        self._loop_thread: int | None = None
+        self._thread: threading.Thread | None = None
+        self._bound = False
+        self._beacon_id = 0
+        self._beacon_gap = _BEACON_FIRST_GAP
+        self._beacon_targets: list[tuple[str, int]] = []
+        self._broadcaster = Broadcaster(SERVER)
+
+    # -- PVs ----------------------------------------------------------------
+
+    def add_pv(self, pv: PV) -> PV:
+        """Serve ``pv`` (names must be unique)."""
+        if pv.name in self.pvs:
+            raise ValueError(f"duplicate PV name {pv.name!r}")
+        self.pvs[pv.name] = pv
+        pv.add_listener(self._on_pv_change)
+        return pv
+
+    def __getitem__(self, name: str) -> PV:
+        return self.pvs[name]
+
+    # -- life cycle ----------------------------------------------------------
+
+    def bind(self) -> None:
+        """Open the TCP listeners and UDP sockets (idempotent)."""
+        if self._bound:
+            return
+        hosts = self.config.intf_addr_list or ["0.0.0.0"]
+        try:
+            port = self.config.port
+            for host in hosts:
+                listener = tcp_listener(host, port)
+                port = listener.getsockname()[1]
+                self._listeners.append(listener)
+                self.addresses.append((host, port))
+            self.port = port
+            for host in hosts:
+                self._udp.append(udp_socket(host, port))
+        except OSError:
+            self._close_sockets()
+            raise
+        for listener in self._listeners:
+            self._selector.register(listener, selectors.EVENT_READ, self._on_accept)
+        for udp in self._udp:
+            self._selector.register(udp, selectors.EVENT_READ, self._on_udp)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, self._on_wake)
+        targets = list(self.config.beacon_addr_list)
+        if self.config.auto_beacon_addr_list:
+            for host in interface_broadcasts(self.config.intf_addr_list):
+                if (host, self.config.beacon_port) not in targets:
+                    targets.append((host, self.config.beacon_port))
+            for udp in self._udp:
+                udp.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        self._beacon_targets = targets
+        self._bound = True
+
+    def serve_forever(self) -> None:
+        """Run the event loop in the calling thread until :meth:`stop`."""
+        self.bind()
+        self._loop_thread = threading.get_ident()
+        self._schedule(0.0, self._send_beacon)
+        try:
+            while not self._stopping.is_set():
+                self._run_once()
+        finally:
+            self._shutdown()
+
+    def start_in_thread(self) -> "Server":
+        """Bind, then run :meth:`serve_forever` in a daemon thread; returns self."""
+        self.bind()
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True,
+                                        name=f"catools-server-{self.port}")
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the loop (from any thread, or a signal handler) and close every socket."""
+        self._stopping.set()
+        self._wake()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def __enter__(self) -> "Server":
+        return self.start_in_thread()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def call_later(self, delay: float, callback: Callable[[], Any]) -> None:
+        """Run ``callback()`` in the server thread after ``delay`` seconds."""
+        self._schedule(delay, callback)
+        if threading.get_ident() != self._loop_thread:
+            self._wake()
+
+    def add_periodic(self, interval: float, callback: Callable[[], Any]) -> None:
+        """Run ``callback()`` in the server thread every ``interval`` seconds."""
+        def tick() -> None:
+            try:
+                callback()
+            finally:
+                self._schedule(interval, tick)
+        self.call_later(interval, tick)
+
+    @property
+    def client_count(self) -> int:
+        """Number of connected TCP clients."""
+        return len(self._clients)
+
+    # -- loop ---------------------------------------------------------------
+
+    def _schedule(self, delay: float, callback: Callable[[], Any]) -> None:
+        heapq.heappush(self._timers, (time.monotonic() + delay, next(self._timer_seq),
+                                      callback))
+
+    def _wake(self) -> None:
+        try:
+            self._wake_w.send(b"\0")
+        except OSError:
+            pass
+
+    def _on_wake(self, _events: int) -> None:
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except OSError:
+            pass
+
+    def _run_once(self) -> None:
+        timeout = 0.5
+        if self._timers:
+            timeout = max(0.0, min(timeout, self._timers[0][0] - time.monotonic()))
+        if self._posted:
+            timeout = 0.0
+        for key, events in self._selector.select(timeout):
+            handler = key.data
+            if isinstance(handler, _Client):
+                self._on_client(handler, events)
+            else:
+                handler(events)
+        now = time.monotonic()
+        while self._timers and self._timers[0][0] <= now:
+            _, _, callback = heapq.heappop(self._timers)
+            try:
+                callback()
+            except Exception as exc:  # keep serving; report the bug once per call
+                print(f"catools serve: error in timer {callback!r}: {exc!r}",
+                      file=sys.stderr)
+        self._dispatch_posted()
+
+    def _shutdown(self) -> None:
+        for client in list(self._clients):
+            self._drop(client)
+        self._close_sockets()
+        self._loop_thread = None
+
+    def _close_sockets(self) -> None:
+        for sock in (*self._listeners, *self._udp):
+            try:
+                self._selector.unregister(sock)
+            except (KeyError, ValueError):
+                pass
+            sock.close()
+        self._listeners.clear()
+        self._udp.clear()
+
+    # -- monitors -----------------------------------------------------------
+
+    def _on_pv_change(self, pv: PV, mask: int) -> None:
+        self._posted.append((pv, mask))
+        if threading.get_ident() != self._loop_thread:
+            self._wake()
+
+    def _dispatch_posted(self) -> None:
+        merged: dict[PV, int] = {}
+        while self._posted:
+            pv, mask = self._posted.popleft()
+            merged[pv] = merged.get(pv, 0) | mask
+        for pv, mask in merged.items():
+            for sub in list(self._subs_by_pv.get(pv, ())):
+                if sub.mask & mask:
+                    self._post(sub)
+
+    def _post(self, sub: _Sub) -> None:
+        client = sub.client
+        if client.closed or client.closing:
+            return
+        if client.congested:
+            client.pending[sub.subid] = sub
+            return
+        client.pending.pop(sub.subid, None)
+        self._send_update(client, sub)
+
+    def _flush_pending(self, client: _Client) -> None:
+        while client.pending and not client.congested:
+            subid = next(iter(client.pending))
+            self._send_update(client, client.pending.pop(subid))
+
+    def _send_update(self, client: _Client, sub: _Sub) -> None:
+        values, metadata, status = sub.pv.read(sub.data_type, sub.count)
+        self._send(client, EventAddResponse(
+            data=values, metadata=metadata, data_type=sub.data_type,
+            data_count=len(values), status=int(status), subscriptionid=sub.subid))
+
+    def _remove_sub(self, client: _Client, subid: int) -> None:
+        sub = client.subs.pop(subid, None)
+        client.pending.pop(subid, None)
+        if sub is not None:
+            self._subs_by_pv.get(sub.pv, set()).discard(sub)
+
+    # -- beacons and UDP -----------------------------------------------------
+
+    def _send_beacon(self) -> None:
+        if self._udp and self._beacon_targets:
+            raw = bytes(Beacon(version=_MINOR, server_port=self.port,
+                               beacon_id=self._beacon_id, address="0.0.0.0"))
+            for target in self._beacon_targets:
+                try:
+                    self._udp[0].sendto(raw, target)
+                except OSError:
+                    pass
+        self._beacon_id = (self._beacon_id + 1) & 0xFFFFFFFF
+        gap = self._beacon_gap
+        self._beacon_gap = min(gap * 2, self.config.beacon_period)
+        self._schedule(gap, self._send_beacon)
+
+    def _on_udp(self, _events: int) -> None:
+        for udp in self._udp:
+            while True:
+                try:
+                    data, address = udp.recvfrom(65536)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError:  # e.g. ICMP port unreachable reported late
+                    continue
+                if address[0] in self.config.ignore_addr_list:
+                    continue
+                reply = self._answer_datagram(data, address)
+                if reply:
+                    try:
+                        udp.sendto(reply, address)
+                    except OSError:
+                        pass
+
+    def _answer_datagram(self, data: bytes, address: Any) -> bytes:
+        """Replies to one UDP datagram (b'' when there is nothing to say)."""
+        caster = self._broadcaster
+        caster.recv(data, address)
+        commands = []
+        while True:
+            try:
+                command = caster.next_command()
+            except RemoteProtocolError:
+                return b""
+            if command is NEED_DATA:
+                break
+            commands.append(command)
+        if not commands or not isinstance(commands[0], VersionRequest) \
+                or commands[0].version < 4:
+            return b""
+        version = commands[0]
+        replies: list[Any] = []
+        for command in commands[1:]:
+            if isinstance(command, SearchRequest) and command.name in self.pvs:
+                replies.append(SearchResponse(port=self.port, ip="255.255.255.255",
+                                              cid=command.cid, version=_MINOR))
+            elif isinstance(command, EchoRequest):
+                replies.append(EchoResponse())
+        if not replies:
+            return b""
+        if version.version >= 11:
+            replies.insert(0, VersionResponse(version=_MINOR, flags=1,
+                                              sequence_id=version.sequence_id))
+        return caster.send(*replies)
+
+    # -- TCP ----------------------------------------------------------------
+
+    def _on_accept(self, _events: int) -> None:
+        for listener in self._listeners:
+            while True:
+                try:
+                    sock, address = listener.accept()
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError:
+                    break
+                sock.setblocking(False)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+                client = _Client(self, sock, address)
+                self._clients.add(client)
+                self._selector.register(sock, selectors.EVENT_READ, client)
+                self._send(client, VersionResponse(version=_MINOR))
+
+    def _drop(self, client: _Client) -> None:
+        """Forget a client: its subscriptions, its socket."""
+        if client.closed:
+            return
+        client.closed = True
+        for subid in list(client.subs):
+            self._remove_sub(client, subid)
+        self._clients.discard(client)
+        try:
+            self._selector.unregister(client.sock)
+        except (KeyError, ValueError):
+            pass
+        client.sock.close()
+
+    def _close_after_flush(self, client: _Client) -> None:
+        client.closing = True
+        client.inbuf.clear()
+        if not client.out:
+            self._drop(client)
+        else:
+            client._update_interest()
+
+    def _send(self, client: _Client, *commands: Any) -> None:
+        try:
+            data = client.circuit.send(*commands)
+        except (LocalProtocolError, ValueError, OverflowError) as exc:
+            print(f"catools serve: dropping {client.address[0]}:{client.address[1]}: "
+                  f"{exc}", file=sys.stderr)
+            self._drop(client)
+            return
+        client.send(data)
+
+    def _error(self, client: _Client, header: bytes, status: int, message: str,
+               cid: int = _NO_CID) -> None:
+        self._send(client, ErrorResponse(original_request=header, cid=cid,
+                                         status=int(status), error_message=message[:400]))
+
+    def _on_client(self, client: _Client, events: int) -> None:
+        if events & selectors.EVENT_WRITE and not client.closed:
+            client.on_writable()
+        if events & selectors.EVENT_READ and not client.closed and not client.closing:
+            try:
+                data = client.sock.recv(_RECV_SIZE)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                self._drop(client)
+                return
+            if not data:
+                self._drop(client)
+                return
+            try:
+                self._on_data(client, data)
+            except Exception as exc:  # a bug must cost one client, never the server
+                print(f"catools serve: internal error with client "
+                      f"{client.address[0]}:{client.address[1]}: {exc!r}", file=sys.stderr)
+                self._drop(client)
+
+    def _on_data(self, client: _Client, data: bytes) -> None:
+        if client.skip:
+            cut = min(client.skip, len(data))
+            client.skip -= cut
+            data = data[cut:]
+        buf = client.inbuf
+        buf += data
+        pos = 0
+        while not client.closed and not client.closing:
+            parsed = unpack_header(buf, pos)
+            if parsed is None:
+                break
+            header, hsize = parsed
+            raw_header = bytes(buf[pos:pos + hsize])
+            if header.payload_size % 8:
+                self._error(client, raw_header, CAStatus.ECA_INTERNAL,
+                            "CAS: Missaligned protocol rejected")
+                self._close_after_flush(client)
+                return
+            if header.payload_size > client.circuit.max_payload_size:
+                self._error(client, raw_header, CAStatus.ECA_TOLARGE,
+                            "CAS: request too large for EPICS_CA_MAX_ARRAY_BYTES")
+                end = pos + hsize + header.payload_size
+                client.skip = max(0, end - len(buf))
+                pos = min(end, len(buf))
+                continue
+            end = pos + hsize + header.payload_size
+            if end > len(buf):
+                break
+            message = bytes(buf[pos:end])
+            pos = end
+            self._on_message(client, header, raw_header, message)
+        if client.closed or client.closing:
+            return
+        if pos:
+            del buf[:pos]
+
+    def _on_message(self, client: _Client, header: Any, raw_header: bytes,
+                    message: bytes) -> None:
+        cmd = header.command
+        if cmd in (1, 3, 4, 15, 19) and header.data_type > 38:
+            if cmd in (3, 4, 19):
+                self._error(client, raw_header, CAStatus.ECA_BADTYPE,
+                            f"bad DBR type {header.data_type}")
+            self._close_after_flush(client)
+            return
+        circuit = client.circuit
+        saved_state = dict(circuit.states)
+        circuit.recv(message)
+        try:
+            command = circuit.next_command()
+        except RemoteProtocolError as exc:
+            self._on_protocol_error(client, header, raw_header, message, exc, saved_state)
+            return
+        if command is NEED_DATA or command is DISCONNECTED:
+            return
+        self._dispatch(client, command, raw_header)
+
+    def _on_protocol_error(self, client: _Client, header: Any, raw_header: bytes,
+                           message: bytes, exc: ProtocolError,
+                           saved_state: dict[Any, Any]) -> None:
+        """Answer a request the core refused, as RSRV would (ca-protocol.md 4.16)."""
+        circuit = client.circuit
+        cmd = header.command
+        if cmd == 0:  # bad priority or too old: RSRV closes silently
+            self._close_after_flush(client)
+            return
+        if circuit.their_version is None:
+            circuit.states.update(saved_state)
+            self._error(client, raw_header, 0x116, "CAS: Client version 0 too old")
+            client.inbuf.clear()
+            return
+        if cmd in (20, 21) and \
+                len(message) - len(raw_header) <= 512:
+            circuit.states.update(saved_state)
+            what = "host" if cmd == 21 else "user"
+            self._error(client, raw_header, CAStatus.ECA_INTERNAL,
+                        f"attempts to use protocol to set {what} name after creating "
+                        "first channel ignored by server")
+            return
+        status = CAStatus.ECA_INTERNAL
+        if cmd == 2:
+            status = CAStatus.ECA_BADMONID
+        elif cmd == 1 and len(message) >= len(raw_header) + 16:
+            mask = int.from_bytes(message[len(raw_header) + 12:len(raw_header) + 14], "big")
+            if not 0 < mask <= 0xFF:
+                status = CAStatus.ECA_ALLOCMEM
+        self._error(client, raw_header, status, str(exc))
+        self._close_after_flush(client)
+
+    # -- requests -----------------------------------------------------------
+
+    def _dispatch(self, client: _Client, command: Any, raw_header: bytes) -> None:
+        kind = type(command)
+        handler = _HANDLERS.get(kind)
+        if handler is not None:
+            handler(self, client, command, raw_header)
+
+    def _on_create(self, client: _Client, command: Any, raw_header: bytes) -> None:
+        channel = client.circuit.channels[command.cid]
+        pv = self.pvs.get(command.name)
+        if pv is None:
+            self._send(client, channel.create_fail())
+            return
+        sid = self._next_sid
+        self._next_sid = (self._next_sid + 1) & 0xFFFFFFFF
+        rights = AccessRights.READ if pv.read_only else AccessRights.READ_WRITE
+        client.pvs[sid] = pv
+        self._send(client, *channel.create(int(pv.native_type), pv.count, sid, rights))
+
+    def _channel(self, client: _Client, sid: int) -> tuple[Any, PV]:
+        return client.circuit.channels_sid[sid], client.pvs[sid]
+
+    def _on_read_notify(self, client: _Client, command: Any, raw_header: bytes) -> None:
+        channel, pv = self._channel(client, command.sid)
+        values, metadata, status = pv.read(command.data_type, command.data_count)
+        self._send(client, channel.read(values, command.ioid, command.data_type,
+                                        len(values), metadata, int(status)))
+
+    def _on_read(self, client: _Client, command: Any, raw_header: bytes) -> None:
+        channel, pv = self._channel(client, command.sid)
+        values, metadata, status = pv.read(command.data_type, command.data_count)
+        if status != CAStatus.ECA_NORMAL:
+            self._error(client, raw_header, status, pv.name, channel.cid)
+            return
+        self._send(client, ReadResponse(data=values, metadata=metadata,
+                                        data_type=command.data_type, data_count=len(values),
+                                        cid=channel.cid, ioid=command.ioid))
+
+    def _put(self, pv: PV, command: Any) -> int:
+        if pv.read_only:
+            return CAStatus.ECA_NOWTACCESS
+        try:
+            pv.put(command.data_type, command.data)
+        except PutError as exc:
+            return exc.status
+        except (ValueError, TypeError):
+            return CAStatus.ECA_PUTFAIL
+        return CAStatus.ECA_NORMAL
+
+    def _on_write(self, client: _Client, command: Any, raw_header: bytes) -> None:
+        channel, pv = self._channel(client, command.sid)
+        status = self._put(pv, command)
+        if status != CAStatus.ECA_NORMAL:
+            self._error(client, raw_header, status, pv.name, channel.cid)
+
+    def _on_write_notify(self, client: _Client, command: Any, raw_header: bytes) -> None:
+        channel, pv = self._channel(client, command.sid)
+        status = self._put(pv, command)
+        self._send(client, channel.write(command.ioid, command.data_type,
+                                         command.data_count, int(status)))
+
+    def _on_event_add(self, client: _Client, command: Any, raw_header: bytes) -> None:
+        channel, pv = self._channel(client, command.sid)
+        sub = _Sub(client, command.subscriptionid, channel, pv, command.data_type,
+                   command.data_count, command.mask)
+        client.subs[sub.subid] = sub
+        self._subs_by_pv.setdefault(pv, set()).add(sub)
+        self._send_update(client, sub)
+
+    def _on_event_cancel(self, client: _Client, command: Any, raw_header: bytes) -> None:
+        channel = client.circuit.channels_sid[command.sid]
+        self._send(client, channel.unsubscribe(command.subscriptionid))
+        self._remove_sub(client, command.subscriptionid)
+
+    def _on_clear(self, client: _Client, command: Any, raw_header: bytes) -> None:
+        channel = client.circuit.channels_sid[command.sid]
+        for subid in [s for s, sub in client.subs.items() if sub.channel is channel]:
+            self._remove_sub(client, subid)
+        client.pvs.pop(command.sid, None)
+        self._send(client, channel.clear())
+
+    def _on_echo(self, client: _Client, command: Any, raw_header: bytes) -> None:
+        self._send(client, EchoResponse())
+
+    def _on_read_sync(self, client: _Client, command: Any, raw_header: bytes) -> None:
+        client.send(raw_header)  # RSRV echoes the header (the core has no server form)
+
+    def _on_events_off(self, client: _Client, command: Any, raw_header: bytes) -> None:
+        client.events_off = True
+
+    def _on_events_on(self, client: _Client, command: Any, raw_header: bytes) -> None:
+        client.events_off = False
+        self._flush_pending(client)
+
+    def _on_search(self, client: _Client, command: Any, raw_header: bytes) -> None:
+        if command.name in self.pvs:
+            self._send(client, SearchResponse(port=self.port, ip="255.255.255.255",
+                                              cid=command.cid, version=None))
+        elif command.reply == DO_REPLY:
+            self._send(client, NotFoundResponse(version=_MINOR, cid=command.cid,
+                                                reply_flag=DO_REPLY))
+
+
+_HANDLERS: dict[type, Callable[..., None]] = {
+    CreateChanRequest: Server._on_create,
+    ReadNotifyRequest: Server._on_read_notify,
+    ReadRequest: Server._on_read,
+    WriteRequest: Server._on_write,
+    WriteNotifyRequest: Server._on_write_notify,
+    EventAddRequest: Server._on_event_add,
+    EventCancelRequest: Server._on_event_cancel,
+    ClearChannelRequest: Server._on_clear,
+    EchoRequest: Server._on_echo,
+    ReadSyncRequest: Server._on_read_sync,
+    EventsOffRequest: Server._on_events_off,
+    EventsOnRequest: Server._on_events_on,
+    SearchRequest: Server._on_search,
+}
+
+__all__ = ["Server", "HIGH_WATER", "PAUSE_READING"]

@@ -1,0 +1,41 @@
+"""Fixtures: our server in a thread on a private loopback port pair."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import epics_env
+from catools.config import ServerConfig
+from catools.server import Server, install_demo
+
+
+def loopback_config(env: epics_env.CaEnv, **changes: object) -> ServerConfig:
+    """The loopback settings of tests/../shared/loopback.env for this port pair."""
+    fields = dict(port=env.port, intf_addr_list=["127.0.0.1"],
+                  beacon_addr_list=[("127.0.0.1", env.repeater_port)],
+                  auto_beacon_addr_list=False, beacon_port=env.repeater_port)
+    fields.update(changes)
+    return ServerConfig(**fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def module_env() -> Iterator[epics_env.CaEnv]:
+    """A port pair with its own caRepeater for the whole module."""
+    env = epics_env.CaEnv()
+    try:
+        yield env
+    finally:
+        env.close()
+
+
+@pytest.fixture(scope="module")
+def demo(module_env: epics_env.CaEnv) -> Iterator[tuple[Server, epics_env.CaEnv]]:
+    """``catools serve --demo`` in a thread: (server, env with .c_tool)."""
+    server = Server(config=loopback_config(module_env))
+    install_demo(server, "demo:")
+    server.start_in_thread()
+    try:
+        yield server, module_env
+    finally:
+        server.stop()
