@@ -104,6 +104,12 @@ class CaCommand(click.Command):
             if exc.code == EXIT_SIGTERM:
                 _die_by_signal(signal.SIGTERM)
             raise
+        except Exception as exc:  # no traceback ever reaches the user
+            if os.environ.get("CATOOLS_DEBUG"):
+                raise
+            warn(f"{name}: internal error: {type(exc).__name__}: {exc} "
+                 "(set CATOOLS_DEBUG=1 for a traceback)")
+            code = EXIT_ERROR
         _flush_quietly()
         sys.exit(code or 0)
 

@@ -264,6 +264,7 @@ class Monitor:
         char_string = self.opts.char_as_string
         if as_json:
             from ..format import camonitor_json
+            from .caget import _reading
 
         def callback(sub: Any, event: str, response: Any) -> None:
             if self.max_updates is not None and self.updates >= self.max_updates:
@@ -273,7 +274,7 @@ class Monitor:
                 if status == 1:
                     self.updates += 1
                     if as_json:
-                        pending.append(camonitor_json(name, "update", response,
+                        pending.append(camonitor_json(name, "update", _reading(pv, response),
                                                       char_as_string=char_string) + "\n")
                     else:
                         pending.append(fmt.update(name, response, chan))
