@@ -127,11 +127,16 @@ def test_sending_before_version_request():
         pair.client.send(catools.HostNameRequest("h"))
     with pytest.raises(LocalProtocolError):
         pair.client.send(catools.CreateChanRequest(name="x", cid=1))
-    # and the server refuses the same from the wire
-    pair.server.recv(bytes(catools.HostNameRequest("h")))
-    with pytest.raises(RemoteProtocolError):
+    # and the server refuses the same from the wire, but (as RSRV) keeps the circuit:
+    # the error is marked recoverable and carries the offending header to quote
+    pair.server.recv(bytes(catools.HostNameRequest("h")) + bytes(catools.VersionRequest()))
+    with pytest.raises(RemoteProtocolError) as info:
         pair.server.next_command()
-    assert pair.server.states[CLIENT] is CircuitState.ERROR
+    assert info.value.recoverable
+    assert info.value.header.command == catools.HostNameRequest.ID
+    assert pair.server.states[CLIENT] is CircuitState.SEND_VERSION_REQUEST
+    assert isinstance(pair.server.next_command(), catools.VersionRequest)
+    assert pair.server.states[CLIENT] is CircuitState.CONNECTED
 
 
 def test_wrong_role_and_udp_only_commands_are_local_errors():
@@ -376,3 +381,24 @@ def test_split_delivery_in_session():
     pair.client.recv(raw[-1:])
     (resp,) = drain(pair.client)
     assert resp.data.tolist() == [7.5]
+
+
+def test_late_host_name_is_a_recoverable_remote_error():
+    pair = CircuitPair()
+    pair.handshake()
+    chan = catools.ClientChannel(pair.client, "PV:late")
+    pair.server.recv(pair.client.send(chan.create()))
+    assert isinstance(pair.server.next_command(), catools.CreateChanRequest)
+    pair.server.recv(bytes(catools.HostNameRequest("late")) + bytes(catools.EchoRequest()))
+    with pytest.raises(RemoteProtocolError) as info:
+        pair.server.next_command()
+    assert info.value.recoverable
+    assert pair.server.states[CLIENT] is CircuitState.CONNECTED   # RSRV keeps the circuit
+    assert isinstance(pair.server.next_command(), catools.EchoRequest)
+    # a non-recoverable violation still ends the circuit
+    pair.server.recv(bytes(catools.ReadNotifyRequest(data_type=6, data_count=1, sid=999,
+                                                     ioid=1)))
+    with pytest.raises(RemoteProtocolError) as info:
+        pair.server.next_command()
+    assert not info.value.recoverable
+    assert pair.server.states[CLIENT] is CircuitState.ERROR

@@ -15,7 +15,7 @@ from ._commands import (REGISTRY, AccessRightsResponse, ClearChannelRequest,
 from ._constants import (DEFAULT_PROTOCOL_VERSION, LARGE_HEADER_VERSION,
                          MIN_PROTOCOL_VERSION, PRIORITY_MAX, PRIORITY_MIN)
 from ._errors import LocalProtocolError, RemoteProtocolError, as_remote
-from ._headers import HEADER
+from ._headers import HEADER, Header
 from ._roles import (CLIENT, DISCONNECTED, NEED_DATA, SERVER, ChannelState, CircuitState,
                      Role)
 from ._state import CHANNEL_KEY, CHANNEL_TRANSITIONS, CIRCUIT_TRANSITIONS
@@ -211,9 +211,15 @@ class VirtualCircuit:
             command = cls._from_wire(dtype, count, p1, p2, payload)
             self._process(command, self.their_role)
         except LocalProtocolError as exc:
-            self.states[self.their_role] = CircuitState.ERROR
-            raise as_remote(exc) from None
-        except RemoteProtocolError:
+            remote = as_remote(exc)
+            remote.header = Header(cmd, psize, dtype, count, p1, p2)  # type: ignore[attr-defined]
+            remote.recoverable = getattr(exc, "recoverable", False)  # type: ignore[attr-defined]
+            if not remote.recoverable:  # type: ignore[attr-defined]
+                self.states[self.their_role] = CircuitState.ERROR
+            raise remote from None
+        except RemoteProtocolError as exc:
+            exc.header = Header(cmd, psize, dtype, count, p1, p2)  # type: ignore[attr-defined]
+            exc.recoverable = False  # type: ignore[attr-defined]
             self.states[self.their_role] = CircuitState.ERROR
             raise
         return command
@@ -255,8 +261,12 @@ class VirtualCircuit:
                                      f"{state.name} for the {sender.value.lower()}")
         new_state = CIRCUIT_TRANSITIONS[sender].get(state, {}).get(cls)
         if new_state is None:
-            raise LocalProtocolError(f"{cls.__name__} is not allowed from the "
-                                     f"{sender.value.lower()} in state {state.name}")
+            error = LocalProtocolError(f"{cls.__name__} is not allowed from the "
+                                       f"{sender.value.lower()} in state {state.name}")
+            # RSRV answers a request that comes before VERSION and keeps the circuit
+            error.recoverable = state in (CircuitState.SEND_VERSION_REQUEST,  # type: ignore
+                                          CircuitState.SEND_VERSION_RESPONSE)
+            raise error
         handler = self._handlers.get(cls)
         if handler is not None:
             handler(command, sender)
@@ -305,8 +315,10 @@ class VirtualCircuit:
 
     def _on_name(self, command: Any, sender: Any) -> None:
         if self._created_channel:
-            raise LocalProtocolError(f"{type(command).__name__} after creating the first "
-                                     "channel is ignored by servers")
+            error = LocalProtocolError(f"{type(command).__name__} after creating the first "
+                                       "channel is ignored by servers")
+            error.recoverable = True  # type: ignore[attr-defined]  (RSRV keeps the circuit)
+            raise error
         if isinstance(command, HostNameRequest):
             self.host_name = command.name
         else:
