@@ -298,6 +298,9 @@ class MonitorFormatter:
         self._scalar_float = (opts.float_base is None)
         self._int_fast = opts.int_base is None
         self._names: dict[tuple[str, bool], str] = {}
+        # absolute server time only and no -# count: lines need no per-channel history
+        self._fast = (opts.ts_type == "absolute" and opts.ts_server and not opts.ts_client
+                      and opts.count == 0)
 
     # -- helpers
     def _name(self, name: str, n_elems: int) -> str:
@@ -392,6 +395,22 @@ class MonitorFormatter:
     def update(self, name: str, reading: Any, chan: MonitorChannel, *,
                now: tuple[int, int] | None = None) -> str:
         """One complete wide line for a reading."""
+        if self._fast and reading.count == 1:
+            t = reading.data_type
+            if 14 <= t <= 20:       # a TIME type: the usual scalar monitor update
+                md = reading.metadata
+                sep = self.sep
+                chan.count = 1
+                chan.first_printed = True
+                stamp = self._ts(md.timestamp or (0, 0))
+                status, severity = md.status or 0, md.severity or 0
+                if status or severity:
+                    tail = "%s%s%s%s\n" % (sep, status_to_text(status), sep,
+                                           severity_to_text(severity))
+                else:
+                    tail = sep + sep + "\n"
+                return (self._name(name, 1) + stamp + sep
+                        + self._scalar(t, reading.data[0], md) + tail)
         return "".join(self.update_pieces(name, reading, chan, now=now))
 
     def error(self, name: str, kind: str, *, count: int = 0, message: str = "",

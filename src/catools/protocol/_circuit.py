@@ -18,7 +18,9 @@ from ._errors import LocalProtocolError, RemoteProtocolError, as_remote
 from ._headers import HEADER, Header
 from ._roles import (CLIENT, DISCONNECTED, NEED_DATA, SERVER, ChannelState, CircuitState,
                      Role)
-from ._state import CHANNEL_KEY, CHANNEL_TRANSITIONS, CIRCUIT_TRANSITIONS
+from ._state import CHANNEL_KEY, CHANNEL_TRANSITIONS, CIRCUIT_TRANSITIONS, STAYS
+
+_UPDATE_STATES = STAYS[EventAddResponse]
 
 #: Default bound on one message's payload (EPICS_CA_MAX_ARRAY_BYTES is passed in by I/O).
 DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024
@@ -209,7 +211,14 @@ class VirtualCircuit:
                 if p2 in self._cancelling or p2 not in self.event_add_commands:
                     cls = EventCancelResponse
             command = cls._from_wire(dtype, count, p1, p2, payload)
-            self._process(command, self.their_role)
+            if cls is EventAddResponse:
+                # the hot path (monitor updates): the same checks as _process, inlined
+                channel = self._sub_channel.get(p2)
+                if channel is None or channel.state not in _UPDATE_STATES or \
+                        self.states[self.their_role] is not CircuitState.CONNECTED:
+                    self._process(command, self.their_role)
+            else:
+                self._process(command, self.their_role)
         except LocalProtocolError as exc:
             remote = as_remote(exc)
             remote.header = Header(cmd, psize, dtype, count, p1, p2)  # type: ignore[attr-defined]

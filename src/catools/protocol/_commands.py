@@ -13,8 +13,8 @@ from typing import Any, Mapping, NamedTuple
 
 from ._constants import (ANY_ADDRESS, DEFAULT_PROTOCOL_VERSION, DONT_REPLY, DO_REPLY,
                          EXTENDED_HEADER_SIZE, HEADER_SIZE)
-from ._dbr import (DBR_TYPES, MAX_DBR_TYPE, ChannelType, DBRMetadata, decode_metadata,
-                   decode_values, encode_metadata, encode_values)
+from ._dbr import (DBR_TYPES, MAX_DBR_TYPE, SCALAR_DECODERS, ChannelType, DBRMetadata,
+                   decode_metadata, decode_values, encode_metadata, encode_values)
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._headers import HEADER, Header, pack_header, padded, unpack_header
 from ._roles import CLIENT, SERVER, Role
@@ -291,9 +291,15 @@ def _encode_dbr(cls: type, data: Any, metadata: Any, data_type: int) -> tuple[in
 
 
 def _decode_dbr(cmd: Any) -> None:
-    row = DBR_TYPES[cmd.data_type]
     payload = cmd[-1]
     count = cmd.data_count
+    if count == 1:
+        fast = SCALAR_DECODERS[cmd.data_type]
+        if fast is not None:
+            cache = cmd.__dict__
+            cache["_metadata"], cache["_data"] = fast(payload)
+            return
+    row = DBR_TYPES[cmd.data_type]
     if row.typecode is None and count and len(payload) < row.value_offset + count * 40:
         # a short single string (as libca writes it)
         payload = payload.ljust(row.value_offset + count * 40, b"\0")

@@ -320,6 +320,31 @@ _META_DECODERS = tuple(
     _decode_general for row in DBR_TYPES)
 
 
+def _scalar_decoder(row: DbrType) -> Any:
+    """One struct call for metadata + the single value of a numeric plain/STS/TIME
+    type (the shape of nearly every monitor update), or None."""
+    if row.typecode is None or row.family not in (0, 1, 2):
+        return None
+    whole = struct.Struct(row.meta.format + row.typecode)
+    unpack, tc = whole.unpack_from, row.typecode
+    if row.family == 0:
+        def decode(payload: Any) -> tuple[DBRMetadata, array]:
+            return DBRMetadata(), array(tc, unpack(payload))
+    elif row.family == 1:
+        def decode(payload: Any) -> tuple[DBRMetadata, array]:
+            status, severity, value = unpack(payload)
+            return DBRMetadata(status, severity), array(tc, (value,))
+    else:
+        def decode(payload: Any) -> tuple[DBRMetadata, array]:
+            status, severity, secs, nsecs, value = unpack(payload)
+            return DBRMetadata(status, severity, (secs, nsecs)), array(tc, (value,))
+    return decode
+
+
+#: Per DBR type: a fast decoder for count 1, or None.
+SCALAR_DECODERS = tuple(_scalar_decoder(row) for row in DBR_TYPES)
+
+
 def encode_metadata(row: DbrType, metadata: DBRMetadata | None) -> bytes:
     """Encode the metadata part of a DBR structure (zero where a field is None)."""
     if not row.meta_fields:

@@ -10,6 +10,10 @@ class Role(enum.Enum):
     CLIENT = "CLIENT"
     SERVER = "SERVER"
 
+    # Members are singletons: hash by identity (Enum's own __hash__ is Python code and
+    # sits on the parser's hot path through dict lookups).
+    __hash__ = object.__hash__
+
     @property
     def peer(self) -> "Role":
         return Role.SERVER if self is Role.CLIENT else Role.CLIENT
@@ -47,6 +51,8 @@ class CircuitState(enum.Enum):
     DISCONNECTED = "DISCONNECTED"
     ERROR = "ERROR"
 
+    __hash__ = object.__hash__
+
 
 class ChannelState(enum.Enum):
     """State of one channel on a circuit (shared by both roles)."""
@@ -59,3 +65,5 @@ class ChannelState(enum.Enum):
     FAILED = "FAILED"
     DISCONNECTED = "DISCONNECTED"
     ERROR = "ERROR"
+
+    __hash__ = object.__hash__

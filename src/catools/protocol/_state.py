@@ -94,3 +94,10 @@ CHANNEL_KEY = {
     ReadResponse: "ioid", ReadNotifyResponse: "ioid", WriteNotifyResponse: "ioid",
     EventAddResponse: "subscriptionid", EventCancelResponse: "subscriptionid",
 }
+
+
+#: For each command class, the channel states it leaves unchanged (derived from the
+#: table above); the circuit's fast path for subscription updates uses it.
+STAYS = {cls: frozenset(state for state, moves in CHANNEL_TRANSITIONS.items()
+                        if moves.get(cls) is state)
+         for cls in CHANNEL_KEY}
