@@ -189,8 +189,9 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
                 n = native_count if req > native_count else req
             else:
                 n = req if 0 < req < native_count else native_count
-            reads[id(pv)] = (ctx.read(pv, request_type(pv.native_type, opts, dbr_type), n), n)
-        ops = [op for op, _ in reads.values()]
+            req_type = request_type(pv.native_type, opts, dbr_type)
+            reads[id(pv)] = (ctx.read(pv, req_type, n), n, req_type)
+        ops = [op for op, _, _ in reads.values()]
         ctx.wait(ops, timeout)
         if any(not op.done or isinstance(op.error, AccessDeniedError) for op in ops):
             warn("Read operation timed out: some PV data was not read.")
@@ -205,10 +206,17 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
                                               f"Channel connect timed out: '{pv.name}' "
                                               "not found.") + "\n")
                 continue
-            op, n = reads[id(pv)]
+            op, n, req_type = reads[id(pv)]
             pad_count = 0 if callback else n
-            if op.done and op.error is None:
-                reading = _reading(pv, op.result)
+            result = op.result if op.done and op.error is None else None
+            if (result is None and not callback and not as_json and op.done
+                    and isinstance(op.error, CaStatusError)):
+                # C caget (ca_array_get) prints its zeroed buffer when the server
+                # fails the read; libca reports the error on stderr.
+                result = _zero_response(req_type, n)
+                warn(f"Read of '{pv.name}' failed: {ca_message(op.error.status)}")
+            if result is not None:
+                reading = _reading(pv, result)
                 if as_json:
                     out.text(caget_json(pv.name, reading, char_as_string=opts.char_as_string)
                              + "\n")
@@ -255,13 +263,24 @@ class _Reading:
         self.metadata = response.metadata
 
 
+def _zero_response(data_type: int, count: int) -> Any:
+    """A response-like object holding an all-zero DBR of ``count`` elements."""
+    from types import SimpleNamespace
+
+    from ..protocol import data_size, decode_dbr
+
+    metadata, data = decode_dbr(data_type, bytes(data_size(data_type, count)), count)
+    return SimpleNamespace(data_type=data_type, data=data, data_count=count,
+                           metadata=metadata)
+
+
 def _reading(pv: Any, response: Any) -> _Reading:
     return _Reading(pv, response)
 
 
 def main() -> None:
     """Console script entry point."""
-    command.main(prog_name="caget")
+    command.main(prog_name="caget", fast_exit=True)
 
 
 if __name__ == "__main__":

@@ -135,7 +135,7 @@ def client_status(ctx: Any, level: int) -> str:
 
 def main() -> None:
     """Console script entry point."""
-    command.main(prog_name="cainfo")
+    command.main(prog_name="cainfo", fast_exit=True)
 
 
 if __name__ == "__main__":

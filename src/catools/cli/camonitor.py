@@ -228,6 +228,7 @@ class Monitor:
                     ctx.process(nxt)
                 finally:
                     self._flush()
+            self._flush()          # lines queued just before the --timeout deadline
         except _Done:
             self._flush()
         finally:
@@ -316,7 +317,7 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 def main() -> None:
     """Console script entry point."""
-    command.main(prog_name="camonitor")
+    command.main(prog_name="camonitor", fast_exit=True)
 
 
 if __name__ == "__main__":

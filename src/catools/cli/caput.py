@@ -308,7 +308,7 @@ def _print(out: Output, ctx: Any, pv: Any, opts: Any, which: str, timeout: float
 
 def main() -> None:
     """Console script entry point."""
-    command.main(prog_name="caput")
+    command.main(prog_name="caput", fast_exit=True)
 
 
 if __name__ == "__main__":
