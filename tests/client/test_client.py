@@ -189,3 +189,29 @@ def test_ten_thousand_pvs_monitored_from_one_process(softioc, tmp_path):
     assert len(seen) == 10000
     assert seen["TENK:09999"] == "9999" and seen["TENK:00042"] == "42"
     assert b"Traceback" not in proc.stderr
+
+
+def test_one_dead_server_does_not_disturb_the_others(softioc, tmp_path):
+    db_a = tmp_path / "a.db"
+    db_a.write_text('record(calc, "A:TICK") { field(SCAN, ".1 second") '
+                    'field(CALC, "VAL+1") }\n')
+    db_b = tmp_path / "b.db"
+    db_b.write_text('record(calc, "B:TICK") { field(SCAN, ".1 second") '
+                    'field(CALC, "VAL+1") }\n')
+    ioc_a, ioc_b = softioc(db_a), softioc(db_b)
+    env = dict(ioc_a.env)
+    env["EPICS_CA_ADDR_LIST"] = f"127.0.0.1:{ioc_a.port} 127.0.0.1:{ioc_b.port}"
+    events: dict[str, list[str]] = {"A:TICK": [], "B:TICK": []}
+    with Context(ClientConfig.from_env(env), on_warning=lambda m, c: None) as ctx:
+        for name in events:
+            ctx.subscribe(ctx.pv(name), lambda sub, event, resp, name=name:
+                          events[name].append(event))
+        assert ctx.run_until(lambda: all(e.count("update") >= 2 for e in events.values()),
+                             5.0)
+        ioc_a.stop_ioc()
+        assert ctx.run_until(lambda: "disconnected" in events["A:TICK"], 5.0)
+        before = events["B:TICK"].count("update")
+        ctx.run_until(lambda: False, 1.0)
+        assert events["B:TICK"].count("update") >= before + 5     # still 10 Hz
+        assert "disconnected" not in events["B:TICK"]
+        assert ctx.pv("B:TICK").connected and not ctx.pv("A:TICK").connected

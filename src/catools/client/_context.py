@@ -659,16 +659,8 @@ class Context:
         if sub is not None and not sub.cancelled:
             sub.callback(sub, "update", command)
 
-    def _on_read(self, circuit: Circuit, command: Any) -> None:
-        op = circuit.ops.pop(command.ioid, None)
-        if op is None:
-            return
-        if command.status & 1:
-            op._finish(result=command)
-        else:
-            op._finish(error=CaStatusError(op.pv.name, command.status))
-
-    def _on_write(self, circuit: Circuit, command: Any) -> None:
+    def _on_io_reply(self, circuit: Circuit, command: Any) -> None:
+        """A READ_NOTIFY or WRITE_NOTIFY reply ends its operation (status in p1)."""
         op = circuit.ops.pop(command.ioid, None)
         if op is None:
             return
@@ -750,7 +742,10 @@ class Context:
         else:
             data_type = requested
         sub.data_type = data_type
-        request = pv.channel.subscribe(data_type=data_type, data_count=sub.count,
+        count = sub.count
+        if count and pv.native_count and count > pv.native_count:
+            count = pv.native_count     # as libca/camonitor: never more than the channel has
+        request = pv.channel.subscribe(data_type=data_type, data_count=count,
                                        mask=sub.mask)
         sub.subscriptionid = request.subscriptionid
         pv.circuit.subs[request.subscriptionid] = sub
@@ -816,8 +811,8 @@ def _print_ca_exception(message: str, context: str) -> None:
 
 _DISPATCH: dict[type, Callable[[Context, Circuit, Any], None]] = {
     EventAddResponse: Context._on_update,
-    ReadNotifyResponse: Context._on_read,
-    WriteNotifyResponse: Context._on_write,
+    ReadNotifyResponse: Context._on_io_reply,
+    WriteNotifyResponse: Context._on_io_reply,
     CreateChanResponse: Context._on_created,
     AccessRightsResponse: Context._on_access,
     CreateChFailResponse: Context._on_create_fail,

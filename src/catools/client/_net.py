@@ -3,41 +3,16 @@ from __future__ import annotations
 
 import os
 import socket
-import struct
-
-_SIOCGIFFLAGS = 0x8913
-_SIOCGIFBRDADDR = 0x8919
-_SIOCGIFDSTADDR = 0x8917
-_IFF_UP, _IFF_BROADCAST, _IFF_LOOPBACK, _IFF_POINTOPOINT = 0x1, 0x2, 0x8, 0x10
 
 
 def broadcast_addresses() -> list[str]:
-    """Broadcast address of every up, broadcast-capable, non-loopback interface, and
-    the peer of point-to-point links (libca's automatic search list)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not Linux/Unix
-        return ["255.255.255.255"]
+    """libca's automatic search list: the broadcast address (or point-to-point peer)
+    of every up, non-loopback interface; 127.0.0.1 when there is none."""
+    from .._netinfo import interfaces
     out: list[str] = []
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        for _, name in socket.if_nameindex():
-            req = struct.pack("256s", name.encode()[:15])
-            try:
-                flags = struct.unpack_from("H", fcntl.ioctl(sock.fileno(), _SIOCGIFFLAGS,
-                                                            req), 16)[0]
-                if not flags & _IFF_UP or flags & _IFF_LOOPBACK:
-                    continue
-                if flags & _IFF_BROADCAST:
-                    raw = fcntl.ioctl(sock.fileno(), _SIOCGIFBRDADDR, req)
-                elif flags & _IFF_POINTOPOINT:
-                    raw = fcntl.ioctl(sock.fileno(), _SIOCGIFDSTADDR, req)
-                else:
-                    continue
-            except OSError:
-                continue
-            address = socket.inet_ntoa(raw[20:24])
-            if address not in out:
-                out.append(address)
+    for interface in interfaces():
+        if interface.broadcast not in out:
+            out.append(interface.broadcast)
     return out or ["127.0.0.1"]
 
 

@@ -2,39 +2,18 @@
 from __future__ import annotations
 
 import socket
-import struct
-import sys
-
-_SIOCGIFFLAGS = 0x8913
-_SIOCGIFADDR = 0x8915
-_SIOCGIFBRDADDR = 0x8919
-_IFF_BROADCAST = 0x2
-_IFF_LOOPBACK = 0x8
 
 
 def interface_broadcasts(interfaces: list[str]) -> list[str]:
-    """Broadcast addresses of the broadcast-capable, non-loopback IPv4 interfaces (Linux
-    ioctls; empty elsewhere). With ``interfaces`` only those whose address is listed."""
-    if not sys.platform.startswith("linux"):
-        return []
-    import fcntl
-
+    """Broadcast addresses of the up, non-loopback IPv4 interfaces; with
+    ``interfaces`` (EPICS_CAS_INTF_ADDR_LIST) only those whose address is listed."""
+    from .._netinfo import interfaces as host_interfaces
     out: list[str] = []
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        for _, name in socket.if_nameindex():
-            req = struct.pack("256s", name.encode()[:15])
-            try:
-                flags = struct.unpack_from("H", fcntl.ioctl(probe, _SIOCGIFFLAGS, req), 16)[0]
-                if not flags & _IFF_BROADCAST or flags & _IFF_LOOPBACK:
-                    continue
-                addr = socket.inet_ntoa(fcntl.ioctl(probe, _SIOCGIFADDR, req)[20:24])
-                bcast = socket.inet_ntoa(fcntl.ioctl(probe, _SIOCGIFBRDADDR, req)[20:24])
-            except OSError:
-                continue
-            if interfaces and addr not in interfaces and "0.0.0.0" not in interfaces:
-                continue
-            if bcast not in out:
-                out.append(bcast)
+    for interface in host_interfaces():
+        if interfaces and interface.address not in interfaces and "0.0.0.0" not in interfaces:
+            continue
+        if interface.broadcast not in out:
+            out.append(interface.broadcast)
     return out
 
 
