@@ -204,7 +204,7 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
                 if as_json:
                     out.text(caget_json_error(pv.name, "not_found",
                                               f"Channel connect timed out: '{pv.name}' "
-                                              "not found.") + "\n")
+                                              "not found."))
                 continue
             op, n, req_type = reads[id(pv)]
             pad_count = 0 if callback else n
@@ -218,8 +218,7 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
             if result is not None:
                 reading = _reading(pv, result)
                 if as_json:
-                    out.text(caget_json(pv.name, reading, char_as_string=opts.char_as_string)
-                             + "\n")
+                    out.text(caget_json(pv.name, reading, char_as_string=opts.char_as_string))
                 elif out.colorize is None:
                     write_caget(out.stream, pv.name, reading, opts)
                 else:
@@ -237,7 +236,7 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
             else:
                 kind, message = "no_data", ""
             if as_json:
-                out.text(caget_json_error(pv.name, kind, message or None) + "\n")
+                out.text(caget_json_error(pv.name, kind, message or None))
             else:
                 out.text(format_caget_error(pv.name, kind, opts, count=pad_count,
                                             message=message), event="error")

@@ -239,7 +239,7 @@ class Monitor:
         if self.as_json:
             from ..format import camonitor_json
             self.pending.append(camonitor_json(pv.name, "not_found",
-                                               message="PV not found") + "\n")
+                                               message="PV not found"))
         else:
             self.pending.append(self.fmt.not_found(pv.name))
 
@@ -276,25 +276,25 @@ class Monitor:
                     self.updates += 1
                     if as_json:
                         pending.append(camonitor_json(name, "update", _reading(pv, response),
-                                                      char_as_string=char_string) + "\n")
+                                                      char_as_string=char_string))
                     else:
                         pending.append(fmt.update(name, response, chan))
                 elif status == 0x170:          # ECA_NORDACCESS: C camonitor is silent
                     if as_json:
                         pending.append(camonitor_json(name, "no_read_access",
-                                                      message="no read access") + "\n")
+                                                      message="no read access"))
                     else:
                         pending.append(fmt.error(name, "no_read_access",
                                                  count=pv.native_count))
             elif event == "disconnected":
                 if as_json:
-                    pending.append(camonitor_json(name, "disconnected") + "\n")
+                    pending.append(camonitor_json(name, "disconnected"))
                 else:
                     pending.append(fmt.disconnected(name, chan))
             elif event == "connected":
                 chan.count = pv.native_count
                 if as_json:
-                    pending.append(camonitor_json(name, "connected") + "\n")
+                    pending.append(camonitor_json(name, "connected"))
         return callback
 
 

@@ -282,7 +282,8 @@ def _print(out: Output, ctx: Any, pv: Any, opts: Any, which: str, timeout: float
                               char_as_string=opts.char_as_string)
         else:
             line = caget_json_error(pv.name, "no_data")
-        out.text(line[:-1] + f',"which":"{which}"}}\n' if line.endswith("}") else line + "\n")
+        body = line.rstrip("\n")
+        out.text(body[:-1] + f',"which":"{which}"}}\n')
         return
     from ..format import format_caget_error, format_caput
     if op.done and op.error is None:
