@@ -70,7 +70,8 @@ def test_time_diff_wraps_int32():
 
 def test_parse_dbr_type():
     assert parse_dbr_type("DBR_CTRL_DOUBLE") == 34
-    assert parse_dbr_type("CTRL_INT") == 29
+    assert parse_dbr_type("CTRL_SHORT") == 29
+    assert parse_dbr_type("CTRL_INT") == -1     # C caget knows only the SHORT names
     assert parse_dbr_type("34") == 34
     assert parse_dbr_type("7x") == 7
     assert parse_dbr_type("FOO") == -1

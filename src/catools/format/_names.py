@@ -98,10 +98,12 @@ def parse_dbr_type(arg: str) -> int:
     m = _SCANF_INT.match(arg)
     if m:
         return int(m.group(1))
-    t = dbr_text_to_type(arg)
-    if t == -1:
-        t = dbr_text_to_type("DBR_" + arg[:25])
-    return t
+    # caget compares with dbr_text[] only, which spells 1/8/15/22/29 "SHORT": the
+    # DBR_INT names of its usage text are rejected.
+    for text in (arg, "DBR_" + arg[:25]):
+        if text in DBR_NAMES:
+            return DBR_NAMES.index(text)
+    return -1
 
 
 def status_to_text(status: int) -> str:
