@@ -162,6 +162,25 @@ def _flush_quietly() -> None:
 # Options shared by the tools
 # ---------------------------------------------------------------------------
 
+def record_order(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Option callback: remember the order of order-sensitive options (the C tools
+    apply them as getopt meets them) in ``ctx.meta["order"]`` as (name, value)."""
+    if value is not None and value is not False:
+        ctx.meta.setdefault("order", []).append((param.name, value))
+    return value
+
+
+def usage_error_option(letter: str) -> Callable:
+    """A hidden option the C tool's getopt accepts but does not handle: usage on
+    stderr and exit 1 (caget's -i, cainfo's -n)."""
+    def show(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+        if value:
+            sys.stderr.write(ctx.command.get_help(ctx))
+            ctx.exit(1)
+    return click.option(f"-{letter}", f"unhandled_{letter}", is_flag=True,
+                        expose_value=False, callback=show, hidden=True)
+
+
 def help_option(f: Callable) -> Callable:
     """``-h``/``--help``: the usage on stderr, exit 0 (as the C tools)."""
     def show(ctx: click.Context, param: click.Parameter, value: bool) -> None:

@@ -1,14 +1,14 @@
 """caget: read PVs and print them exactly as EPICS base's caget does."""
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
 
 from ._common import (CaCommand, Output, base_option, ca_options, collect_names, fail,
                       float_format_option, help_option, json_options, make_context,
-                      resolve_count, resolve_priority, resolve_timeout, version_option, warn)
+                      record_order, resolve_count, resolve_priority, resolve_timeout,
+                      usage_error_option, version_option, warn)
 
 USAGE = """
 Usage: caget [options] <PV name> ...
@@ -68,43 +68,29 @@ Example: caget -a -f8 my_channel another_channel
 """
 
 
-def _record(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-    """Remember the order in which order-sensitive options appeared (C semantics)."""
-    if value is not None and value is not False:
-        ctx.meta.setdefault("order", []).append((param.name, value))
-    return value
-
-
-def _usage_and_fail(ctx: click.Context, param: click.Parameter, value: Any) -> None:
-    if value:
-        sys.stderr.write(USAGE)
-        ctx.exit(1)
-
-
 @click.command("caget", cls=CaCommand, usage_text=USAGE, permute=True)
 @help_option
 @version_option
 @ca_options
 @click.option("-c", "callback", is_flag=True, help="Asynchronous get (dynamic array length).")
-@click.option("-t", "terse", is_flag=True, callback=_record, help="Terse: value only.")
-@click.option("-a", "wide", is_flag=True, callback=_record,
+@click.option("-t", "terse", is_flag=True, callback=record_order, help="Terse: value only.")
+@click.option("-a", "wide", is_flag=True, callback=record_order,
               help='Wide: "name timestamp value stat sevr".')
-@click.option("-d", "dbr", metavar="<type>", callback=_record,
+@click.option("-d", "dbr", metavar="<type>", callback=record_order,
               help="Request a specific DBR type (name or number).")
 @click.option("-n", "enum_number", is_flag=True, help="Print DBF_ENUM values as numbers.")
 @click.option("-s", "float_string", is_flag=True, help="Get floats as strings (server PREC).")
 @click.option("-S", "char_string", is_flag=True, help="Print char arrays as strings.")
 @click.option("-#", "count", metavar="<count>", help="Print the first <count> elements.")
-@click.option("-e", "fmt_e", metavar="<nr>", callback=_record, help="Use %e with <nr> digits.")
-@click.option("-f", "fmt_f", metavar="<nr>", callback=_record, help="Use %f with <nr> digits.")
-@click.option("-g", "fmt_g", metavar="<nr>", callback=_record, help="Use %g with <nr> digits.")
-@click.option("-l", "long_base", metavar="<x|o|b>", callback=_record,
+@click.option("-e", "fmt_e", metavar="<nr>", callback=record_order, help="Use %e with <nr> digits.")
+@click.option("-f", "fmt_f", metavar="<nr>", callback=record_order, help="Use %f with <nr> digits.")
+@click.option("-g", "fmt_g", metavar="<nr>", callback=record_order, help="Use %g with <nr> digits.")
+@click.option("-l", "long_base", metavar="<x|o|b>", callback=record_order,
               help="Round to long and print as hex, octal or binary.")
-@click.option("-0", "int_base", metavar="<x|o|b>", callback=_record,
+@click.option("-0", "int_base", metavar="<x|o|b>", callback=record_order,
               help="Print integers as hex, octal or binary.")
 @click.option("-F", "separator", metavar="<ofs>", help="Alternate output field separator.")
-@click.option("-i", "bad_i", is_flag=True, expose_value=False, callback=_usage_and_fail,
-              hidden=True)
+@usage_error_option("i")
 @json_options
 @click.argument("names", nargs=-1)
 @click.pass_context

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 import click
@@ -10,7 +9,7 @@ import click
 from .._version import __version__
 from ._common import (CaCommand, Output, ca_options, collect_names, fail, help_option,
                       json_options, make_context, resolve_priority, resolve_timeout,
-                      scan_int, version_option, warn)
+                      scan_int, usage_error_option, version_option, warn)
 
 USAGE = f"""
 Usage: cainfo [options] <PV name> ...
@@ -32,20 +31,13 @@ EPICS Version catools {__version__} (Python), CA Protocol version 4.13
 """
 
 
-def _usage_and_fail(ctx: click.Context, param: click.Parameter, value: Any) -> None:
-    if value:
-        sys.stderr.write(USAGE)
-        ctx.exit(1)
-
-
 @click.command("cainfo", cls=CaCommand, usage_text=USAGE, permute=True)
 @help_option
 @version_option
 @ca_options
 @click.option("-s", "level", metavar="<level>",
               help="Print the client context status at this interest level instead.")
-@click.option("-n", "bad_n", is_flag=True, expose_value=False, callback=_usage_and_fail,
-              hidden=True)
+@usage_error_option("n")
 @json_options
 @click.argument("names", nargs=-1)
 def command(names: tuple[str, ...], timeout: str | None, priority: str | None,

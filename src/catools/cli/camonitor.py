@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 import signal
-import sys
 import time
 from typing import Any
 
 import click
 
-from ._common import (EXIT_SIGTERM, CaCommand, Output, base_option, ca_options,
+from ._common import (CaCommand, EXIT_SIGTERM, Output, base_option, ca_options,
                       collect_names, fail, float_format_option, help_option, json_options,
-                      make_context, resolve_count, resolve_priority, resolve_timeout,
-                      scan_double, version_option, warn)
+                      make_context, record_order, resolve_count, resolve_priority,
+                      resolve_timeout, scan_double, version_option, warn)
 
 USAGE = """
 Usage: camonitor [options] <PV name> ...
@@ -70,12 +69,6 @@ Example: camonitor -f8 my_channel another_channel
 _MASK_BITS = {"v": 1, "a": 4, "l": 2, "p": 8}
 
 
-def _record(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-    if value is not None and value is not False:
-        ctx.meta.setdefault("order", []).append((param.name, value))
-    return value
-
-
 @click.command("camonitor", cls=CaCommand, usage_text=USAGE, permute=True)
 @help_option
 @version_option
@@ -86,12 +79,12 @@ def _record(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 @click.option("-#", "count", metavar="<num>", help="Request and print up to <num> elements.")
 @click.option("-S", "char_string", is_flag=True, help="Print char arrays as strings.")
 @click.option("-s", "float_string", is_flag=True, help="Get floats as strings (server PREC).")
-@click.option("-e", "fmt_e", metavar="<num>", callback=_record, help="Use %e with <num> digits.")
-@click.option("-f", "fmt_f", metavar="<num>", callback=_record, help="Use %f with <num> digits.")
-@click.option("-g", "fmt_g", metavar="<num>", callback=_record, help="Use %g with <num> digits.")
-@click.option("-l", "long_base", metavar="<x|o|b>", callback=_record,
+@click.option("-e", "fmt_e", metavar="<num>", callback=record_order, help="Use %e with <num> digits.")
+@click.option("-f", "fmt_f", metavar="<num>", callback=record_order, help="Use %f with <num> digits.")
+@click.option("-g", "fmt_g", metavar="<num>", callback=record_order, help="Use %g with <num> digits.")
+@click.option("-l", "long_base", metavar="<x|o|b>", callback=record_order,
               help="Round to long and print as hex, octal or binary.")
-@click.option("-0", "int_base", metavar="<x|o|b>", callback=_record,
+@click.option("-0", "int_base", metavar="<x|o|b>", callback=record_order,
               help="Print integers as hex, octal or binary.")
 @click.option("-F", "separator", metavar="<ofs>", help="Alternate output field separator.")
 @json_options

@@ -7,8 +7,8 @@ from typing import Any
 import click
 
 from ._common import (CaCommand, Output, ca_options, error_word, fail, help_option,
-                      make_context, resolve_count, resolve_priority, resolve_timeout,
-                      version_option, warn)
+                      make_context, record_order, resolve_count, resolve_priority,
+                      resolve_timeout, version_option, warn)
 
 USAGE = """
 Usage: caput [options] <PV name> <PV value> ...
@@ -46,27 +46,21 @@ Example: caput my_channel 1.2
 MAX_STRING = 40
 
 
-def _record(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-    if value:
-        ctx.meta.setdefault("order", []).append(param.name)
-    return value
-
-
 @click.command("caput", cls=CaCommand, usage_text=USAGE, permute=False)
 @help_option
 @version_option
 @ca_options
 @click.option("-c", "callback", is_flag=True, help="Put with completion callback and wait.")
-@click.option("-t", "terse", is_flag=True, callback=_record, help="Terse: new value only.")
-@click.option("-l", "long_mode", is_flag=True, callback=_record,
+@click.option("-t", "terse", is_flag=True, callback=record_order, help="Terse: new value only.")
+@click.option("-l", "long_mode", is_flag=True, callback=record_order,
               help='Long: "name timestamp value stat sevr".')
-@click.option("-n", "as_number", is_flag=True, callback=_record,
+@click.option("-n", "as_number", is_flag=True, callback=record_order,
               help="Interpret enum values as numbers.")
-@click.option("-s", "as_string", is_flag=True, callback=_record,
+@click.option("-s", "as_string", is_flag=True, callback=record_order,
               help="Interpret enum values as strings.")
-@click.option("-S", "long_string", is_flag=True, callback=_record,
+@click.option("-S", "long_string", is_flag=True, callback=record_order,
               help="Put the string as an array of chars.")
-@click.option("-a", "array", is_flag=True, callback=_record, help="Put an array.")
+@click.option("-a", "array", is_flag=True, callback=record_order, help="Put an array.")
 @click.option("-#", "count", metavar="<count>", help="Accepted and ignored (as in caput).")
 @click.option("-F", "separator", metavar="<ofs>", help="Alternate output field separator.")
 @click.option("--json", "as_json", is_flag=True, help="Old/new values as JSON lines.")
@@ -82,7 +76,7 @@ def command(ctx: click.Context, args: tuple[str, ...], timeout: str | None,
     prio = resolve_priority(tool, priority)
     resolve_count(tool, count)            # parsed (and warned about) but unused, as in C
     enum_nr = enum_str = is_array = char_str = False
-    for name in ctx.meta.get("order", []):
+    for name, _ in ctx.meta.get("order", []):
         if name == "as_number":
             enum_nr, enum_str = True, False
         elif name == "as_string":
@@ -92,7 +86,7 @@ def command(ctx: click.Context, args: tuple[str, ...], timeout: str | None,
         elif name == "array":
             char_str, is_array = False, True
     mode = "plain"
-    for name in ctx.meta.get("order", []):
+    for name, _ in ctx.meta.get("order", []):
         if name == "terse":
             mode = "terse"
         elif name == "long_mode":

@@ -13,7 +13,7 @@ from typing import Any, BinaryIO, TextIO
 
 from ._names import (
     DBR_CHAR, DBR_CLASS_NAME, DBR_DOUBLE, DBR_ENUM, DBR_FLOAT, DBR_LONG, DBR_SHORT,
-    DBR_STRING, DBR_STSACK_STRING, dbf_to_dbr, dbf_type_to_text, dbr_base_type,
+    DBR_STSACK_STRING, dbf_to_dbr, dbf_type_to_text, dbr_base_type,
     dbr_type_to_text, is_ctrl, is_gr, is_sts, is_time, severity_to_text, status_to_text,
 )
 from ._options import FormatOptions

@@ -7,7 +7,7 @@ from typing import Any
 from ._commands import Command, SearchRequest, SearchResponse, VersionRequest, read_datagram
 from ._constants import DEFAULT_PROTOCOL_VERSION, MAX_UDP_SEND
 from ._errors import LocalProtocolError, RemoteProtocolError
-from ._roles import CLIENT, NEED_DATA, SERVER, Role
+from ._roles import NEED_DATA, SERVER, Role
 
 _U32 = 1 << 32
 

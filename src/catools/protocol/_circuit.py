@@ -4,8 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._channel import ClientChannel, ServerChannel, _BaseChannel
-from ._commands import (REGISTRY, AccessRightsResponse, ClearChannelRequest,
-                        ClearChannelResponse, ClientNameRequest, Command, CreateChanRequest,
+from ._commands import (REGISTRY, AccessRightsResponse, ClearChannelResponse, ClientNameRequest, Command, CreateChanRequest,
                         CreateChanResponse, CreateChFailResponse, ErrorResponse,
                         EventAddRequest, EventAddResponse, EventCancelRequest,
                         EventCancelResponse, HostNameRequest, ReadNotifyRequest,

@@ -11,12 +11,12 @@ from __future__ import annotations
 import struct
 from typing import Any, Mapping, NamedTuple
 
-from ._constants import (ANY_ADDRESS, DEFAULT_PROTOCOL_VERSION, DONT_REPLY, DO_REPLY,
+from ._constants import (DEFAULT_PROTOCOL_VERSION, DONT_REPLY, DO_REPLY,
                          EXTENDED_HEADER_SIZE, HEADER_SIZE)
-from ._dbr import (DBR_TYPES, MAX_DBR_TYPE, SCALAR_DECODERS, ChannelType, DBRMetadata,
+from ._dbr import (DBR_TYPES, MAX_DBR_TYPE, SCALAR_DECODERS, DBRMetadata,
                    decode_metadata, decode_values, encode_metadata, encode_values)
 from ._errors import LocalProtocolError, RemoteProtocolError
-from ._headers import HEADER, Header, pack_header, padded, unpack_header
+from ._headers import Header, pack_header, unpack_header
 from ._roles import CLIENT, SERVER, Role
 
 class _Required:

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
 from ..protocol import (DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE, EPICS2UNIX_EPOCH,
-                        MAX_ENUM_STATES, MAX_ENUM_STRING_SIZE, MAX_STRING_SIZE, AlarmSeverity,
-                        AlarmStatus, CAStatus, ChannelType, DBRMetadata, dbr_type)
+                        MAX_ENUM_STATES, MAX_ENUM_STRING_SIZE, MAX_STRING_SIZE, AlarmStatus, CAStatus, ChannelType, DBRMetadata, dbr_type)
 
 #: Names accepted for ``PV(type=...)`` and the native DBR type of each.
 TYPE_NAMES: dict[str, ChannelType] = {
