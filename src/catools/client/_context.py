@@ -70,6 +70,9 @@ class Subscription:
     EventAddResponse), ``"connected"`` and ``"disconnected"`` (response None).
     """
 
+    __slots__ = ("pv", "callback", "requested_type", "count", "mask", "subscriptionid",
+                 "data_type", "cancelled")
+
     def __init__(self, pv: "PV", callback: Callable[..., None], data_type: int | str | None,
                  count: int | None, mask: int) -> None:
         self.pv = pv
@@ -100,6 +103,11 @@ class Subscription:
 
 class PV:
     """A named channel: searched, connected, reconnected by its Context."""
+
+    __slots__ = ("context", "name", "priority", "state", "circuit", "channel", "server",
+                 "access_rights", "native_type", "native_count", "subscriptions",
+                 "connection_callbacks", "access_callbacks", "write_errors", "search_id",
+                 "next_search", "period", "search_ceiling", "disconnected_at")
 
     def __init__(self, context: "Context", name: str, priority: int) -> None:
         self.context = context
@@ -181,22 +189,29 @@ class Circuit:
         self.write(data)
 
     def write(self, data: bytes) -> None:
+        """Queue bytes; the Context flushes every circuit once per loop iteration, so a
+        burst of requests (thousands of creates or reads) goes out in few segments."""
         if self.closed:
             return
-        if not self.connecting and not self.outbuf:
-            try:
-                sent = self.sock.send(data)
-            except BlockingIOError:
-                sent = 0
-            except OSError:
-                self.context._circuit_lost(self)
-                return
-            if sent == len(data):
-                return
-            data = data[sent:]
+        if not self.outbuf and not self.connecting:
+            self.context._dirty.append(self)
+        self.outbuf += data
+
+    def flush(self) -> None:
+        """Send what the socket takes now; wait for writability for the rest."""
+        if self.closed or self.connecting or not self.outbuf:
+            return
+        try:
+            sent = self.sock.send(self.outbuf)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self.context._circuit_lost(self)
+            return
+        del self.outbuf[:sent]
+        if self.outbuf:
             self.context.selector.modify(self.sock, selectors.EVENT_READ | selectors.EVENT_WRITE,
                                          self)
-        self.outbuf += data
 
     def on_writable(self) -> None:
         if self.connecting:
@@ -268,6 +283,7 @@ class Context:
         self._ns_pending: list[bytes] = []
         self._host_labels: dict[str, str] = {}
         self._closed = False
+        self._dirty: list[Circuit] = []     # circuits with queued output
         #: Beacons (through a caRepeater, if one runs) speed up finding restarted or
         #: new servers; the client never starts a repeater itself.
         self.listen_beacons = listen_beacons
@@ -435,6 +451,10 @@ class Context:
         """Wait up to ``timeout`` for I/O or a timer, then handle what happened."""
         now = time.monotonic()
         due = self._timers(now)
+        if self._dirty:
+            dirty, self._dirty = self._dirty, []
+            for circuit in dirty:
+                circuit.flush()
         wait = due - now if due is not None else None
         if timeout is not None:
             wait = timeout if wait is None else min(wait, timeout)
@@ -501,17 +521,16 @@ class Context:
             pv.search_ceiling = self.config.max_search_period
 
     def _send_searches(self, due: list[PV], now: float) -> None:
-        due.sort(key=lambda pv: pv.next_search)
-        datagrams = search_datagrams(((pv.search_id, pv.name) for pv in due),
-                                     self._sequence + 1)
         if not self.search_targets and not self.config.name_servers:
             for pv in due:
                 pv.next_search = now + pv.search_ceiling
             return
+        due.sort(key=lambda pv: pv.next_search)
+        # at most BURST datagrams now; the rest follow right after replies are read
+        datagrams = search_datagrams(((pv.search_id, pv.name) for pv in due),
+                                     self._sequence + 1, max_datagrams=BURST)
         sent_ids: set[int] = set()
-        for index, (datagram, ids) in enumerate(datagrams):
-            if index >= BURST:
-                break
+        for datagram, ids in datagrams:
             self._sequence += 1
             for target in self.search_targets:
                 try:

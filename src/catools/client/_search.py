@@ -17,11 +17,13 @@ BURST = 64
 
 
 def search_datagrams(requests: Iterable[tuple[int, str]], sequence: int,
-                     limit: int = MAX_UDP_SEND) -> list[tuple[bytes, list[int]]]:
+                     limit: int = MAX_UDP_SEND, max_datagrams: int | None = None
+                     ) -> list[tuple[bytes, list[int]]]:
     """Pack (search id, name) pairs into VERSION-prefixed datagrams of ``limit`` bytes.
 
     Returns ``[(datagram, [search ids...]), ...]``; sequence numbers count up from
-    ``sequence``.
+    ``sequence``. With ``max_datagrams``, stops once that many are full (the rest of
+    ``requests`` is not consumed).
     """
     out: list[tuple[bytes, list[int]]] = []
     parts: list[bytes] = []
@@ -34,6 +36,8 @@ def search_datagrams(requests: Iterable[tuple[int, str]], sequence: int,
             out.append((b"".join(parts), ids))
             parts, ids = [], []
             seq += 1
+            if max_datagrams is not None and len(out) >= max_datagrams:
+                return out
         if not parts:
             parts.append(bytes(VersionRequest(priority=1, version=13, sequence_id=seq)))
             size = 16

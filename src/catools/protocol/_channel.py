@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 class _BaseChannel:
     """What both roles know about a channel."""
 
+    __slots__ = ("circuit", "name", "cid", "sid", "native_data_type", "native_data_count",
+                 "access_rights", "state")
+
     def __init__(self, circuit: "VirtualCircuit", name: str, cid: int | None) -> None:
         self.circuit = circuit
         self.name = name
@@ -48,6 +51,8 @@ class ClientChannel(_BaseChannel):
     ``ClientChannel(circuit, name)`` as in the seed; ``ClientChannel(name, circuit)``
     (caproto's order) works too.
     """
+
+    __slots__ = ()
 
     def __init__(self, circuit: Any, name: Any = None, cid: int | None = None) -> None:
         if isinstance(circuit, str):
@@ -114,6 +119,8 @@ class ClientChannel(_BaseChannel):
 
 class ServerChannel(_BaseChannel):
     """A channel as the server sees it (made when CREATE_CHAN arrives)."""
+
+    __slots__ = ("__dict__",)      # servers may hang their own state on a channel
 
     def create(self, native_data_type: int, native_data_count: int, sid: int,
                access_rights: int = AccessRights.READ_WRITE) -> tuple[Command, Command]:
