@@ -81,21 +81,29 @@ class _Client:
     # -- output -------------------------------------------------------------
 
     def send(self, data: bytes) -> None:
-        """Queue bytes for the client, sending at once what the socket takes."""
+        """Queue bytes for the client; the server flushes every client once per loop
+        iteration, so a burst of updates leaves in few segments (one send call)."""
         if self.closed or not data:
             return
         if not self.out:
-            try:
-                sent = self.sock.send(data)
-            except BlockingIOError:
-                sent = 0
-            except OSError:
-                self.server._drop(self)
-                return
-            if sent == len(data):
-                return
-            data = memoryview(data)[sent:]
+            self.server._dirty.append(self)
         self.out += data
+
+    def flush(self) -> None:
+        """Send what the socket takes now; wait for writability for the rest."""
+        if self.closed or not self.out:
+            return
+        try:
+            sent = self.sock.send(self.out)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self.server._drop(self)
+            return
+        del self.out[:sent]
+        if not self.out and self.closing:
+            self.server._drop(self)
+            return
         self._update_interest()
 
     def on_writable(self) -> None:
@@ -158,6 +166,7 @@ class Server:
         self._clients: set[_Client] = set()
         self._subs_by_pv: dict[PV, set[_Sub]] = {}
         self._posted: deque[tuple[PV, int]] = deque()
+        self._dirty: list[_Client] = []       # clients with queued output
         self._timers: list[tuple[float, int, Callable[[], Any]]] = []
         self._timer_seq = itertools.count()
         self._next_sid = 0
@@ -314,6 +323,10 @@ class Server:
                 print(f"catools serve: error in timer {callback!r}: {exc!r}",
                       file=sys.stderr)
         self._dispatch_posted()
+        if self._dirty:
+            dirty, self._dirty = self._dirty, []
+            for client in dirty:
+                client.flush()
 
     def _shutdown(self) -> None:
         for client in list(self._clients):
@@ -344,11 +357,12 @@ class Server:
             pv, mask = self._posted.popleft()
             merged[pv] = merged.get(pv, 0) | mask
         for pv, mask in merged.items():
+            encoded: dict[tuple[int, int], Any] = {}   # one encoding per type and count
             for sub in list(self._subs_by_pv.get(pv, ())):
                 if sub.mask & mask:
-                    self._post(sub)
+                    self._post(sub, encoded)
 
-    def _post(self, sub: _Sub) -> None:
+    def _post(self, sub: _Sub, encoded: dict[tuple[int, int], Any] | None = None) -> None:
         client = sub.client
         if client.closed or client.closing:
             return
@@ -356,18 +370,29 @@ class Server:
             client.pending[sub.subid] = sub
             return
         client.pending.pop(sub.subid, None)
-        self._send_update(client, sub)
+        self._send_update(client, sub, encoded)
 
     def _flush_pending(self, client: _Client) -> None:
         while client.pending and not client.congested:
             subid = next(iter(client.pending))
             self._send_update(client, client.pending.pop(subid))
 
-    def _send_update(self, client: _Client, sub: _Sub) -> None:
-        values, metadata, status = sub.pv.read(sub.data_type, sub.count)
-        self._send(client, EventAddResponse(
-            data=values, metadata=metadata, data_type=sub.data_type,
-            data_count=len(values), status=int(status), subscriptionid=sub.subid))
+    def _send_update(self, client: _Client, sub: _Sub,
+                     encoded: dict[tuple[int, int], Any] | None = None) -> None:
+        key = (sub.data_type, sub.count)
+        first = encoded.get(key) if encoded is not None else None
+        if first is None:
+            values, metadata, status = sub.pv.read(sub.data_type, sub.count)
+            update = EventAddResponse(
+                data=values, metadata=metadata, data_type=sub.data_type,
+                data_count=len(values), status=int(status), subscriptionid=sub.subid)
+            if encoded is not None:
+                encoded[key] = update
+        else:
+            # the same value for another subscriber: reuse the encoded payload
+            update = EventAddResponse._from_wire(first.data_type, first.data_count,
+                                                 first.status, sub.subid, first.payload)
+        self._send(client, update)
 
     def _remove_sub(self, client: _Client, subid: int) -> None:
         sub = client.subs.pop(subid, None)
