@@ -167,6 +167,15 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
         missing = [pv for pv in pvs if not pv.connected]
         req = opts.count
         reads: dict[int, Any] = {}
+        render = None
+        if not as_json and out.colorize is None:
+            from ..format import format_caget
+
+            def render(op: Any) -> None:
+                # a scalar is printed as soon as it arrives: keep its line, not the reply
+                if op.error is None and op.result.data_count == 1:
+                    op.result = format_caget(op.pv.name, _reading(op.pv, op.result),
+                                             opts).encode("utf-8", "surrogateescape")
         for pv in pvs:
             if not pv.connected or id(pv) in reads:
                 continue
@@ -176,7 +185,7 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
             else:
                 n = req if 0 < req < native_count else native_count
             req_type = request_type(pv.native_type, opts, dbr_type)
-            reads[id(pv)] = (ctx.read(pv, req_type, n), n, req_type)
+            reads[id(pv)] = (ctx.read(pv, req_type, n, callback=render), n, req_type)
         ops = [op for op, _, _ in reads.values()]
         ctx.wait(ops, timeout)
         if any(not op.done or isinstance(op.error, AccessDeniedError) for op in ops):
@@ -201,6 +210,9 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
                 # fails the read; libca reports the error on stderr.
                 result = _zero_response(req_type, n)
                 warn(f"Read of '{pv.name}' failed: {ca_message(op.error.status)}")
+            if isinstance(result, bytes):
+                out.raw(result)
+                continue
             if result is not None:
                 reading = _reading(pv, result)
                 if as_json:

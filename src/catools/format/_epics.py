@@ -95,9 +95,41 @@ def _error_text(kind: str, message: str) -> str:
         raise ValueError(f"unknown error kind {kind!r}") from None
 
 
+def _scalar_line(name: str, reading: Any, opts: FormatOptions) -> str | None:
+    """The plain/terse line of a numeric scalar in the default formats (the common
+    case of a many-PV caget), or None when the general path is needed."""
+    if reading.count != 1 or opts.count or opts.mode not in ("plain", "terse"):
+        return None
+    t = reading.data_type
+    if t > 34:
+        return None
+    base = t % 7
+    if base == DBR_DOUBLE or base == DBR_FLOAT:
+        if opts.float_base is not None:
+            return None
+        text = opts.float_format % reading.data[0]
+        if "nan" in text:
+            text = c_float(opts.float_format, reading.data[0])
+    elif base == DBR_LONG or base == DBR_SHORT:
+        if opts.int_base is not None:
+            return None
+        text = "%d" % reading.data[0]
+    else:
+        return None
+    if opts.mode == "terse":
+        return text + "\n"
+    if opts.separator == " ":
+        return "%-30s %s\n" % (name, text)
+    return name + opts.separator + text + "\n"
+
+
 def caget_pieces(name: str, reading: Any, opts: FormatOptions, *,
                  now: tuple[int, int] | None = None) -> Iterator[str]:
     """Yield the output of caget for one PV in pieces (ends with a newline)."""
+    line = _scalar_line(name, reading, opts)
+    if line is not None:
+        yield line
+        return
     if opts.mode == "wide":
         fmt = MonitorFormatter(opts.replace(ts_server=True, ts_client=False,
                                        ts_type="absolute"))
@@ -127,6 +159,10 @@ def write_caget(out: BinaryIO | TextIO, name: str, reading: Any, opts: FormatOpt
     """
     text = isinstance(out, io.TextIOBase)
     write = out.write
+    line = _scalar_line(name, reading, opts)
+    if line is not None:
+        write(line if text else line.encode(ENCODING, ERRORS))
+        return
     for piece in caget_pieces(name, reading, opts, now=now):
         write(piece if text else piece.encode(ENCODING, ERRORS))
 
