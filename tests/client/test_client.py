@@ -215,3 +215,24 @@ def test_one_dead_server_does_not_disturb_the_others(softioc, tmp_path):
         assert events["B:TICK"].count("update") >= before + 5     # still 10 Hz
         assert "disconnected" not in events["B:TICK"]
         assert ctx.pv("B:TICK").connected and not ctx.pv("A:TICK").connected
+
+
+def test_subscription_rebuilt_when_the_native_type_changes(softioc, tmp_path):
+    db = tmp_path / "change.db"
+    db.write_text('record(ai, "CHG:PV") { field(VAL, "2.5") field(PINI, "YES") }\n')
+    ioc = softioc(db)
+    updates: list[tuple[int, object]] = []
+    with Context(_config(ioc.env)) as ctx:
+        pv = ctx.pv("CHG:PV")
+        ctx.subscribe(pv, lambda sub, event, resp: updates.append(
+            (resp.data_type, resp.data[0])) if event == "update" else None,
+            data_type="time")
+        assert ctx.run_until(lambda: bool(updates), 3.0)
+        assert updates[0] == (20, 2.5)                       # DBR_TIME_DOUBLE
+        ioc.stop_ioc()
+        db.write_text('record(stringin, "CHG:PV") { field(VAL, "now text") '
+                      'field(PINI, "YES") }\n')
+        ioc.start()
+        assert ctx.run_until(lambda: updates[-1][0] == 14, 5.0)   # DBR_TIME_STRING
+        assert updates[-1] == (14, b"now text")
+        assert pv.native_type == 0
