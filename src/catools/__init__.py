@@ -9,7 +9,7 @@ from typing import Any
 from . import protocol as _protocol
 from ._version import __version__
 
-_LAZY = ("CAStatus",)
+_LAZY = ("CAStatus", "ChannelType", "field_types", "AlarmStatus", "AlarmSeverity")
 globals().update({name: getattr(_protocol, name) for name in _protocol.__all__
                   if name not in _LAZY})
 

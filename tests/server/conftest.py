@@ -8,15 +8,7 @@ import pytest
 import epics_env
 from catools.config import ServerConfig
 from catools.server import Server, install_demo
-
-
-def loopback_config(env: epics_env.CaEnv, **changes: object) -> ServerConfig:
-    """The loopback settings of tests/../shared/loopback.env for this port pair."""
-    fields = dict(port=env.port, intf_addr_list=["127.0.0.1"],
-                  beacon_addr_list=[("127.0.0.1", env.repeater_port)],
-                  auto_beacon_addr_list=False, beacon_port=env.repeater_port)
-    fields.update(changes)
-    return ServerConfig(**fields)  # type: ignore[arg-type]
+from serverhelpers import loopback_config
 
 
 @pytest.fixture(scope="module")

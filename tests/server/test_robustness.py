@@ -12,7 +12,7 @@ from catools.protocol import (CLIENT, NEED_DATA, ChannelState, ClientChannel, Cr
                               VersionRequest, VirtualCircuit)
 from catools.server import PV, Server
 
-from conftest import loopback_config
+from serverhelpers import loopback_config
 
 
 def _connect(port: int) -> socket.socket:

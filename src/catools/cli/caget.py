@@ -167,15 +167,16 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
         missing = [pv for pv in pvs if not pv.connected]
         req = opts.count
         reads: dict[int, Any] = {}
-        render = None
+        render: Any = None
         if not as_json and out.colorize is None:
             from ..format import format_caget
 
-            def render(op: Any) -> None:
+            def render_scalar(op: Any) -> None:
                 # a scalar is printed as soon as it arrives: keep its line, not the reply
                 if op.error is None and op.result.data_count == 1:
                     op.result = format_caget(op.pv.name, _reading(op.pv, op.result),
                                              opts).encode("utf-8", "surrogateescape")
+            render = render_scalar
         for pv in pvs:
             if not pv.connected or id(pv) in reads:
                 continue
@@ -220,8 +221,8 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
                 elif out.colorize is None:
                     write_caget(out.stream, pv.name, reading, opts)
                 else:
-                    from ..format import format_caget
-                    out.text(format_caget(pv.name, reading, opts),
+                    from ..format import format_caget as format_line
+                    out.text(format_line(pv.name, reading, opts),
                              getattr(reading.metadata, "severity", None))
                 continue
             error = op.error

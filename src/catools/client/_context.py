@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Sequence
 from ..config import ClientConfig
 from ..protocol import (CLIENT, DISCONNECTED, NEED_DATA, AccessRightsResponse, Beacon,
                         Broadcaster, RepeaterConfirmResponse, RepeaterRegisterRequest,
-                        ChannelType, ClearChannelRequest, ClientChannel, ClientNameRequest,
+                        ClearChannelRequest, ClientChannel, ClientNameRequest,
                         CreateChanResponse, CreateChFailResponse, EchoRequest, EchoResponse,
                         ErrorResponse, EventAddResponse, EventCancelResponse, HostNameRequest,
                         LocalProtocolError, NotFoundResponse, ReadNotifyResponse,
@@ -757,7 +757,7 @@ class Context:
         elif isinstance(requested, str):
             data_type = promote(pv.native_type, requested)
         elif requested is None:
-            data_type = ChannelType(pv.native_type)
+            data_type = pv.native_type
         else:
             data_type = requested
         sub.data_type = data_type

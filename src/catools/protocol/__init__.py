@@ -23,23 +23,27 @@ from ._constants import (DBE_ALARM, DBE_ARCHIVE, DBE_LOG, DBE_PROPERTY, DBE_VALU
                          MAX_ENUM_STATES, MAX_ENUM_STRING_SIZE, MAX_STRING_SIZE,
                          MAX_UDP_SEND, MAX_UNITS_SIZE, REPEATER_PORT, SERVER_PORT,
                          AccessRights, SubscriptionType)
-from ._dbr import (DBR_TYPES, ChannelType, DBRMetadata, DbrType, data_size, dbf_name,
-                   dbr_name, dbr_type, decode_dbr, encode_dbr, field_types, native_type,
+from ._dbr import (DBR_TYPES, DBRMetadata, DbrType, data_size, dbf_name,
+                   dbr_name, dbr_type, decode_dbr, encode_dbr, native_type,
                    promote)
 from ._errors import CaError, LocalProtocolError, ProtocolError, RemoteProtocolError
 from ._headers import Header, pack_header, unpack_header
 from ._roles import (CLIENT, DISCONNECTED, NEED_DATA, SERVER, ChannelState, CircuitState,
                      Role)
-from ._status import (ECA_CODES, AlarmSeverity, AlarmStatus, CAStatusCode,
+from ._status import (ECA_CODES, CAStatusCode,
                       alarm_severity_name, alarm_status_name, ca_message, eca_lookup,
                       eca_success)
 
 
 
 def __getattr__(name: str) -> object:
-    if name == "CAStatus":       # built on first use (see _status)
+    # built on first use (enum creation costs start-up time): see _status and _dbr
+    if name in ("CAStatus", "AlarmStatus", "AlarmSeverity"):
         from . import _status
-        return _status.CAStatus
+        return getattr(_status, name)
+    if name in ("ChannelType", "field_types"):
+        from . import _dbr
+        return getattr(_dbr, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -10,7 +10,7 @@ from ._commands import (AccessRightsResponse, ClearChannelRequest, ClearChannelR
                         ReadRequest, ServerDisconnResponse, WriteNotifyRequest,
                         WriteNotifyResponse, WriteRequest)
 from ._constants import DBE_ALARM, DBE_VALUE, DYNAMIC_COUNT_VERSION, AccessRights
-from ._dbr import ChannelType, DBRMetadata
+from ._dbr import DBRMetadata, _lazy
 from ._errors import LocalProtocolError
 from ._roles import ChannelState
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 class _BaseChannel:
     """What both roles know about a channel."""
 
-    __slots__ = ("circuit", "name", "cid", "sid", "native_data_type", "native_data_count",
+    __slots__ = ("circuit", "name", "cid", "sid", "_native_data_type", "native_data_count",
                  "access_rights", "state")
 
     def __init__(self, circuit: "VirtualCircuit", name: str, cid: int | None) -> None:
@@ -29,11 +29,21 @@ class _BaseChannel:
         self.name = name
         self.cid: int = circuit.new_channel_id() if cid is None else int(cid)
         self.sid: int | None = None
-        self.native_data_type: ChannelType | None = None
+        self._native_data_type: int | None = None
         self.native_data_count: int | None = None
         self.access_rights = AccessRights.NO_ACCESS
         self.state = ChannelState.SEND_CREATE_CHAN_REQUEST
         circuit._add_channel(self)
+
+    @property
+    def native_data_type(self) -> Any:
+        """The channel's native DBR type as a ChannelType (None before it is created)."""
+        value = self._native_data_type
+        return None if value is None else _lazy("ChannelType")(value)
+
+    @native_data_type.setter
+    def native_data_type(self, value: int | None) -> None:
+        self._native_data_type = None if value is None else int(value)
 
     @property
     def states(self) -> ChannelState:

@@ -341,9 +341,8 @@ class VirtualCircuit:
     def _on_created(self, command: Any, channel: _BaseChannel) -> None:
         if command.data_type > 6:
             raise LocalProtocolError(f"native type {command.data_type} is not a DBR base type")
-        from ._dbr import ChannelType
         channel.sid = command.sid
-        channel.native_data_type = ChannelType(command.data_type)
+        channel.native_data_type = command.data_type
         channel.native_data_count = command.data_count
         self.channels_sid[command.sid] = channel
 

@@ -140,16 +140,33 @@ def _enum_members() -> list[tuple[str, int]]:
     return members
 
 
-#: DBR type ids as an IntEnum; ``SHORT`` is canonical and ``INT`` an alias (as in db_access.h).
-ChannelType = enum.IntEnum("ChannelType", _enum_members())
-ChannelType.__doc__ = "DBR type ids 0..38."
-ChannelType.__module__ = __name__
+def _build_channel_type() -> Any:
+    channel_type = enum.IntEnum("ChannelType", _enum_members())
+    channel_type.__doc__ = "DBR type ids 0..38 (SHORT canonical, INT an alias)."
+    channel_type.__module__ = __name__
+    return channel_type
 
-#: ``field_types[family][native]`` gives the DBR type of that family, e.g.
-#: ``field_types['time'][ChannelType.DOUBLE] is ChannelType.TIME_DOUBLE``.
-field_types: dict[str, dict[ChannelType, ChannelType]] = {
-    fam: {ChannelType(b): ChannelType(b + 7 * i) for b in range(7)}
-    for i, fam in enumerate(FAMILIES)}
+
+def _lazy(name: str) -> Any:
+    """ChannelType (an IntEnum of 39 types and their aliases) and field_types, built once
+    on first use: a one-shot caget needs neither, and enum creation costs start-up."""
+    value = globals().get(name)
+    if value is not None:
+        return value
+    if name == "ChannelType":
+        value = _build_channel_type()
+    else:
+        ct = _lazy("ChannelType")
+        value = {fam: {ct(b): ct(b + 7 * i) for b in range(7)}
+                 for i, fam in enumerate(FAMILIES)}
+    globals()[name] = value
+    return value
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("ChannelType", "field_types"):
+        return _lazy(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def dbr_type(data_type: int) -> DbrType:
@@ -159,14 +176,15 @@ def dbr_type(data_type: int) -> DbrType:
     return DBR_TYPES[data_type]
 
 
-def native_type(data_type: int) -> ChannelType:
-    """The native (plain) type of any DBR type."""
-    return ChannelType(dbr_type(data_type).native)
+def native_type(data_type: int) -> Any:
+    """The native (plain) type of any DBR type, as a ChannelType."""
+    return _lazy("ChannelType")(dbr_type(data_type).native)
 
 
-def promote(data_type: int, family: str) -> ChannelType:
-    """The DBR type of ``family`` (native/status/time/graphic/control) for a type's base."""
-    return field_types[family][native_type(data_type)]
+def promote(data_type: int, family: str) -> Any:
+    """The DBR type (a ChannelType) of ``family`` (native/status/time/graphic/control)
+    for a type's base."""
+    return _lazy("field_types")[family][native_type(data_type)]
 
 
 def dbr_name(data_type: int) -> str:

@@ -124,6 +124,13 @@ def __getattr__(name: str) -> object:
         status.__module__ = __name__
         globals()["CAStatus"] = status
         return status
+    if name in _LAZY_ENUMS:      # also built on first use (once: stored in globals)
+        doc, names = _LAZY_ENUMS[name]
+        made = enum.IntEnum(name, [(n, i) for i, n in enumerate(names)])
+        made.__doc__ = doc
+        made.__module__ = __name__
+        globals()[name] = made
+        return made
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _BY_MSG_NO = {s.msg_no: s for s in ECA_CODES}
@@ -146,45 +153,18 @@ def eca_success(code: int) -> bool:
     return bool(code & 1)
 
 
-class AlarmStatus(enum.IntEnum):
-    """Alarm condition (``status`` of STS/TIME/GR/CTRL structures)."""
-
-    NO_ALARM = 0
-    READ = 1
-    WRITE = 2
-    HIHI = 3
-    HIGH = 4
-    LOLO = 5
-    LOW = 6
-    STATE = 7
-    COS = 8
-    COMM = 9
-    TIMEOUT = 10
-    HWLIMIT = 11
-    CALC = 12
-    SCAN = 13
-    LINK = 14
-    SOFT = 15
-    BAD_SUB = 16
-    UDF = 17
-    DISABLE = 18
-    SIMM = 19
-    READ_ACCESS = 20
-    WRITE_ACCESS = 21
-
-
-class AlarmSeverity(enum.IntEnum):
-    """Alarm severity."""
-
-    NO_ALARM = 0
-    MINOR_ALARM = 1
-    MAJOR_ALARM = 2
-    INVALID_ALARM = 3
-
-
-#: Severity names as the C tools print them.
+#: Alarm conditions (``status`` of STS/TIME/GR/CTRL structures), as the tools print them.
+STATUS_NAMES = ("NO_ALARM", "READ", "WRITE", "HIHI", "HIGH", "LOLO", "LOW", "STATE", "COS",
+                "COMM", "TIMEOUT", "HWLIMIT", "CALC", "SCAN", "LINK", "SOFT", "BAD_SUB",
+                "UDF", "DISABLE", "SIMM", "READ_ACCESS", "WRITE_ACCESS")
+#: Severity names as the C tools print them (the C macros add ``_ALARM``).
 SEVERITY_NAMES = ("NO_ALARM", "MINOR", "MAJOR", "INVALID")
-STATUS_NAMES = tuple(s.name for s in AlarmStatus)
+_SEVERITY_MACROS = ("NO_ALARM", "MINOR_ALARM", "MAJOR_ALARM", "INVALID_ALARM")
+_LAZY_ENUMS = {
+    "AlarmStatus": ("Alarm condition (``status`` of STS/TIME/GR/CTRL structures).",
+                    STATUS_NAMES),
+    "AlarmSeverity": ("Alarm severity.", _SEVERITY_MACROS),
+}
 
 
 def alarm_status_name(status: int) -> str:
