@@ -11,6 +11,8 @@ from .protocol import CaError
 
 SERVER_PORT = 5064
 REPEATER_PORT = 5065
+#: Message size bound of a client or server when EPICS_CA_AUTO_ARRAY_BYTES is on.
+AUTO_ARRAY_CEILING = 256 * 1024 * 1024
 
 
 class ConfigError(CaError, ValueError):
@@ -205,9 +207,12 @@ class ClientConfig(_Frozen):
 
     @property
     def max_payload_size(self) -> int:
-        """Largest message body the client accepts (the core's bound)."""
+        """Largest message body the client accepts (the core's bound). With
+        EPICS_CA_AUTO_ARRAY_BYTES (the default) buffers grow on demand as in libca, but
+        never past 256 MiB or EPICS_CA_MAX_ARRAY_BYTES, whichever is larger, so a broken
+        server cannot make the client allocate without bound."""
         if self.auto_array_bytes:
-            return 1 << 31
+            return max(AUTO_ARRAY_CEILING, self.max_array_bytes + 24)
         return self.max_array_bytes + 24
 
 
@@ -267,7 +272,7 @@ class ServerConfig(_Frozen):
 
     @property
     def max_payload_size(self) -> int:
-        """Largest request body the server accepts."""
+        """Largest request body the server accepts (see ClientConfig.max_payload_size)."""
         if self.auto_array_bytes:
-            return 1 << 31
+            return max(AUTO_ARRAY_CEILING, self.max_array_bytes + 24)
         return self.max_array_bytes + 24

@@ -236,3 +236,55 @@ def test_subscription_rebuilt_when_the_native_type_changes(softioc, tmp_path):
         assert ctx.run_until(lambda: updates[-1][0] == 14, 5.0)   # DBR_TIME_STRING
         assert updates[-1] == (14, b"now text")
         assert pv.native_type == 0
+
+
+def test_a_server_announcing_a_huge_message_costs_a_circuit_not_memory():
+    """A header that announces more than the bound ends the circuit at once, before any
+    of the announced payload is buffered; the client carries on."""
+    import socket as socketlib
+    import threading
+
+    from catools.protocol import (AccessRightsResponse, CreateChanResponse, SearchResponse,
+                                  VersionResponse, pack_header, read_datagram)
+
+    config = ClientConfig.from_env({"EPICS_CA_AUTO_ADDR_LIST": "NO"})
+    assert config.max_payload_size == 256 * 1024 * 1024
+    listener = socketlib.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    udp = socketlib.socket(socketlib.AF_INET, socketlib.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    udp_port = udp.getsockname()[1]
+
+    def evil_server():
+        data, client = udp.recvfrom(2048)
+        search = [c for c in read_datagram(data, CLIENT) if isinstance(c, SearchRequest)][0]
+        udp.sendto(bytes(VersionResponse(13)) + bytes(SearchResponse(
+            port=port, ip="127.0.0.1", cid=search.cid, version=13)), client)
+        conn, _ = listener.accept()
+        conn.sendall(bytes(VersionResponse(13)))
+        conn.recv(4096)                                   # version, names, create
+        conn.sendall(bytes(AccessRightsResponse(cid=1, access_rights=3))
+                     + bytes(CreateChanResponse(data_type=6, data_count=1, cid=1, sid=1)))
+        conn.recv(4096)                                   # the read request
+        # announce 4 GiB - 8 (extended header), send a little, then hold the line
+        conn.sendall(pack_header(15, 0xFFFFFFF8, 6, 1, 1, 1) + b"\0" * 64)
+        conn.recv(4096)
+        conn.close()
+
+    thread = threading.Thread(target=evil_server, daemon=True)
+    thread.start()
+    env = {"EPICS_CA_AUTO_ADDR_LIST": "NO", "EPICS_CA_ADDR_LIST": f"127.0.0.1:{udp_port}"}
+    warnings = []
+    try:
+        with Context(ClientConfig.from_env(env), on_warning=lambda m, c: warnings.append(m)) as ctx:
+            pv = ctx.pv("EVIL:PV")
+            assert ctx.wait_connected([pv], 3.0)
+            op = ctx.read(pv)
+            assert ctx.wait([op], 3.0)
+            assert op.error is not None and not pv.connected
+            buffered = sum(c.core.buffered for c in ctx.circuits.values())
+            assert buffered < 1 << 20
+        assert warnings and "protocol error" in warnings[0]
+    finally:
+        listener.close()
+        udp.close()
