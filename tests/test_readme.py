@@ -7,8 +7,6 @@ import shlex
 import shutil
 import socket
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 

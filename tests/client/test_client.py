@@ -2,16 +2,13 @@
 reconnects, monitors of many PVs, configuration errors."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-import epics_env
 from catools.client import ChannelNotFoundError, Context
 from catools.client._search import search_datagrams
 from catools.config import ClientConfig, ConfigError

@@ -6,7 +6,6 @@ the expected header of each command and the DBR size table are transcribed from
 """
 from __future__ import annotations
 
-import inspect  # noqa: F401
 from catools.protocol._commands import REQUIRED
 import struct
 from array import array

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 import pytest
 
 import epics_env
-from catools.config import ServerConfig
 from catools.server import Server, install_demo
 from serverhelpers import loopback_config
 
