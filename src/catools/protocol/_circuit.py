@@ -24,6 +24,10 @@ _UPDATE_STATES = STAYS[EventAddResponse]
 #: Default bound on one message's payload (EPICS_CA_MAX_ARRAY_BYTES is passed in by I/O).
 DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024
 _U32 = 1 << 32
+#: Payloads from this size on are passed to DBR decoders as views, not copies.
+_VIEW_THRESHOLD = 1 << 16
+_DBR_CARRIERS = frozenset(cls for cls in (*REGISTRY[CLIENT].values(), *REGISTRY[SERVER].values())
+                          if cls.ROW.payload == "dbr")
 _CONNECTED = ChannelState.CONNECTED
 _MUST_CLOSE = ChannelState.MUST_CLOSE
 _unpack_header = HEADER.unpack_from
@@ -197,9 +201,13 @@ class VirtualCircuit:
             start -= pos
             end -= pos
             pos = 0
-        payload = buf[start:end] if psize else b""
         self._pos = end
         cls = self._their_registry.get(cmd)
+        if psize < _VIEW_THRESHOLD or cls not in _DBR_CARRIERS:
+            payload = buf[start:end] if psize else b""
+        else:
+            # a large array: a read-only view of the (immutable) buffer, not a copy
+            payload = memoryview(buf)[start:end]
         try:
             if cls is None:
                 raise RemoteProtocolError(f"unknown command code {cmd} from the "

@@ -302,7 +302,7 @@ def _decode_dbr(cmd: Any) -> None:
     row = DBR_TYPES[cmd.data_type]
     if row.typecode is None and count and len(payload) < row.value_offset + count * 40:
         # a short single string (as libca writes it)
-        payload = payload.ljust(row.value_offset + count * 40, b"\0")
+        payload = bytes(payload).ljust(row.value_offset + count * 40, b"\0")
     cache = cmd.__dict__
     cache["_metadata"] = decode_metadata(row, payload)
     cache["_data"] = decode_values(row, payload, count)
