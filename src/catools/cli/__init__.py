@@ -41,8 +41,16 @@ class LazyGroup(click.Group):
         return super().invoke(ctx)
 
 
+def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    # (click.version_option would import locale and importlib.metadata at start-up)
+    if value and not ctx.resilient_parsing:
+        click.echo(f"catools, version {__version__}")
+        ctx.exit(0)
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="catools")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=_show_version, help="Show the version and exit.")
 def cli() -> None:
     """catools: EPICS Channel Access tools in pure Python.
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import sys
 from typing import Any, Callable, Iterable, NoReturn
 
@@ -96,16 +95,16 @@ class CaCommand(click.Command):
             except click.ClickException as exc:
                 fail(f"{name}: {exc.format_message()}")
         except KeyboardInterrupt:
-            _die_by_signal(signal.SIGINT)
+            _die_by_signal(2)             # SIGINT
         except BrokenPipeError:
             _silence_stdout()
-            _die_by_signal(signal.SIGPIPE)
+            _die_by_signal(13)            # SIGPIPE
         except _ConfigError as exc:
             warn(f"{name}: {exc}")
             code = EXIT_ERROR
         except SystemExit as exc:
             if exc.code == EXIT_SIGTERM:
-                _die_by_signal(signal.SIGTERM)
+                _die_by_signal(15)        # SIGTERM
             raise
         except Exception as exc:  # no traceback ever reaches the user
             if os.environ.get("CATOOLS_DEBUG"):
@@ -128,6 +127,8 @@ class CaCommand(click.Command):
 def _die_by_signal(signum: int) -> NoReturn:
     """End as the C tools do on SIGINT/SIGTERM/SIGPIPE: killed by that signal (a shell
     reports 128 + signal number), quietly, after flushing what was printed."""
+    import signal
+
     _flush_quietly()
     try:
         sys.stderr.flush()
