@@ -39,19 +39,10 @@ def _bin_dir() -> Path:
 
 
 def _free_port() -> int:
-    """A port free for both TCP and UDP on 127.0.0.1."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                u.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        if port not in (5064, 5065):
-            return port
-    raise RuntimeError("no free port")
+    """A port free for both TCP and UDP, reserved across test processes (below the
+    ephemeral range, so no client socket can be handed it meanwhile)."""
+    import epics_env
+    return epics_env.free_port(tcp=True, udp=True)
 
 
 class CTools:
@@ -69,6 +60,8 @@ class CTools:
                                   capture_output=True, timeout=timeout)
             if proc.stdout:
                 break
+            sys.stderr.write(f"{tool} {' '.join(args)}: no output, exit {proc.returncode}, "
+                             f"stderr {proc.stderr[-500:]!r}\n")
         return proc.stdout
 
     def monitor(self, *args: str, seconds: float = 1.5) -> bytes:
