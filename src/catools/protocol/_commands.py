@@ -384,7 +384,7 @@ def _make_class(row: Row) -> type[Command]:
     return type(row.name, (Command,), ns)
 
 
-def _class_source(row: Row) -> str:
+def _class_source(row: Row) -> list[str]:
     """Python source of a row's ``__new__``, ``_header_fields`` and ``_from_wire``."""
     sources: list[str] = []
     field_names = [name for name, _ in row.fields]
@@ -506,36 +506,43 @@ def _class_source(row: Row) -> str:
         raise AssertionError(f"{row.name}: fields {missing} are not on the wire")
     lines.append(f"    return _tnew(cls, ({''.join(source[n] + ', ' for n in items)}payload,))")
     sources.append("\n".join(lines))
+    return sources
 
-    return "\n\n".join(sources)
+
+_CODEC_INDEX = {"__new__": 0, "_header_fields": 1, "_from_wire": 2}
 
 
-def _materialize(cls: Any) -> None:
-    """Compile a command class's constructor and codecs from its table row, as
-    dataclasses builds ``__init__`` (generated from the table, never written out)."""
-    if "_compiled" in cls.__dict__:
+def _materialize(cls: Any, which: str) -> None:
+    """Compile one of a command class's constructor and codecs from its table row, as
+    dataclasses builds ``__init__`` (generated from the table, never written out). Each
+    is compiled on first use, so a tool pays only for the codecs it needs."""
+    flag = "_compiled" + which
+    if flag in cls.__dict__:
         return
     prefix = cls.ROW.name
-    code = compile(_class_source(cls.ROW), f"<catools command {prefix}>", "exec")
-    exec(code, _GLOBALS)  # noqa: S102
-    type.__setattr__(cls, "__new__", staticmethod(_GLOBALS[f"{prefix}__new__"]))
-    type.__setattr__(cls, "_header_fields", _GLOBALS[f"{prefix}_header_fields"])
-    type.__setattr__(cls, "_from_wire", classmethod(_GLOBALS[f"{prefix}_from_wire"]))
-    type.__setattr__(cls, "_compiled", True)
+    source = _class_source(cls.ROW)[_CODEC_INDEX[which]]
+    exec(compile(source, f"<catools command {prefix}>", "exec"), _GLOBALS)  # noqa: S102
+    function = _GLOBALS[f"{prefix}{which}"]
+    if which == "__new__":
+        function = staticmethod(function)
+    elif which == "_from_wire":
+        function = classmethod(function)
+    type.__setattr__(cls, which, function)
+    type.__setattr__(cls, flag, True)
 
 
 def _lazy_new(cls: Any, *args: Any, **kwargs: Any) -> Any:
-    _materialize(cls)
+    _materialize(cls, "__new__")
     return cls.__new__(cls, *args, **kwargs)
 
 
 def _lazy_header_fields(self: Any) -> tuple[int, int, int, int]:
-    _materialize(type(self))
+    _materialize(type(self), "_header_fields")
     return self._header_fields()
 
 
 def _lazy_from_wire(cls: Any, dtype: int, count: int, p1: int, p2: int, payload: bytes) -> Any:
-    _materialize(cls)
+    _materialize(cls, "_from_wire")
     return cls._from_wire(dtype, count, p1, p2, payload)
 
 
