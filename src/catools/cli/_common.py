@@ -296,6 +296,33 @@ def float_format_option(kind: str, value: str, current: str) -> str:
     return f"%-.{digits}{kind}"
 
 
+NUMBER_OPTIONS = ("fmt_e", "fmt_f", "fmt_g", "long_base", "int_base")
+
+
+def number_format_option(name: str, value: str, formats: dict[str, Any]) -> bool:
+    """Apply one of -e/-f/-g/-l/-0 (in command-line order) to ``formats`` (keys
+    float_format, float_base, int_base); warn as the C tools do about a bad value.
+    Returns True when the option took effect."""
+    if name in ("fmt_e", "fmt_f", "fmt_g"):
+        before = formats["float_format"]
+        formats["float_format"] = float_format_option(name[-1], value, before)
+        digits = scan_int(value)
+        return digits is not None and 0 <= digits <= 18
+    base = base_option("l" if name == "long_base" else "0", value)
+    if base is not None:
+        formats["float_base" if name == "long_base" else "int_base"] = base
+    return base is not None
+
+
+def report_missing(missing: Iterable[Any]) -> int:
+    """One stderr line per PV that never connected; the exit status (1 if any)."""
+    status = EXIT_OK
+    for pv in missing:
+        warn(f"Channel connect timed out: '{pv.name}' not found.")
+        status = EXIT_ERROR
+    return status
+
+
 def base_option(option: str, value: str) -> str | None:
     """-l / -0 with x, o or b; anything else warns and means decimal."""
     letter = value[:1]

@@ -5,10 +5,10 @@ from typing import Any
 
 import click
 
-from ._common import (CaCommand, Output, base_option, ca_options, collect_names, fail,
-                      float_format_option, help_option, json_options, make_context,
-                      record_order, resolve_count, resolve_priority, resolve_timeout,
-                      usage_error_option, version_option, warn)
+from ._common import (CaCommand, NUMBER_OPTIONS, Output, ca_options, collect_names, fail,
+                      help_option, json_options, make_context, number_format_option,
+                      record_order, report_missing, resolve_count, resolve_priority,
+                      resolve_timeout, usage_error_option, version_option, warn)
 
 USAGE = """
 Usage: caget [options] <PV name> ...
@@ -108,7 +108,7 @@ def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
     prio = resolve_priority(tool, priority)
     req_elems = resolve_count(tool, count)
     mode, dbr_type = "plain", -1
-    float_fmt, float_base, int_fmt = "%g", None, None
+    formats: dict[str, Any] = {"float_format": "%g", "float_base": None, "int_base": None}
     for name, value in ctx.meta.get("order", []):
         if name in ("terse", "wide", "dbr"):
             if mode != "plain":
@@ -120,20 +120,13 @@ def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
                     warn("Requested dbr type out of range or invalid - ignored. "
                          "('caget -h' for help.)")
                     mode = "plain"
-        elif name in ("fmt_e", "fmt_f", "fmt_g"):
-            float_fmt = float_format_option(name[-1], value, float_fmt)
-        elif name == "long_base":
-            float_base = base_option("l", value) or float_base
-        elif name == "int_base":
-            base = base_option("0", value)
-            if base is not None:
-                int_fmt = base
+        elif name in NUMBER_OPTIONS:
+            if number_format_option(name, value, formats) and name == "int_base":
                 dbr_type = 5      # caget's -0 also selects DBR_LONG for -d (a C quirk)
     sep = separator[0] if separator else " "
     opts = FormatOptions(mode=mode, separator=sep, count=req_elems,
                          enum_as_number=enum_number, char_as_string=char_string,
-                         float_as_string=float_string, float_format=float_fmt,
-                         float_base=float_base, int_base=int_fmt)
+                         float_as_string=float_string, **formats)
     pv_names = collect_names(tool, names, name_file)
     if not pv_names:
         fail("No pv name specified. ('caget -h' for help.)")
@@ -142,15 +135,12 @@ def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
 
 
 def request_type(native: int, opts: Any, dbr_type: int) -> int:
-    """The DBR type caget asks for: -d's, else TIME_<native> (enums as string or -n
-    number; floats as string with -s)."""
+    """The DBR type caget asks for: -d's, else what the tools ask for by default."""
     if dbr_type >= 0:
         return dbr_type
-    if native == 3:
-        return 15 if opts.enum_as_number else 14
-    if opts.float_as_string and native in (2, 6):
-        return 14
-    return native + 14
+    from ..format import default_request_type
+    return default_request_type(native, enum_as_number=opts.enum_as_number,
+                                float_as_string=opts.float_as_string)
 
 
 def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, priority: int,
@@ -240,25 +230,9 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
                 out.text(format_caget_error(pv.name, kind, opts, count=pad_count,
                                             message=message), event="error")
         out.flush()
-        for pv in missing:
-            warn(f"Channel connect timed out: '{pv.name}' not found.")
-        return 1 if missing else 0
+        return report_missing(missing)
     finally:
         ctx.close()
-
-
-class _Reading:
-    """The attributes the formatters read, taken from a ReadNotifyResponse."""
-
-    __slots__ = ("data_type", "data", "count", "native_type", "native_count", "metadata")
-
-    def __init__(self, pv: Any, response: Any) -> None:
-        self.data_type = response.data_type
-        self.data = response.data
-        self.count = response.data_count
-        self.native_type = pv.native_type
-        self.native_count = pv.native_count
-        self.metadata = response.metadata
 
 
 def _zero_response(data_type: int, count: int) -> Any:
@@ -269,11 +243,13 @@ def _zero_response(data_type: int, count: int) -> Any:
 
     metadata, data = decode_dbr(data_type, bytes(data_size(data_type, count)), count)
     return SimpleNamespace(data_type=data_type, data=data, data_count=count,
-                           metadata=metadata)
+                           metadata=metadata, status=1)
 
 
-def _reading(pv: Any, response: Any) -> _Reading:
-    return _Reading(pv, response)
+def _reading(pv: Any, response: Any) -> Any:
+    """The reply as a client Reading (the attributes the formatters read)."""
+    from ..client import Reading
+    return Reading(pv.name, response, pv.native_type, pv.native_count)
 
 
 def main() -> None:

@@ -8,8 +8,8 @@ import click
 
 from .._version import __version__
 from ._common import (CaCommand, Output, ca_options, collect_names, fail, help_option,
-                      json_options, make_context, resolve_priority, resolve_timeout,
-                      scan_int, usage_error_option, version_option, warn)
+                      json_options, make_context, report_missing, resolve_priority,
+                      resolve_timeout, scan_int, usage_error_option, version_option, warn)
 
 USAGE = f"""
 Usage: cainfo [options] <PV name> ...
@@ -82,9 +82,7 @@ def run(names: list[str], timeout: float | None, priority: int, interest: int | 
                                        native_type=pv.native_type,
                                        element_count=pv.native_count))
         out.flush()
-        for pv in missing:
-            warn(f"Channel connect timed out: '{pv.name}' not found.")
-        return 1 if missing else 0
+        return report_missing(missing)
     finally:
         ctx.close()
 

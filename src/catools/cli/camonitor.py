@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 
-from ._common import (CaCommand, EXIT_SIGTERM, Output, base_option, ca_options,
-                      collect_names, fail, float_format_option, help_option, json_options,
-                      make_context, record_order, resolve_count, resolve_priority,
+from ._common import (CaCommand, EXIT_SIGTERM, NUMBER_OPTIONS, Output, ca_options,
+                      collect_names, fail, help_option, json_options, make_context,
+                      number_format_option, record_order, resolve_count, resolve_priority,
                       resolve_timeout, scan_double, version_option, warn)
 
 USAGE = """
@@ -124,14 +124,10 @@ def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
         ts_server, ts_client, ts_type, bad = parse_timestamp_keys(ts_keys)
         for letter in bad:
             warn(f"Invalid argument '{letter}' for option '-t' - ignored.")
-    float_fmt, float_base, int_fmt = "%g", None, None
+    formats: dict[str, Any] = {"float_format": "%g", "float_base": None, "int_base": None}
     for name, value in ctx.meta.get("order", []):
-        if name in ("fmt_e", "fmt_f", "fmt_g"):
-            float_fmt = float_format_option(name[-1], value, float_fmt)
-        elif name == "long_base":
-            float_base = base_option("l", value) or float_base
-        elif name == "int_base":
-            int_fmt = base_option("0", value) or int_fmt
+        if name in NUMBER_OPTIONS:
+            number_format_option(name, value, formats)
     stop_after = None
     if run_time is not None:
         stop_after = scan_double(run_time)
@@ -141,8 +137,7 @@ def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
         fail(f"camonitor: --count {max_updates} must be at least 1")
     opts = FormatOptions(mode="wide", separator=(separator or " ")[0], count=req_elems,
                          enum_as_number=enum_number, char_as_string=char_string,
-                         float_as_string=float_string, float_format=float_fmt,
-                         float_base=float_base, int_base=int_fmt, ts_server=ts_server,
+                         float_as_string=float_string, **formats, ts_server=ts_server,
                          ts_client=ts_client, ts_type=ts_type)
     pv_names = collect_names(tool, names, name_file)
     if not pv_names:
@@ -174,12 +169,10 @@ class Monitor:
         self.out = Output(colour=None if not as_json else False)
 
     def request_type(self, native: int) -> int:
-        """TIME_<native>; enums as TIME_STRING (-n: TIME_SHORT); -s floats as string."""
-        if native == 3:
-            return 15 if self.opts.enum_as_number else 14
-        if self.opts.float_as_string and native in (2, 6):
-            return 14
-        return native + 14
+        """What the tools ask for by default (recomputed when the native type changes)."""
+        from ..format import default_request_type
+        return default_request_type(native, enum_as_number=self.opts.enum_as_number,
+                                    float_as_string=self.opts.float_as_string)
 
     def run(self) -> int:
         from ..format import MonitorChannel, MonitorFormatter

@@ -259,14 +259,11 @@ def _print(out: Output, ctx: Any, pv: Any, opts: Any, which: str, timeout: float
            as_json: bool) -> None:
     """caput's Old/New line: TIME_<native> read (enums as string, -n number)."""
     from ..client import AccessDeniedError, CaStatusError, DisconnectedError
+    from ..format import default_request_type
     from ..protocol import ca_message
     from .caget import _reading
 
-    native = pv.native_type
-    if native == 3:
-        dtype = 15 if opts.enum_as_number else 14
-    else:
-        dtype = native + 14
+    dtype = default_request_type(pv.native_type, enum_as_number=opts.enum_as_number)
     op = ctx.read(pv, dtype, pv.native_count)
     ctx.wait([op], timeout)
     if as_json:

@@ -180,6 +180,7 @@ class Circuit:
         if err not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
             raise OSError(err, f"connect to {address[0]}:{address[1]}: {errno.errorcode.get(err)}")
         context.selector.register(self.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, self)
+        self.writable_wanted = True             # until the connection completes
         self.send(VersionRequest(priority=priority, version=13),
                   ClientNameRequest(context.user_name), HostNameRequest(context.host_name))
 
@@ -209,9 +210,13 @@ class Circuit:
             self.context._circuit_lost(self)
             return
         del self.outbuf[:sent]
-        if self.outbuf:
-            self.context.selector.modify(self.sock, selectors.EVENT_READ | selectors.EVENT_WRITE,
-                                         self)
+        self._watch_writable(bool(self.outbuf))
+
+    def _watch_writable(self, wanted: bool) -> None:
+        if wanted != self.writable_wanted:
+            self.writable_wanted = wanted
+            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if wanted else 0)
+            self.context.selector.modify(self.sock, events, self)
 
     def on_writable(self) -> None:
         if self.connecting:
@@ -220,17 +225,9 @@ class Circuit:
                 self.context._circuit_lost(self)
                 return
             self.connecting = False
-        if self.outbuf:
-            try:
-                sent = self.sock.send(self.outbuf)
-            except BlockingIOError:
-                return
-            except OSError:
-                self.context._circuit_lost(self)
-                return
-            del self.outbuf[:sent]
-        if not self.outbuf:
-            self.context.selector.modify(self.sock, selectors.EVENT_READ, self)
+        self.flush()
+        if not self.closed and not self.outbuf:
+            self._watch_writable(False)
 
     def close(self) -> None:
         if self.closed:
@@ -381,11 +378,6 @@ class Context:
         circuit.send(EchoRequest())
         return self.run_until(lambda: circuit.echoes >= target or circuit.closed, timeout) \
             and not circuit.closed
-
-    def flush(self, timeout: float = 1.0) -> None:
-        """Push buffered writes out (e.g. before closing after a plain WRITE)."""
-        self.run_until(lambda: all(not c.outbuf and not c.connecting
-                                   for c in self.circuits.values()), timeout)
 
     def subscribe(self, pv: PV, callback: Callable[..., None], data_type: int | str | None
                   = "time", count: int | None = None, mask: int = 5) -> Subscription:

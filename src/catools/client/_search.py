@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ..protocol import MAX_UDP_SEND, SearchRequest, VersionRequest, pack_header
+from ..protocol import MAX_UDP_SEND, SearchRequest, VersionRequest
 
 #: libca's minimum round-trip estimate; the first re-search comes after it.
 MIN_PERIOD = 0.032
@@ -54,5 +54,4 @@ def next_period(period: float, ceiling: float) -> float:
     return min(period * 2.0, ceiling)
 
 
-__all__ = ["search_datagrams", "next_period", "MIN_PERIOD", "RECONNECT_PERIOD", "BURST",
-           "pack_header"]
+__all__ = ["search_datagrams", "next_period", "MIN_PERIOD", "RECONNECT_PERIOD", "BURST"]

@@ -202,7 +202,6 @@ except ImportError:  # pragma: no cover
         return property(itemgetter(index), doc=doc)
 
 _tnew = tuple.__new__
-_oset = object.__setattr__
 
 
 class Command(tuple):
@@ -391,7 +390,7 @@ def _class_source(row: Row) -> list[str]:
     items = [n for n in field_names if n not in ("data", "metadata")]
     index = {name: i for i, name in enumerate(items)}
     g = _GLOBALS
-    g.update({"_tnew": _tnew, "_oset": _oset, "ip_to_int": ip_to_int,
+    g.update({"_tnew": _tnew, "ip_to_int": ip_to_int,
                          "int_to_ip": int_to_ip, "_name_bytes": _name_bytes,
                          "_name_str": _name_str, "_encode_dbr": _encode_dbr,
                          "_UNSET": _UNSET, "_MON": _MON_INFO, "_SV": _SEARCH_VERSION,

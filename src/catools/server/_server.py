@@ -107,20 +107,12 @@ class _Client:
         self._update_interest()
 
     def on_writable(self) -> None:
-        try:
-            sent = self.sock.send(self.out)
-        except BlockingIOError:
-            return
-        except OSError:
-            self.server._drop(self)
-            return
-        del self.out[:sent]
-        if not self.out and self.closing:
-            self.server._drop(self)
+        self.flush()
+        if self.closed or self.closing:
             return
         if self.pending and not self.events_off and len(self.out) < HIGH_WATER // 2:
             self.server._flush_pending(self)
-        self._update_interest()
+            self._update_interest()
 
     @property
     def congested(self) -> bool:
