@@ -19,7 +19,8 @@ from pathlib import Path
 import click
 import pytest
 
-from catools.cli import SUBCOMMANDS, cli
+from catools.cli import SUBCOMMANDS
+from catools.cli.group import cli
 from catools.cli.caget import command as caget_command
 from catools.cli.cainfo import command as cainfo_command
 from catools.cli.camonitor import command as camonitor_command

@@ -1,27 +1,38 @@
 """catools: EPICS Channel Access in pure Python.
 
 The package namespace is the sans-I/O protocol core (``catools.protocol``); importing
-it loads no sockets, threads, logging, click or rich. ``catools.get``/``catools.put``
-(the blocking client) are loaded on first use.
+it loads no sockets, threads, logging, click or rich. Names are resolved on first use:
+``import catools`` itself costs nothing (the command-line tools rely on that),
+``catools.VirtualCircuit`` imports the core, ``catools.get``/``catools.put`` (the
+blocking client) import the client.
 """
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from . import protocol as _protocol
 from ._version import __version__
 
-_LAZY = ("CAStatus", "ChannelType", "field_types", "AlarmStatus", "AlarmSeverity")
-globals().update({name: getattr(_protocol, name) for name in _protocol.__all__
-                  if name not in _LAZY})
+if TYPE_CHECKING:  # pragma: no cover
+    from .client import Context, get, put
+    from .protocol import *  # noqa: F403
 
-__all__ = ["__version__", "get", "put", "Context", *_protocol.__all__]
+_CLIENT_NAMES = ("get", "put", "Context")
 
 
 def __getattr__(name: str) -> Any:
-    # The blocking client is imported only when used, keeping `import catools` pure;
-    # CAStatus is built on first use.
-    if name in ("get", "put", "Context"):
-        from . import client
-        return getattr(client, name)
-    if name in _LAZY:
-        return getattr(_protocol, name)
-    raise AttributeError(f"module 'catools' has no attribute {name!r}")
+    # (import_module, not "from . import x": that would ask this hook for "x" first)
+    if name in _CLIENT_NAMES:
+        value = getattr(import_module("catools.client"), name)
+    else:
+        protocol = import_module("catools.protocol")
+        if name == "__all__":
+            value = ["__version__", *_CLIENT_NAMES, *protocol.__all__]
+        elif name in protocol.__all__:
+            value = getattr(protocol, name)
+        else:
+            raise AttributeError(f"module 'catools' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__getattr__("__all__")})

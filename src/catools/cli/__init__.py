@@ -1,14 +1,11 @@
-"""The ``catools`` command group: get, put, info, monitor, serve (loaded lazily)."""
+"""Command-line tools: the console scripts' entry points (click is imported by the
+commands themselves, after :func:`_startup`)."""
 from __future__ import annotations
 
-import importlib
-from typing import Any
+import gc
+from importlib import import_module
 
-import click
-
-from .._version import __version__
-
-#: subcommand -> (module, attribute); modules are imported only when used.
+#: subcommand of ``catools`` -> (module, attribute); modules are imported only when used.
 SUBCOMMANDS = {
     "get": ("catools.cli.caget", "command"),
     "put": ("catools.cli.caput", "command"),
@@ -18,51 +15,47 @@ SUBCOMMANDS = {
 }
 
 
-class LazyGroup(click.Group):
-    """A group whose subcommands are imported on first use (fast start-up)."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(SUBCOMMANDS)
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        target = SUBCOMMANDS.get(name)
-        if target is None:
-            return None
-        module = importlib.import_module(target[0])
-        return getattr(module, target[1])
-
-    def invoke(self, ctx: click.Context) -> Any:
-        # The C-style subcommands exit on their own (CaCommand.main); run them that way
-        # so that their option errors and exit codes are the same as the console scripts.
-        if ctx.protected_args:
-            cmd = self.get_command(ctx, ctx.protected_args[0])
-            if cmd is not None and hasattr(cmd, "usage_text"):
-                cmd.main(ctx.protected_args[1:] + ctx.args)
-        return super().invoke(ctx)
+def _startup() -> None:
+    """Start-up of a console script: no cyclic GC while click and catools are imported
+    (a one-shot tool allocates little cyclic garbage, and collections during imports
+    cost ~3 ms). Long-running commands turn it back on (:func:`enable_gc`)."""
+    gc.disable()
 
 
-def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
-    # (click.version_option would import locale and importlib.metadata at start-up)
-    if value and not ctx.resilient_parsing:
-        click.echo(f"catools, version {__version__}")
-        ctx.exit(0)
+def enable_gc() -> None:
+    """Turn the cyclic GC back on (camonitor and serve run for hours); what was built
+    at start-up is frozen so that collections do not walk it again."""
+    gc.freeze()
+    gc.enable()
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
-              callback=_show_version, help="Show the version and exit.")
-def cli() -> None:
-    """catools: EPICS Channel Access tools in pure Python.
+def _run(tool: str) -> None:
+    _startup()
+    import_module(f"catools.cli.{tool}").command.main(prog_name=tool, fast_exit=True)
 
-    \b
-    catools get PV...        like caget
-    catools put PV VALUE...  like caput
-    catools info PV...       like cainfo
-    catools monitor PV...    like camonitor
-    catools serve --demo     a Channel Access server with demo PVs
-    """
+
+def caget_main() -> None:
+    """Console script ``caget``."""
+    _run("caget")
+
+
+def caput_main() -> None:
+    """Console script ``caput``."""
+    _run("caput")
+
+
+def cainfo_main() -> None:
+    """Console script ``cainfo``."""
+    _run("cainfo")
+
+
+def camonitor_main() -> None:
+    """Console script ``camonitor``."""
+    _run("camonitor")
 
 
 def main() -> None:
-    """Console script entry point of ``catools``."""
+    """Console script ``catools`` (the command group)."""
+    _startup()
+    from .group import cli
     cli.main(prog_name="catools")

@@ -159,14 +159,20 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
         reads: dict[int, Any] = {}
         render: Any = None
         if not as_json and out.colorize is None:
-            from ..format import format_caget
+            from ..format import format_caget, scalar_formatter
+            scalar_line = scalar_formatter(opts)
 
             def render_scalar(op: Any) -> None:
                 # a scalar is printed as soon as it arrives: keep its line, not the reply
-                if op.error is None and op.result.data_count == 1:
-                    op.result = format_caget(op.pv.name, _reading(op.pv, op.result),
-                                             opts).encode("utf-8", "surrogateescape")
+                result = op.result
+                if op.error is None and result.data_count == 1:
+                    line = scalar_line(op.pv.name, result)
+                    if line is None:
+                        line = format_caget(op.pv.name, _reading(op.pv, result), opts)
+                    op.result = line.encode("utf-8", "surrogateescape")
             render = render_scalar
+        plan = []
+        types: dict[int, int] = {}          # native type -> request type
         for pv in pvs:
             if not pv.connected or id(pv) in reads:
                 continue
@@ -175,9 +181,15 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
                 n = native_count if req > native_count else req
             else:
                 n = req if 0 < req < native_count else native_count
-            req_type = request_type(pv.native_type, opts, dbr_type)
-            reads[id(pv)] = (ctx.read(pv, req_type, n, callback=render), n, req_type)
-        ops = [op for op, _, _ in reads.values()]
+            req_type = types.get(pv.native_type)
+            if req_type is None:
+                req_type = types[pv.native_type] = request_type(pv.native_type, opts,
+                                                                dbr_type)
+            reads[id(pv)] = (n, req_type)
+            plan.append((pv, req_type, n))
+        ops = ctx.read_many(plan, callback=render)
+        for op, (pv, req_type, n) in zip(ops, plan):
+            reads[id(pv)] = (op, n, req_type)
         ctx.wait(ops, timeout)
         if any(not op.done or isinstance(op.error, AccessDeniedError) for op in ops):
             warn("Read operation timed out: some PV data was not read.")
@@ -232,7 +244,7 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
         out.flush()
         return report_missing(missing)
     finally:
-        ctx.close()
+        ctx.close(clear_channels=False)   # as the C tools: the circuit's end frees them
 
 
 def _zero_response(data_type: int, count: int) -> Any:

@@ -84,7 +84,7 @@ def run(names: list[str], timeout: float | None, priority: int, interest: int | 
         out.flush()
         return report_missing(missing)
     finally:
-        ctx.close()
+        ctx.close(clear_channels=False)   # as the C tools: the circuit's end frees them
 
 
 def info_json(pv: Any, dbf_text: Any, dbr_text: Any) -> str:

@@ -177,6 +177,9 @@ class Monitor:
     def run(self) -> int:
         from ..format import MonitorChannel, MonitorFormatter
 
+        from . import enable_gc
+
+        enable_gc()         # a monitor runs for hours: collect cycles again
         signal.signal(signal.SIGTERM, _on_sigterm)
         self.fmt = MonitorFormatter(self.opts)
         ctx = make_context("camonitor", listen_beacons=True)

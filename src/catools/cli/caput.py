@@ -252,7 +252,7 @@ def run(name: str, values: list[str], opts: Any, timeout: float | None, priority
         return 0
     finally:
         out.flush()
-        ctx.close()
+        ctx.close(clear_channels=False)   # as the C tools: the circuit's end frees them
 
 
 def _print(out: Output, ctx: Any, pv: Any, opts: Any, which: str, timeout: float | None,

@@ -65,6 +65,9 @@ def serve(pv_file: str | None, demo: bool, prefix: str, port: int | None) -> Non
     click.echo(f"catools serve: {count} PV{'s' if count != 1 else ''} on "
                f"{host}:{server.port}", err=True)
     sys.stderr.flush()
+    from . import enable_gc
+
+    enable_gc()             # a server runs for hours: collect cycles again
     try:
         server.serve_forever()
     finally:

@@ -10,10 +10,12 @@ import selectors
 import socket
 import sys
 import time
+from collections import deque
+from operator import attrgetter
 from typing import Any, Callable, Iterable, Sequence
 
 from ..config import ClientConfig
-from ..protocol import (CLIENT, DISCONNECTED, NEED_DATA, AccessRightsResponse, Beacon,
+from ..protocol import (CLIENT, DISCONNECTED, AccessRightsResponse, Beacon,
                         Broadcaster, RepeaterConfirmResponse, RepeaterRegisterRequest,
                         ClearChannelRequest, ClientChannel, ClientNameRequest,
                         CreateChanResponse, CreateChFailResponse, EchoRequest, EchoResponse,
@@ -24,8 +26,8 @@ from ..protocol import (CLIENT, DISCONNECTED, NEED_DATA, AccessRightsResponse, B
                         ca_message, promote)
 from . import _net
 from ._errors import AccessDeniedError, CaStatusError, CaTimeoutError, DisconnectedError
-from ._search import BURST, MIN_PERIOD, RECONNECT_PERIOD, RECONNECT_WINDOW, next_period, \
-    search_datagrams
+from ._search import (BURST, BURST_GAP, MIN_PERIOD, RECONNECT_PERIOD, RECONNECT_WINDOW,
+                      next_period, search_datagrams)
 
 _RECV_SIZE = 1 << 17
 #: libca waits this long for an ECHO reply before declaring a circuit unresponsive.
@@ -274,6 +276,10 @@ class Context:
         self.pvs: dict[tuple[str, int], PV] = {}
         self.circuits: dict[tuple[tuple[str, int], int], Circuit] = {}
         self._searching: dict[int, PV] = {}
+        self._search_due = 0.0              # no PV searching needs a datagram before this
+        self._search_backlog: deque[tuple[bytes, list[int]]] = deque()
+        self._backlog_due = 0.0
+        self._by_search_id: dict[int, PV] = {}
         self._next_search_id = 0
         self._sequence = 0
         self._name_servers: list[Circuit] = []
@@ -327,17 +333,33 @@ class Context:
     def read(self, pv: PV, data_type: int | None = None, count: int | None = None,
              callback: Callable[[Operation], None] | None = None) -> Operation:
         """Start a READ_NOTIFY; the Operation's result is the ReadNotifyResponse."""
-        op = Operation(pv, "read", callback)
-        if not pv.connected:
-            op._finish(error=DisconnectedError(pv.name, "not connected"))
-            return op
-        if not pv.read_access:
-            op._finish(error=AccessDeniedError(pv.name, "no read access"))
-            return op
-        request = pv.channel.read(data_type=data_type, data_count=count)
-        pv.circuit.ops[request.ioid] = op
-        pv.circuit.send(request)
-        return op
+        return self.read_many([(pv, data_type, count)], callback)[0]
+
+    def read_many(self, requests: Iterable[tuple[PV, int | None, int | None]],
+                  callback: Callable[[Operation], None] | None = None) -> list[Operation]:
+        """Start READ_NOTIFYs for many ``(pv, data_type, count)`` (None: native); as
+        :meth:`read` for each, with each circuit's requests encoded in one go."""
+        ops = []
+        batches: dict[Circuit, list[Any]] = {}
+        for pv, data_type, count in requests:
+            op = Operation(pv, "read", callback)
+            ops.append(op)
+            if pv.state != CONNECTED:
+                op._finish(error=DisconnectedError(pv.name, "not connected"))
+                continue
+            if not pv.access_rights & 1:
+                op._finish(error=AccessDeniedError(pv.name, "no read access"))
+                continue
+            request = pv.channel.read(data_type=data_type, data_count=count)
+            circuit = pv.circuit
+            circuit.ops[request.ioid] = op
+            batch = batches.get(circuit)
+            if batch is None:
+                batch = batches[circuit] = []
+            batch.append(request)
+        for circuit, batch in batches.items():
+            circuit.send(*batch)
+        return ops
 
     def write(self, pv: PV, data: Any, data_type: int | None = None,
               count: int | None = None, notify: bool = False,
@@ -392,8 +414,10 @@ class Context:
             self._install(sub)
         return sub
 
-    def close(self) -> None:
-        """Clear channels politely and close every socket."""
+    def close(self, clear_channels: bool = True) -> None:
+        """Clear channels politely (unless ``clear_channels`` is False: the server frees
+        them when the circuit closes, as for libca's ``ca_context_destroy``) and close
+        every socket."""
         if self._closed:
             return
         self._closed = True
@@ -401,7 +425,7 @@ class Context:
             if not circuit.closed and not circuit.connecting:
                 try:
                     clears = [pv.channel.clear() for pv in circuit.pvs.values()
-                              if pv.channel is not None and pv.connected]
+                              if clear_channels and pv.channel is not None and pv.connected]
                     if clears:
                         circuit.send(*clears)
                     if circuit.outbuf:
@@ -475,11 +499,20 @@ class Context:
                 self._register_at = now + REGISTER_RETRY
             nxt = self._register_at
         if self._searching:
-            due = [pv for pv in self._searching.values() if pv.next_search <= now]
-            if due:
-                self._send_searches(due, now)
-            nxt = min(pv.next_search for pv in self._searching.values()) \
-                if self._searching else None
+            # _search_due is never later than the earliest next_search (it may be earlier:
+            # then one pass finds nothing due and recomputes it)
+            if now >= self._search_due:
+                due = [pv for pv in self._searching.values() if pv.next_search <= now]
+                if due:
+                    self._send_searches(due, now)
+                self._search_due = min((pv.next_search for pv in self._searching.values()),
+                                       default=now + 3600.0)
+            nxt = self._search_due
+        if self._search_backlog:
+            if now >= self._backlog_due:
+                self._send_backlog(now)
+            if self._search_backlog:
+                nxt = self._backlog_due if nxt is None else min(nxt, self._backlog_due)
         conn_tmo = self.config.conn_tmo
         for circuit in list(self.circuits.values()):
             if circuit.connecting or circuit.closed:
@@ -504,8 +537,11 @@ class Context:
         if pv.search_id is None:
             self._next_search_id = (self._next_search_id + 1) % (1 << 32)
             pv.search_id = self._next_search_id
+            self._by_search_id[pv.search_id] = pv
         self._searching[pv.search_id] = pv
         pv.next_search = now
+        if now < self._search_due:
+            self._search_due = now
         pv.period = MIN_PERIOD
         if pv.disconnected_at is not None and now - pv.disconnected_at < RECONNECT_WINDOW:
             pv.search_ceiling = RECONNECT_PERIOD
@@ -517,13 +553,22 @@ class Context:
             for pv in due:
                 pv.next_search = now + pv.search_ceiling
             return
-        due.sort(key=lambda pv: pv.next_search)
-        # at most BURST datagrams now; the rest follow right after replies are read
-        datagrams = search_datagrams(((pv.search_id, pv.name) for pv in due),
-                                     self._sequence + 1, max_datagrams=BURST)
-        sent_ids: set[int] = set()
-        for datagram, ids in datagrams:
-            self._sequence += 1
+        due.sort(key=_next_search_key)
+        datagrams = search_datagrams([(pv.search_id, pv.name) for pv in due],
+                                     self._sequence + 1)
+        self._sequence += len(datagrams)
+        for pv in due:
+            pv.next_search = now + pv.period
+            pv.period = next_period(pv.period, pv.search_ceiling)
+        # BURST datagrams now, the rest BURST at a time every BURST_GAP, so that the
+        # servers' receive buffers do not overflow (replies are read in between)
+        self._search_backlog.extend(datagrams)
+        self._send_backlog(now)
+
+    def _send_backlog(self, now: float) -> None:
+        backlog = self._search_backlog
+        for _ in range(min(BURST, len(backlog))):
+            datagram, _ids = backlog.popleft()
             for target in self.search_targets:
                 try:
                     self.udp.sendto(datagram, target)
@@ -532,13 +577,7 @@ class Context:
                 except OSError:
                     continue
             self._search_name_servers(datagram)
-            sent_ids.update(ids)
-        for pv in due:
-            if pv.search_id in sent_ids:
-                pv.next_search = now + pv.period
-                pv.period = next_period(pv.period, pv.search_ceiling)
-            else:
-                pv.next_search = now + 0.002     # the rest of the batch, right after
+        self._backlog_due = now + BURST_GAP
 
     def _search_name_servers(self, datagram: bytes) -> None:
         if not self.config.name_servers:
@@ -556,6 +595,14 @@ class Context:
                 circuit.write(datagram)
 
     def _read_udp(self) -> None:
+        creates: dict[Circuit, list[Any]] = {}     # channels found, sent per circuit
+        try:
+            self._read_datagrams(creates)
+        finally:
+            for circuit, requests in creates.items():
+                circuit.send(*requests)
+
+    def _read_datagrams(self, creates: dict["Circuit", list[Any]]) -> None:
         while True:
             try:
                 data, address = self.udp.recvfrom(65535 + 16)
@@ -564,16 +611,14 @@ class Context:
             except OSError:
                 return          # e.g. ICMP port unreachable reported on the socket
             self.broadcaster.recv(data, address)
-            while True:
-                try:
-                    command = self.broadcaster.next_command()
-                except RemoteProtocolError:
-                    continue    # a bad datagram from someone: drop it
-                if command is NEED_DATA:
-                    break
+            try:
+                commands = self.broadcaster.next_commands()
+            except RemoteProtocolError:
+                continue        # a bad datagram from someone: drop it
+            for command in commands:
                 kind = type(command)
                 if kind is SearchResponse:
-                    self._on_search_response(command, command.address)
+                    self._on_search_response(command, command.address, creates)
                 elif kind is Beacon:
                     self._on_beacon(command, address)
                 elif kind is RepeaterConfirmResponse:
@@ -603,8 +648,10 @@ class Context:
             if pv.next_search > now + MIN_PERIOD:
                 pv.next_search = now
                 pv.period = min(pv.period, ANOMALY_PERIOD)
+        self._search_due = now
 
-    def _on_search_response(self, command: Any, address: tuple[str, int] | None) -> None:
+    def _on_search_response(self, command: Any, address: tuple[str, int] | None,
+                            creates: dict["Circuit", list[Any]] | None = None) -> None:
         pv = self._searching.pop(command.cid, None)
         if pv is None:
             self._check_duplicate(command, address)
@@ -622,20 +669,22 @@ class Context:
                 self._start_search(pv, time.monotonic() + 1.0)
                 return
         pv.circuit = circuit
-        pv.channel = ClientChannel(circuit.core, pv.name)
-        circuit.pvs[pv.channel.cid] = pv
-        circuit.send(pv.channel.create())
+        pv.channel = channel = ClientChannel(circuit.core, pv.name)
+        circuit.pvs[channel.cid] = pv
+        if creates is None:
+            circuit.send(channel.create())
+        else:
+            creates.setdefault(circuit, []).append(channel.create())
 
     def _check_duplicate(self, command: Any, address: tuple[str, int] | None) -> None:
         if address is None:
             return
-        for pv in self.pvs.values():
-            if pv.search_id == command.cid and pv.server is not None and pv.server != address:
-                self.on_warning(
-                    "Identical process variable names on multiple servers",
-                    f'Channel: "{pv.name}", Connecting to: {pv.host}, Ignored: '
-                    f"{self.host_label(address[0])}:{address[1]}")
-                return
+        pv = self._by_search_id.get(command.cid)
+        if pv is not None and pv.server is not None and pv.server != address:
+            self.on_warning(
+                "Identical process variable names on multiple servers",
+                f'Channel: "{pv.name}", Connecting to: {pv.host}, Ignored: '
+                f"{self.host_label(address[0])}:{address[1]}")
 
     # -- circuits ------------------------------------------------------------
 
@@ -650,20 +699,24 @@ class Context:
         circuit.echo_sent = None
         core = circuit.core
         core.recv(data)
+        dispatch = _DISPATCH
         while True:
             try:
-                command = core.next_command()
+                commands = core.next_commands()
             except RemoteProtocolError as exc:
                 self._circuit_lost(circuit, f"protocol error: {exc}")
                 return
-            if command is NEED_DATA:
+            if not commands:
                 return
-            if command is DISCONNECTED:
-                self._circuit_lost(circuit)
-                return
-            handler = _DISPATCH.get(type(command))
-            if handler is not None:
-                handler(self, circuit, command)
+            for command in commands:
+                if command is DISCONNECTED:
+                    self._circuit_lost(circuit)
+                    return
+                handler = dispatch.get(type(command))
+                if handler is not None:
+                    handler(self, circuit, command)
+                if circuit.closed:
+                    return
 
     def _on_update(self, circuit: Circuit, command: Any) -> None:
         sub = circuit.subs.get(command.subscriptionid)
@@ -805,6 +858,9 @@ class Context:
         if not self._closed:
             self._start_search(pv, now)
             pv.next_search = now + retry_after
+
+
+_next_search_key = attrgetter("next_search")
 
 
 def _print_ca_exception(message: str, context: str) -> None:

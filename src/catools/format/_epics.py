@@ -8,7 +8,7 @@ A *reading* is any object with ``data_type``, ``native_type``, ``native_count``,
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, BinaryIO, TextIO
 
 from ._names import (
@@ -95,32 +95,52 @@ def _error_text(kind: str, message: str) -> str:
         raise ValueError(f"unknown error kind {kind!r}") from None
 
 
+def scalar_formatter(opts: FormatOptions) -> Callable[[str, Any], str | None]:
+    """``line(name, reading)``: caget's plain/terse line of a numeric scalar in the
+    default number formats (the common case of a many-PV caget), or None when the
+    general path is needed. ``reading`` needs ``count``, ``data_type`` and ``data``
+    (a client Reading or a READ_NOTIFY reply)."""
+    if opts.count or opts.mode not in ("plain", "terse"):
+        return _no_line
+    float_format = opts.float_format if opts.float_base is None else None
+    int_default = opts.int_base is None
+    terse = opts.mode == "terse"
+    separator = opts.separator
+
+    def line(name: str, reading: Any) -> str | None:
+        if reading.count != 1:
+            return None
+        t = reading.data_type
+        if t > 34:
+            return None
+        base = t % 7
+        if base == DBR_DOUBLE or base == DBR_FLOAT:
+            if float_format is None:
+                return None
+            value = reading.data[0]
+            text = float_format % value
+            if "nan" in text:           # printf spells it its own way (-nan)
+                text = c_float(float_format, value)
+        elif base == DBR_LONG or base == DBR_SHORT:
+            if not int_default:
+                return None
+            text = "%d" % reading.data[0]
+        else:
+            return None
+        if terse:
+            return text + "\n"
+        if separator == " ":
+            return "%-30s %s\n" % (name, text)
+        return name + separator + text + "\n"
+    return line
+
+
+def _no_line(name: str, reading: Any) -> None:
+    return None
+
+
 def _scalar_line(name: str, reading: Any, opts: FormatOptions) -> str | None:
-    """The plain/terse line of a numeric scalar in the default formats (the common
-    case of a many-PV caget), or None when the general path is needed."""
-    if reading.count != 1 or opts.count or opts.mode not in ("plain", "terse"):
-        return None
-    t = reading.data_type
-    if t > 34:
-        return None
-    base = t % 7
-    if base == DBR_DOUBLE or base == DBR_FLOAT:
-        if opts.float_base is not None:
-            return None
-        text = opts.float_format % reading.data[0]
-        if "nan" in text:
-            text = c_float(opts.float_format, reading.data[0])
-    elif base == DBR_LONG or base == DBR_SHORT:
-        if opts.int_base is not None:
-            return None
-        text = "%d" % reading.data[0]
-    else:
-        return None
-    if opts.mode == "terse":
-        return text + "\n"
-    if opts.separator == " ":
-        return "%-30s %s\n" % (name, text)
-    return name + opts.separator + text + "\n"
+    return scalar_formatter(opts)(name, reading)
 
 
 def caget_pieces(name: str, reading: Any, opts: FormatOptions, *,

@@ -3,7 +3,7 @@
 No sockets, clocks or environment here: the I/O layers (``catools.client``,
 ``catools.server``) own those and pass in what the core needs.
 """
-from ._broadcaster import Broadcaster
+from ._broadcaster import Broadcaster, search_datagrams
 from ._channel import ClientChannel, ServerChannel
 from ._circuit import DEFAULT_MAX_PAYLOAD, VirtualCircuit
 from ._commands import (ALL_COMMANDS, COMMAND_TABLE, REGISTRY, AccessRightsResponse, Beacon,
@@ -51,7 +51,8 @@ CA_SERVER_PORT = SERVER_PORT
 CA_REPEATER_PORT = REPEATER_PORT
 
 __all__ = [
-    "Broadcaster", "VirtualCircuit", "ClientChannel", "ServerChannel", "Command",
+    "Broadcaster", "search_datagrams", "VirtualCircuit", "ClientChannel", "ServerChannel",
+    "Command",
     "COMMAND_TABLE", "ALL_COMMANDS", "REGISTRY", "decode_command", "read_datagram",
     "command_table_markdown", "ip_to_int", "int_to_ip",
     "AccessRightsResponse", "Beacon", "ClearChannelRequest", "ClearChannelResponse",

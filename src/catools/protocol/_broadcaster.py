@@ -2,14 +2,59 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from typing import Any, Iterable
 
 from ._commands import Command, SearchRequest, SearchResponse, VersionRequest, read_datagram
-from ._constants import DEFAULT_PROTOCOL_VERSION, MAX_UDP_SEND
+from ._constants import DEFAULT_PROTOCOL_VERSION, DONT_REPLY, MAX_UDP_SEND
+from ._headers import HEADER
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._roles import NEED_DATA, SERVER, Role
 
 _U32 = 1 << 32
+_pack_header = HEADER.pack
+_NULS = tuple(b"\0" * (8 - n) for n in range(8))
+
+
+def search_datagrams(requests: Iterable[tuple[int, str]], sequence: int,
+                     limit: int = MAX_UDP_SEND, max_datagrams: int | None = None,
+                     version: int = DEFAULT_PROTOCOL_VERSION
+                     ) -> list[tuple[bytes, list[int]]]:
+    """Pack (search id, name) pairs into datagrams of at most ``limit`` bytes, each a
+    VersionRequest (priority 1, its sequence number) and then SearchRequests, as libca
+    batches them.
+
+    Returns ``[(datagram, [search ids...]), ...]``; sequence numbers count up from
+    ``sequence``. With ``max_datagrams``, stops once that many are full (the rest of
+    ``requests`` is not consumed). Encodes what ``SearchRequest(name, cid)`` encodes,
+    without building the command objects (a many-PV search sends thousands).
+    """
+    out: list[tuple[bytes, list[int]]] = []
+    parts: list[bytes] = []
+    ids: list[int] = []
+    size = limit + 1
+    seq = sequence - 1
+    for search_id, name in requests:
+        raw = name.encode("utf-8", "surrogateescape")
+        if b"\0" in raw:
+            raise LocalProtocolError(f"PV name {name!r} contains a NUL byte")
+        payload = raw + _NULS[len(raw) & 7]
+        n = 16 + len(payload)
+        if size + n > limit:
+            if ids:
+                out.append((b"".join(parts), ids))
+                if max_datagrams is not None and len(out) >= max_datagrams:
+                    return out
+            seq += 1
+            parts = [bytes(VersionRequest(priority=1, version=version, sequence_id=seq))]
+            ids = []
+            size = 16
+        parts.append(_pack_header(6, len(payload), DONT_REPLY, version, search_id, search_id))
+        parts.append(payload)
+        ids.append(search_id)
+        size += n
+    if ids:
+        out.append((b"".join(parts), ids))
+    return out
 
 
 class Broadcaster:
@@ -65,21 +110,44 @@ class Broadcaster:
         """Queue one received datagram and where it came from."""
         self._datagrams.append((bytes(data), address))
 
+    def next_commands(self) -> list[Command]:
+        """The commands of the next queued datagram (``[]`` when none is queued), with
+        the same checks as :meth:`next_command`; a malformed datagram raises
+        ``RemoteProtocolError`` and is dropped. Commands already split off by
+        ``next_command`` come first."""
+        if self._ready:
+            commands = list(self._ready)
+            self._ready.clear()
+        elif not self._datagrams:
+            return []
+        else:
+            data, address = self._datagrams.popleft()
+            commands = self._decode(data, address)
+        unanswered = self.unanswered_searches
+        if unanswered:
+            for command in commands:
+                if command.__class__ is SearchResponse:
+                    unanswered.pop(command.cid, None)
+        return commands
+
+    def _decode(self, data: bytes, address: Any) -> list[Command]:
+        commands = read_datagram(data, self.their_role)
+        if self.our_role is SERVER and commands and any(
+                isinstance(c, SearchRequest) for c in commands) and \
+                not isinstance(commands[0], VersionRequest):
+            raise RemoteProtocolError("search datagram does not start with a "
+                                      "VersionRequest")
+        for command in commands:
+            command.__dict__["_sender"] = address
+        return commands
+
     def next_command(self) -> Any:
         """The next command received, or ``NEED_DATA``."""
         while not self._ready:
             if not self._datagrams:
                 return NEED_DATA
             data, address = self._datagrams.popleft()
-            commands = read_datagram(data, self.their_role)
-            if self.our_role is SERVER and commands and any(
-                    isinstance(c, SearchRequest) for c in commands) and \
-                    not isinstance(commands[0], VersionRequest):
-                raise RemoteProtocolError("search datagram does not start with a "
-                                          "VersionRequest")
-            for command in commands:
-                command.__dict__["_sender"] = address
-            self._ready.extend(commands)
+            self._ready.extend(self._decode(data, address))
         command = self._ready.popleft()
         if isinstance(command, SearchResponse):
             self.unanswered_searches.pop(command.cid, None)

@@ -16,8 +16,9 @@ from ._constants import (DEFAULT_PROTOCOL_VERSION, DONT_REPLY, DO_REPLY,
 from ._dbr import (DBR_TYPES, MAX_DBR_TYPE, SCALAR_DECODERS, DBRMetadata,
                    decode_metadata, decode_values, encode_metadata, encode_values)
 from ._errors import LocalProtocolError, RemoteProtocolError
-from ._headers import Header, pack_header, unpack_header
+from ._headers import HEADER, Header, pack_header, unpack_header
 from ._roles import CLIENT, SERVER, Role
+from . import _codecs
 
 class _Required:
     """Marks a constructor argument without a default."""
@@ -27,7 +28,6 @@ class _Required:
 
 
 REQUIRED: Any = _Required()
-_UNSET: Any = object()
 
 
 class Row(NamedTuple):
@@ -162,6 +162,8 @@ COMMAND_TABLE: tuple[Row, ...] = (
 )
 
 _MON_INFO = struct.Struct(">fffHxx")
+_unpack_header = HEADER.unpack_from
+_unpack_tail = struct.Struct(">II").unpack_from
 _SEARCH_VERSION = struct.Struct(">H6x")
 
 
@@ -179,9 +181,17 @@ def ip_to_int(address: str) -> int:
     return value
 
 
+_IP_TEXT: dict[int, str] = {}
+
+
 def int_to_ip(value: int) -> str:
     """Dotted form of a packed IPv4 address."""
-    return f"{value >> 24 & 255}.{value >> 16 & 255}.{value >> 8 & 255}.{value & 255}"
+    text = _IP_TEXT.get(value)
+    if text is None:
+        text = f"{value >> 24 & 255}.{value >> 16 & 255}.{value >> 8 & 255}.{value & 255}"
+        if len(_IP_TEXT) < 256:     # the few servers a client hears from, bounded
+            _IP_TEXT[value] = text
+    return text
 
 
 def _name_bytes(name: str | bytes) -> bytes:
@@ -309,11 +319,12 @@ def _decode_dbr(cmd: Any) -> None:
 
 def _dbr_data(self: Any) -> Any:
     """The values: ``array.array`` for numbers, a list of bytes for strings."""
-    try:
-        return self.__dict__["_data"]
-    except KeyError:
+    cache = self.__dict__
+    data = cache.get("_data")
+    if data is None:
         _decode_dbr(self)
-        return self.__dict__["_data"]
+        data = cache["_data"]
+    return data
 
 
 def _dbr_metadata(self: Any) -> DBRMetadata:
@@ -349,11 +360,19 @@ _DBR_SIZES = tuple((row.value_offset, row.elem_size) for row in DBR_TYPES)
 # ---------------------------------------------------------------------------
 
 
-_GLOBALS: dict[str, Any] = {}
+#: What the generated functions of ``_codecs`` refer to (they run in its namespace).
+vars(_codecs).update({
+    "_tnew": _tnew, "ip_to_int": ip_to_int, "int_to_ip": int_to_ip,
+    "_name_bytes": _name_bytes, "_name_str": _name_str, "_encode_dbr": _encode_dbr,
+    "_MON": _MON_INFO, "_SV": _SEARCH_VERSION, "_SIZES": _DBR_SIZES,
+    "_size_error": _dbr_size_error, "_UNSET": getattr(_codecs, "_UNSET", object()), "Remote": RemoteProtocolError,
+    "Local": LocalProtocolError, "DBRMetadata": DBRMetadata, "Mapping": Mapping,
+    "_pad": lambda b: b + b"\0" * (-len(b) & 7),
+    "_NULS": tuple(b"\0" * (8 - n) for n in range(8))})
 
 
 def _make_class(row: Row) -> type[Command]:
-    """The class of one table row; its codecs are compiled on first use."""
+    """The class of one table row, with its generated constructor and codecs."""
     field_names = [name for name, _ in row.fields]
     items = [n for n in field_names if n not in ("data", "metadata")]
     index = {name: i for i, name in enumerate(items)}
@@ -377,172 +396,26 @@ def _make_class(row: Row) -> type[Command]:
     if row.name == "SearchResponse":
         ns["address"] = property(_search_response_address)
 
-    ns["__new__"] = _lazy_new
-    ns["_header_fields"] = _lazy_header_fields
-    ns["_from_wire"] = classmethod(_lazy_from_wire)
+    ns["__new__"] = staticmethod(_codec(row, "__new__"))
+    ns["_header_fields"] = _codec(row, "_header_fields")
+    ns["_from_wire"] = classmethod(_codec(row, "_from_wire"))
     return type(row.name, (Command,), ns)
 
 
-def _class_source(row: Row) -> list[str]:
-    """Python source of a row's ``__new__``, ``_header_fields`` and ``_from_wire``."""
-    sources: list[str] = []
-    field_names = [name for name, _ in row.fields]
-    items = [n for n in field_names if n not in ("data", "metadata")]
-    index = {name: i for i, name in enumerate(items)}
-    g = _GLOBALS
-    g.update({"_tnew": _tnew, "ip_to_int": ip_to_int,
-                         "int_to_ip": int_to_ip, "_name_bytes": _name_bytes,
-                         "_name_str": _name_str, "_encode_dbr": _encode_dbr,
-                         "_UNSET": _UNSET, "_MON": _MON_INFO, "_SV": _SEARCH_VERSION,
-                         "_SIZES": _DBR_SIZES, "_size_error": _dbr_size_error,
-                         "Remote": RemoteProtocolError, "Local": LocalProtocolError,
-                         "_error_header": _error_header, "DBRMetadata": DBRMetadata,
-                         "Mapping": Mapping,
-                         "_pad": lambda b: b + b"\0" * (-len(b) & 7)})
-    prefix = row.name
-
-    # ---- __new__ (the validating constructor) ---------------------------
-    params, late_required, seen_default = [], [], False
-    for name, default in row.fields:
-        if default is REQUIRED and seen_default:
-            params.append(f"{name}=_UNSET")       # required, but after an optional one
-            late_required.append(name)
-        elif default is REQUIRED:
-            params.append(name)
-        else:
-            seen_default = True
-            params.append(f"{name}={default!r}")
-    body = []
-    for name in late_required:
-        message = f"{row.name}() missing required argument: {name}"
-        body.append(f"    if {name} is _UNSET: raise TypeError({message!r})")
-    text_fields = ("name", "error_message", "original_request")
-    for name in items:
-        if name in text_fields:
-            continue
-        if name == "ip" or name.endswith("address"):
-            body.append(f"    ip_to_int({name})")
-        elif name == "version" and row.payload == "search":
-            body.append(f"    {name} = None if {name} is None else int({name})")
-        elif name in ("low", "high", "to") and row.payload == "mon_info":
-            continue  # floats, converted below (int() here would truncate them)
-        elif not (name == "data_count" and row.payload == "dbr"):
-            body.append(f"    {name} = int({name})")
-    if row.payload == "dbr":
-        body.append("    data_type, n, payload = _encode_dbr(cls, data, metadata, data_type)")
-        body.append("    if data_count is None: data_count = n")
-        body.append("    data_count = int(data_count)")
-    elif row.payload == "name":
-        body.append("    raw = _name_bytes(name)")
-        body.append("    if b'\\0' in raw: raise Local('name contains a NUL byte')")
-        body.append("    payload = _pad(raw + b'\\0')")
-        body.append("    name = _name_str(raw)")
-    elif row.payload == "mon_info":
-        body.append("    low, high, to = float(low), float(high), float(to)")
-        body.append("    payload = _MON.pack(low, high, to, mask)")
-    elif row.payload == "search":
-        body.append("    payload = b'' if version is None else _SV.pack(version)")
-    elif row.payload == "error":
-        body.append("    original_request = _error_header(original_request)")
-        body.append("    msg = error_message.encode('utf-8', 'surrogateescape') "
-                    "if isinstance(error_message, str) else bytes(error_message)")
-        body.append("    msg = msg.split(b'\\0')[0]")
-        body.append("    error_message = _name_str(msg)")
-        body.append("    payload = _pad(original_request + msg + b'\\0')")
-    else:
-        body.append("    payload = b''")
-    body.append(f"    self = _tnew(cls, ({''.join(n + ', ' for n in items)}payload,))")
-    if row.payload == "dbr":
-        body.append("    if isinstance(metadata, Mapping): metadata = DBRMetadata(**metadata)")
-        body.append("    d = self.__dict__; d['_data'] = data")
-        body.append("    if metadata is not None: d['_metadata'] = metadata")
-    body.append("    return self")
-    sources.append(f"def {prefix}__new__(cls, {', '.join(params)}):\n" + "\n".join(body))
-
-    # ---- header fields --------------------------------------------------
-    exprs = []
-    for item in row.header:
-        if isinstance(item, int):
-            exprs.append(str(item))
-        elif item.startswith("ip:"):
-            exprs.append(f"ip_to_int(self[{index[item[3:]]}])")
-        else:
-            exprs.append(f"self[{index[item]}]")
-    sources.append(f"def {prefix}_header_fields(self):\n    return ({', '.join(exprs)})")
-
-    # ---- decoding from the wire -----------------------------------------
-    source = {}
-    for item, src_name in zip(row.header, ("dtype", "count", "p1", "p2")):
-        if isinstance(item, int) or item.removeprefix("ip:") in source:
-            continue
-        if item.startswith("ip:"):
-            source[item[3:]] = f"int_to_ip({src_name})"
-        else:
-            source[item] = src_name
-    lines = [f"def {prefix}_from_wire(cls, dtype, count, p1, p2, payload):"]
-    if row.payload == "dbr":
-        lines.append("    try:")
-        lines.append("        off, elem = _SIZES[dtype]")
-        lines.append("    except IndexError:")
-        lines.append("        _size_error(dtype, count, payload)")
-        lines.append("    if len(payload) < off + count * elem: _size_error(dtype, count, payload)")
-    elif row.payload == "name":
-        source["name"] = "_name_str(payload)"
-    elif row.payload == "mon_info":
-        lines.append("    if len(payload) < 16: raise Remote('EVENT_ADD payload too short')")
-        lines.append("    low, high, to, mask = _MON.unpack_from(payload)")
-        for name in ("low", "high", "to", "mask"):
-            source[name] = name
-    elif row.payload == "search":
-        source["version"] = "_SV.unpack_from(payload)[0] if len(payload) >= 8 else None"
-    elif row.payload == "error":
-        lines.append("    if len(payload) < 16: raise Remote('ERROR payload too short')")
-        lines.append("    hl = 24 if payload[2:4] == b'\\xff\\xff' and len(payload) >= 24 else 16")
-        source["original_request"] = "bytes(payload[:hl])"
-        source["error_message"] = "_name_str(bytes(payload[hl:]))"
-    missing = [n for n in items if n not in source]
-    if missing:
-        raise AssertionError(f"{row.name}: fields {missing} are not on the wire")
-    lines.append(f"    return _tnew(cls, ({''.join(source[n] + ', ' for n in items)}payload,))")
-    sources.append("\n".join(lines))
-    return sources
+def _codec(row: Row, which: str) -> Any:
+    """One of a row's generated functions: from ``_codecs`` (written by ``_codegen``
+    from this table, checked by a test), or compiled now if that file lacks it."""
+    function = getattr(_codecs, row.name + which, None)
+    if function is None:  # a row added since _codecs.py was generated
+        from ._codegen import row_source
+        source = row_source(row)[_CODEC_INDEX[which]]
+        exec(compile(source, f"<catools command {row.name}>", "exec"),  # noqa: S102
+             vars(_codecs))
+        function = getattr(_codecs, row.name + which)
+    return function
 
 
 _CODEC_INDEX = {"__new__": 0, "_header_fields": 1, "_from_wire": 2}
-
-
-def _materialize(cls: Any, which: str) -> None:
-    """Compile one of a command class's constructor and codecs from its table row, as
-    dataclasses builds ``__init__`` (generated from the table, never written out). Each
-    is compiled on first use, so a tool pays only for the codecs it needs."""
-    flag = "_compiled" + which
-    if flag in cls.__dict__:
-        return
-    prefix = cls.ROW.name
-    source = _class_source(cls.ROW)[_CODEC_INDEX[which]]
-    exec(compile(source, f"<catools command {prefix}>", "exec"), _GLOBALS)  # noqa: S102
-    function = _GLOBALS[f"{prefix}{which}"]
-    if which == "__new__":
-        function = staticmethod(function)
-    elif which == "_from_wire":
-        function = classmethod(function)
-    type.__setattr__(cls, which, function)
-    type.__setattr__(cls, flag, True)
-
-
-def _lazy_new(cls: Any, *args: Any, **kwargs: Any) -> Any:
-    _materialize(cls, "__new__")
-    return cls.__new__(cls, *args, **kwargs)
-
-
-def _lazy_header_fields(self: Any) -> tuple[int, int, int, int]:
-    _materialize(type(self), "_header_fields")
-    return self._header_fields()
-
-
-def _lazy_from_wire(cls: Any, dtype: int, count: int, p1: int, p2: int, payload: bytes) -> Any:
-    _materialize(cls, "_from_wire")
-    return cls._from_wire(dtype, count, p1, p2, payload)
 
 
 def _error_header(original: Any) -> bytes:
@@ -557,6 +430,9 @@ def _error_header(original: Any) -> bytes:
     if len(raw) < size:
         raise LocalProtocolError("original_request must be a command or a message header")
     return raw[:size]
+
+
+vars(_codecs)["_error_header"] = _error_header
 
 
 def _search_response_address(self: Any) -> tuple[str, int] | None:
@@ -633,21 +509,34 @@ def read_datagram(data: bytes, sender: Role) -> list[Command]:
     registration)."""
     if not data:
         return [RepeaterRegisterRequest()] if sender is CLIENT else []
+    if data.__class__ is not bytes:
+        data = bytes(data)
+    registry = REGISTRY[sender]
     commands = []
+    append = commands.append
     pos = 0
     end = len(data)
     while pos < end:
-        parsed = unpack_header(data, pos)
-        if parsed is None:
+        if end - pos < HEADER_SIZE:
             raise RemoteProtocolError(f"truncated header at byte {pos} of a datagram")
-        hdr, size = parsed
-        stop = pos + size + hdr.payload_size
+        cmd, psize, dtype, count, p1, p2 = _unpack_header(data, pos)
+        start = pos + HEADER_SIZE
+        if psize == 0xFFFF:
+            if end - pos < EXTENDED_HEADER_SIZE:
+                raise RemoteProtocolError(f"truncated header at byte {pos} of a datagram")
+            psize, count = _unpack_tail(data, start)
+            start = pos + EXTENDED_HEADER_SIZE
+        stop = start + psize
         if stop > end:
             raise RemoteProtocolError(f"datagram truncated: message at byte {pos} "
-                                      f"announces {hdr.payload_size} payload bytes")
-        commands.append(decode_command(sender, hdr.command, hdr.data_type, hdr.data_count,
-                                       hdr.parameter1, hdr.parameter2,
-                                       bytes(data[pos + size:stop])))
+                                      f"announces {psize} payload bytes")
+        cls = registry.get(cmd)
+        if cls is None:
+            raise RemoteProtocolError(f"unknown command code {cmd} from the "
+                                      f"{sender.value.lower()}")
+        if cls is EventAddResponse and not psize:
+            cls = EventCancelResponse
+        append(cls._from_wire(dtype, count, p1, p2, data[start:stop]))  # type: ignore
         pos = stop
     return commands
 

@@ -1,0 +1,134 @@
+"""The batch paths (search_datagrams, VirtualCircuit.next_commands, the send fast
+path) do exactly what the one-command-at-a-time paths do: same bytes, same commands,
+same states, same errors."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from catools import (CLIENT, DISCONNECTED, AccessRightsResponse, ChannelState, ClientChannel,
+                     CreateChanResponse, EchoResponse, ReadNotifyResponse, RemoteProtocolError,
+                     SearchRequest, VersionRequest, VirtualCircuit, read_datagram,
+                     search_datagrams)
+from catools.protocol import LocalProtocolError
+
+from helpers import CircuitPair, drain
+
+NAMES = st.text(st.characters(blacklist_characters="\0", blacklist_categories=("Cs",)),
+                min_size=1, max_size=60)
+
+
+@given(st.lists(NAMES, min_size=1, max_size=120), st.integers(1, 2**31))
+@settings(max_examples=60, deadline=None)
+def test_search_datagrams_encode_as_the_command_classes(names, sequence):
+    pairs = list(enumerate(names, 1))
+    datagrams = search_datagrams(pairs, sequence)
+    seen = []
+    for n, (datagram, ids) in enumerate(datagrams):
+        assert len(datagram) <= 1024 or len(ids) == 1
+        commands = read_datagram(datagram, CLIENT)
+        assert commands[0] == VersionRequest(priority=1, version=13, sequence_id=sequence + n)
+        expected = [SearchRequest(name=name, cid=cid) for cid, name in pairs
+                    if cid in ids]
+        assert commands[1:] == expected
+        assert datagram == b"".join(bytes(c) for c in [commands[0], *expected])
+        seen += ids
+    assert seen == [cid for cid, _ in pairs]
+
+
+def test_search_datagrams_stop_after_max_datagrams():
+    pairs = [(i, f"PV:{i:05d}") for i in range(1000)]
+    datagrams = search_datagrams(iter(pairs), 1, max_datagrams=3)
+    assert len(datagrams) == 3
+    assert sum(len(ids) for _, ids in datagrams) < 1000
+
+
+def test_search_datagrams_refuse_a_nul_in_a_name():
+    with pytest.raises(LocalProtocolError):
+        search_datagrams([(1, "A\0B")], 1)
+
+
+def _connected_pair(n: int) -> tuple[CircuitPair, list[ClientChannel]]:
+    pair = CircuitPair()
+    pair.handshake()
+    channels = [ClientChannel(pair.client, f"PV{i}") for i in range(n)]
+    pair.client_sends(*[c.create() for c in channels])
+    return pair, channels
+
+
+def _replies(pair: CircuitPair, channels: list[ClientChannel]) -> bytes:
+    out = []
+    for i, chan in enumerate(channels):
+        server_chan = pair.server.channels[chan.cid]
+        out += server_chan.create(native_data_type=6, native_data_count=1, sid=100 + i,
+                                  access_rights=3)
+    return pair.server.send(*out)
+
+
+def test_next_commands_equal_next_command_for_a_connect_burst():
+    pair_a, chans_a = _connected_pair(50)
+    pair_b, chans_b = _connected_pair(50)
+    data = _replies(pair_a, chans_a)
+    assert data == _replies(pair_b, chans_b)
+    pair_a.client.recv(data)
+    pair_b.client.recv(data)
+    batch = pair_a.client.next_commands()
+    one_by_one = drain(pair_b.client)
+    assert batch == one_by_one
+    assert [type(c) for c in batch[:2]] == [AccessRightsResponse, CreateChanResponse]
+    for a, b in zip(chans_a, chans_b):
+        assert (a.state, a.sid, a.native_data_type, a.native_data_count, a.access_rights) \
+            == (b.state, b.sid, b.native_data_type, b.native_data_count, b.access_rights)
+        assert a.state is ChannelState.CONNECTED
+    assert pair_a.client.next_commands() == []
+
+
+def test_send_fast_path_and_read_replies_in_a_batch():
+    pair, chans = _connected_pair(20)
+    pair.client.recv(_replies(pair, chans))
+    pair.client.next_commands()
+    reads = [c.read(data_type=6, data_count=1) for c in chans]
+    wire = pair.client.send(*reads)
+    assert wire == b"".join(bytes(r) for r in reads)
+    pair.server.recv(wire)
+    assert drain(pair.server) == reads
+    replies = [ReadNotifyResponse(data=[i + 0.5], data_type=6, data_count=1, status=1,
+                                  ioid=r.ioid) for i, r in enumerate(reads)]
+    pair.client.recv(pair.server.send(*replies, EchoResponse()))
+    got = pair.client.next_commands()
+    assert got == [*replies, EchoResponse()]
+    assert [c.data[0] for c in got[:-1]] == [i + 0.5 for i in range(20)]
+    assert pair.client._ioids == {}
+    # a second reply for the same IOID is a protocol error, as one by one
+    pair.client.recv(bytes(replies[0]))
+    with pytest.raises(RemoteProtocolError):
+        pair.client.next_commands()
+
+
+def test_an_error_after_good_commands_comes_on_the_next_call():
+    pair, chans = _connected_pair(3)
+    good = _replies(pair, chans)
+    bad = bytes(CreateChanResponse(data_type=6, data_count=1, cid=999, sid=7))  # no CID 999
+    pair.client.recv(good + bad)
+    first = pair.client.next_commands()
+    assert len(first) == 6
+    with pytest.raises(RemoteProtocolError):
+        pair.client.next_commands()
+
+
+def test_next_commands_ends_with_disconnected():
+    pair, chans = _connected_pair(2)
+    pair.client.recv(_replies(pair, chans))
+    pair.client.recv(b"")
+    got = pair.client.next_commands()
+    assert got[-1] is DISCONNECTED and len(got) == 5
+    assert all(c.state is ChannelState.DISCONNECTED for c in chans)
+
+
+def test_send_fast_path_keeps_the_rules():
+    circuit = VirtualCircuit(CLIENT, ("127.0.0.1", 5064), 0)
+    circuit.send(VersionRequest(priority=0, version=13))
+    chan = ClientChannel(circuit, "A")
+    circuit.send(chan.create())
+    with pytest.raises(LocalProtocolError):
+        circuit.send(chan.create())          # twice: the channel awaits its reply
