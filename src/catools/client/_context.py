@@ -30,6 +30,8 @@ from ._search import (BURST, BURST_GAP, MIN_PERIOD, RECONNECT_PERIOD, RECONNECT_
                       next_period, search_datagrams)
 
 _RECV_SIZE = 1 << 17
+#: next_search of a PV whose search datagram waits in the backlog (set when it is sent)
+PARKED = 3600.0
 #: libca waits this long for an ECHO reply before declaring a circuit unresponsive.
 ECHO_TIMEOUT = 5.0
 #: Seconds between repeater registration attempts until one is confirmed.
@@ -313,11 +315,14 @@ class Context:
     def wait_connected(self, pvs: Sequence[PV], timeout: float | None) -> bool:
         """Run until every PV is connected or ``timeout`` (None: forever) passes."""
         pending = [pv for pv in pvs if not pv.connected]
+        first = 0       # pending[:first] are connected (they mostly connect in order)
 
         def done() -> bool:
-            while pending and pending[-1].connected:
-                pending.pop()
-            return not pending or all(pv.connected for pv in pending)
+            nonlocal first
+            n = len(pending)
+            while first < n and pending[first].state == CONNECTED:
+                first += 1
+            return first == n
         return self.run_until(done, timeout)
 
     def run_until(self, predicate: Callable[[], bool], timeout: float | None) -> bool:
@@ -502,6 +507,8 @@ class Context:
             # _search_due is never later than the earliest next_search (it may be earlier:
             # then one pass finds nothing due and recomputes it)
             if now >= self._search_due:
+                # replies already received come first: no search again for what they answer
+                self._read_udp()
                 due = [pv for pv in self._searching.values() if pv.next_search <= now]
                 if due:
                     self._send_searches(due, now)
@@ -557,9 +564,9 @@ class Context:
         datagrams = search_datagrams([(pv.search_id, pv.name) for pv in due],
                                      self._sequence + 1)
         self._sequence += len(datagrams)
+        parked = now + PARKED
         for pv in due:
-            pv.next_search = now + pv.period
-            pv.period = next_period(pv.period, pv.search_ceiling)
+            pv.next_search = parked         # until its datagram is sent
         # BURST datagrams now, the rest BURST at a time every BURST_GAP, so that the
         # servers' receive buffers do not overflow (replies are read in between)
         self._search_backlog.extend(datagrams)
@@ -567,8 +574,17 @@ class Context:
 
     def _send_backlog(self, now: float) -> None:
         backlog = self._search_backlog
+        searching = self._searching
+        earliest = self._search_due
         for _ in range(min(BURST, len(backlog))):
-            datagram, _ids = backlog.popleft()
+            datagram, ids = backlog.popleft()
+            for search_id in ids:           # the back-off counts from the sending
+                pv = searching.get(search_id)
+                if pv is not None:
+                    pv.next_search = t = now + pv.period
+                    pv.period = next_period(pv.period, pv.search_ceiling)
+                    if t < earliest:
+                        earliest = t
             for target in self.search_targets:
                 try:
                     self.udp.sendto(datagram, target)
@@ -578,6 +594,7 @@ class Context:
                     continue
             self._search_name_servers(datagram)
         self._backlog_due = now + BURST_GAP
+        self._search_due = earliest
 
     def _search_name_servers(self, datagram: bytes) -> None:
         if not self.config.name_servers:

@@ -85,7 +85,7 @@ def dbr_text_to_type(text: str) -> int:
         return -1
 
 
-_SCANF_INT = re.compile(r"\s*([+-]?\d+)")
+_SCANF_INT = r"\s*([+-]?\d+)"     # (compiled on first use, by re's cache)
 
 
 def parse_dbr_type(arg: str) -> int:
@@ -95,7 +95,7 @@ def parse_dbr_type(arg: str) -> int:
     with ``DBR_`` prepended. Returns ``-1`` when nothing matches. Range checks (and
     the rejection of PUT_ACKT/PUT_ACKS) are left to the caller.
     """
-    m = _SCANF_INT.match(arg)
+    m = re.match(_SCANF_INT, arg)
     if m:
         return int(m.group(1))
     # caget compares with dbr_text[] only, which spells 1/8/15/22/29 "SHORT": the

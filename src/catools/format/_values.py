@@ -40,7 +40,7 @@ _SPECIAL = {7: "\\a", 8: "\\b", 12: "\\f", 10: "\\n", 13: "\\r", 9: "\\t", 11: "
             0x5C: "\\\\", 0x27: "\\'", 0x22: '\\"', 0: "\\0"}
 _ESCAPES = {chr(b): _SPECIAL.get(b, f"\\x{b:02x}") for b in range(256)
             if b in _SPECIAL or not 0x20 <= b <= 0x7E}
-_NEEDS_ESCAPE = re.compile(r"[^\x20\x21\x23-\x26\x28-\x5b\x5d-\x7e]")
+_NEEDS_ESCAPE = r"[^\x20\x21\x23-\x26\x28-\x5b\x5d-\x7e]"   # compiled on first use
 
 
 def _escape_sub(m: re.Match) -> str:
@@ -51,9 +51,10 @@ def escape_bytes(raw: bytes) -> str:
     """``epicsStrnEscapedFromRaw``: C escapes for \\a\\b\\f\\n\\r\\t\\v\\\\ \\' \\" \\0,
     ``\\xhh`` (lower-case hex) for other bytes outside printable ASCII."""
     s = raw.decode("latin-1")
-    if _NEEDS_ESCAPE.search(s) is None:
+    if s.isascii() and s.isprintable() and '"' not in s and "'" not in s \
+            and "\\" not in s:
         return s
-    return _NEEDS_ESCAPE.sub(_escape_sub, s)
+    return re.sub(_NEEDS_ESCAPE, _escape_sub, s)
 
 
 def raw_text(raw: bytes | str | None) -> str:

@@ -18,6 +18,11 @@ if TYPE_CHECKING:
     from ._circuit import VirtualCircuit
 
 
+_NO_ACCESS = AccessRights.NO_ACCESS
+_SEND_CREATE = ChannelState.SEND_CREATE_CHAN_REQUEST
+_CONNECTED = ChannelState.CONNECTED
+
+
 class _BaseChannel:
     """What both roles know about a channel."""
 
@@ -27,13 +32,16 @@ class _BaseChannel:
     def __init__(self, circuit: "VirtualCircuit", name: str, cid: int | None) -> None:
         self.circuit = circuit
         self.name = name
-        self.cid: int = circuit.new_channel_id() if cid is None else int(cid)
+        cid = circuit.new_channel_id() if cid is None else int(cid)
+        self.cid: int = cid
         self.sid: int | None = None
         self._native_data_type: int | None = None
         self.native_data_count: int | None = None
-        self.access_rights = AccessRights.NO_ACCESS
-        self.state = ChannelState.SEND_CREATE_CHAN_REQUEST
-        circuit._add_channel(self)
+        self.access_rights = _NO_ACCESS
+        self.state = _SEND_CREATE
+        if cid in circuit.channels:
+            raise LocalProtocolError(f"CID {cid} is already in use on this circuit")
+        circuit.channels[cid] = self
 
     @property
     def native_data_type(self) -> Any:
@@ -65,14 +73,13 @@ class ClientChannel(_BaseChannel):
     __slots__ = ()
 
     def __init__(self, circuit: Any, name: Any = None, cid: int | None = None) -> None:
-        if isinstance(circuit, str):
+        if circuit.__class__ is str:
             circuit, name = name, circuit
-        super().__init__(circuit, name, cid)
+        _BaseChannel.__init__(self, circuit, name, cid)
 
     def create(self) -> CreateChanRequest:
         """CREATE_CHAN for this channel."""
-        return CreateChanRequest(name=self.name, cid=self.cid,
-                                 version=self.circuit.protocol_version)
+        return CreateChanRequest(self.name, self.cid, self.circuit.protocol_version)
 
     def _require_connected(self) -> None:
         if self.state is not ChannelState.CONNECTED:
@@ -82,12 +89,14 @@ class ClientChannel(_BaseChannel):
     def read(self, data_type: int | None = None, data_count: int | None = None,
              notify: bool = True) -> Command:
         """READ_NOTIFY (or the obsolete READ); default type native, count native."""
-        self._require_connected()
-        data_type = self.native_data_type if data_type is None else data_type
-        data_count = self.native_data_count if data_count is None else data_count
+        if self.state is not _CONNECTED:
+            self._require_connected()
+        if data_type is None:
+            data_type = self._native_data_type
+        if data_count is None:
+            data_count = self.native_data_count
         cls = ReadNotifyRequest if notify else ReadRequest
-        return cls(data_type=data_type, data_count=data_count, sid=self.sid,
-                   ioid=self.circuit.new_ioid())
+        return cls(data_type, data_count, self.sid, self.circuit.new_ioid())
 
     def write(self, data: Any, data_type: int | None = None, data_count: int | None = None,
               notify: bool = False, metadata: DBRMetadata | None = None) -> Command:

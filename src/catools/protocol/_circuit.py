@@ -114,17 +114,21 @@ class VirtualCircuit:
 
     def new_channel_id(self) -> int:
         """A CID not in use on this circuit."""
-        while True:
-            self._next_cid = (self._next_cid + 1) % _U32
-            if self._next_cid not in self.channels:
-                return self._next_cid
+        cid = self._next_cid = (self._next_cid + 1) % _U32
+        if cid in self.channels:
+            while cid in self.channels:
+                cid = (cid + 1) % _U32
+            self._next_cid = cid
+        return cid
 
     def new_ioid(self) -> int:
         """An IOID not in flight on this circuit."""
-        while True:
-            self._next_ioid = (self._next_ioid + 1) % _U32
-            if self._next_ioid not in self._ioids:
-                return self._next_ioid
+        ioid = self._next_ioid = (self._next_ioid + 1) % _U32
+        if ioid in self._ioids:
+            while ioid in self._ioids:
+                ioid = (ioid + 1) % _U32
+            self._next_ioid = ioid
+        return ioid
 
     def new_subscriptionid(self) -> int:
         """A subscription id not in use on this circuit."""
@@ -139,11 +143,6 @@ class VirtualCircuit:
         if self.their_version is None:
             return self.our_version
         return min(self.our_version, self.their_version)
-
-    def _add_channel(self, channel: _BaseChannel) -> None:
-        if channel.cid in self.channels:
-            raise LocalProtocolError(f"CID {channel.cid} is already in use on this circuit")
-        self.channels[channel.cid] = channel
 
     # -- I/O ----------------------------------------------------------------
 

@@ -306,7 +306,9 @@ def _decode_dbr(cmd: Any) -> None:
         fast = SCALAR_DECODERS[cmd.data_type]
         if fast is not None:
             cache = cmd.__dict__
-            cache["_metadata"], cache["_data"] = fast(payload)
+            metadata, cache["_data"] = fast(payload)
+            if metadata is not None:
+                cache["_metadata"] = metadata
             return
     row = DBR_TYPES[cmd.data_type]
     if row.typecode is None and count and len(payload) < row.value_offset + count * 40:

@@ -346,8 +346,8 @@ def _scalar_decoder(row: DbrType) -> Any:
     whole = struct.Struct(row.meta.format + row.typecode)
     unpack, tc = whole.unpack_from, row.typecode
     if row.family == 0:
-        def decode(payload: Any) -> tuple[DBRMetadata, array]:
-            return DBRMetadata(), array(tc, unpack(payload))
+        def decode(payload: Any) -> tuple[DBRMetadata | None, array]:
+            return None, array(tc, unpack(payload))     # (no metadata: made if asked)
     elif row.family == 1:
         def decode(payload: Any) -> tuple[DBRMetadata, array]:
             status, severity, value = unpack(payload)
@@ -359,7 +359,8 @@ def _scalar_decoder(row: DbrType) -> Any:
     return decode
 
 
-#: Per DBR type: a fast decoder for count 1, or None.
+#: Per DBR type: a fast decoder for count 1, or None: ``(metadata, values)``, the
+#: metadata None for the plain types.
 SCALAR_DECODERS = tuple(_scalar_decoder(row) for row in DBR_TYPES)
 
 
