@@ -23,7 +23,7 @@ from ..protocol import (CLIENT, DISCONNECTED, AccessRightsResponse, Beacon,
                         LocalProtocolError, NotFoundResponse, ReadNotifyResponse,
                         RemoteProtocolError, SearchResponse, ServerDisconnResponse,
                         VersionRequest, VersionResponse, VirtualCircuit, WriteNotifyResponse,
-                        ca_message, promote)
+                        promote)
 from . import _net
 from ._errors import AccessDeniedError, CaStatusError, CaTimeoutError, DisconnectedError
 from ._search import (BURST, BURST_GAP, MIN_PERIOD, RECONNECT_PERIOD, RECONNECT_WINDOW,
@@ -612,14 +612,20 @@ class Context:
                 circuit.write(datagram)
 
     def _read_udp(self) -> None:
-        creates: dict[Circuit, list[Any]] = {}     # channels found, sent per circuit
+        creates: dict[Circuit, list[PV]] = {}     # PVs found, channels opened per circuit
         try:
             self._read_datagrams(creates)
         finally:
-            for circuit, requests in creates.items():
-                circuit.send(*requests)
+            for circuit, pvs in creates.items():
+                if not circuit.closed:
+                    self._create_channels(circuit, pvs)
+                    continue
+                now = time.monotonic()      # lost already: search again
+                for pv in pvs:
+                    pv.circuit = pv.server = None
+                    self._start_search(pv, now)
 
-    def _read_datagrams(self, creates: dict["Circuit", list[Any]]) -> None:
+    def _read_datagrams(self, creates: dict["Circuit", list[PV]]) -> None:
         while True:
             try:
                 data, address = self.udp.recvfrom(65535 + 16)
@@ -668,7 +674,7 @@ class Context:
         self._search_due = now
 
     def _on_search_response(self, command: Any, address: tuple[str, int] | None,
-                            creates: dict["Circuit", list[Any]] | None = None) -> None:
+                            creates: dict["Circuit", list[PV]] | None = None) -> None:
         pv = self._searching.pop(command.cid, None)
         if pv is None:
             self._check_duplicate(command, address)
@@ -686,12 +692,22 @@ class Context:
                 self._start_search(pv, time.monotonic() + 1.0)
                 return
         pv.circuit = circuit
-        pv.channel = channel = ClientChannel(circuit.core, pv.name)
-        circuit.pvs[channel.cid] = pv
         if creates is None:
-            circuit.send(channel.create())
+            self._create_channels(circuit, [pv])
         else:
-            creates.setdefault(circuit, []).append(channel.create())
+            batch = creates.get(circuit)
+            if batch is None:
+                batch = creates[circuit] = []
+            batch.append(pv)
+
+    def _create_channels(self, circuit: "Circuit", pvs: list[PV]) -> None:
+        """Open channels for PVs found on ``circuit`` (one CREATE_CHAN each, one write)."""
+        channels, data = circuit.core.create_channels([pv.name for pv in pvs])
+        by_cid = circuit.pvs
+        for pv, channel in zip(pvs, channels):
+            pv.channel = channel
+            by_cid[channel.cid] = pv
+        circuit.write(data)
 
     def _check_duplicate(self, command: Any, address: tuple[str, int] | None) -> None:
         if address is None:
@@ -743,19 +759,23 @@ class Context:
     def _on_io_reply(self, circuit: Circuit, command: Any) -> None:
         """A READ_NOTIFY or WRITE_NOTIFY reply ends its operation (status in p1)."""
         op = circuit.ops.pop(command.ioid, None)
-        if op is None:
+        if op is None or op.done:
             return
         if command.status & 1:
-            op._finish(result=command)
+            op.result = command
         else:
-            op._finish(error=CaStatusError(op.pv.name, command.status))
+            op.error = CaStatusError(op.pv.name, command.status)
+        op.done = True
+        if op.callback is not None:
+            op.callback(op)
 
     def _on_created(self, circuit: Circuit, command: Any) -> None:
         pv = circuit.pvs.get(command.cid)
         if pv is None:
             return
-        type_changed = pv.native_type not in (-1, command.data_type)
-        pv.native_type = command.data_type
+        data_type = command.data_type
+        type_changed = pv.native_type != data_type and pv.native_type != -1
+        pv.native_type = data_type
         pv.native_count = command.data_count
         pv.access_rights = int(pv.channel.access_rights)
         pv.state = CONNECTED
@@ -765,16 +785,18 @@ class Context:
                 sub.data_type = None
             self._install(sub)
             sub.callback(sub, "connected", None)
-        for callback in list(pv.connection_callbacks):
-            callback(pv, True)
+        if pv.connection_callbacks:
+            for callback in list(pv.connection_callbacks):
+                callback(pv, True)
 
     def _on_access(self, circuit: Circuit, command: Any) -> None:
         pv = circuit.pvs.get(command.cid)
         if pv is None:
             return
-        changed = pv.access_rights != command.access_rights & 3
-        pv.access_rights = command.access_rights & 3
-        if changed and pv.connected:
+        rights = command.access_rights & 3
+        changed = pv.access_rights != rights
+        pv.access_rights = rights
+        if changed and pv.state == CONNECTED and pv.access_callbacks:
             for callback in list(pv.access_callbacks):
                 callback(pv)
 
@@ -807,6 +829,7 @@ class Context:
                 sub.subscriptionid = None
                 sub.callback(sub, "error", command)
                 return
+        from ..protocol import ca_message
         self.on_warning(ca_message(status), f"{name or ''} {command.error_message}".strip())
 
     def _install(self, sub: Subscription) -> None:

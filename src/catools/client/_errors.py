@@ -1,7 +1,7 @@
 """Errors of the blocking client; each names the PV it concerns."""
 from __future__ import annotations
 
-from ..protocol import CaError, ca_message
+from ..protocol import CaError
 
 
 class ClientError(CaError):
@@ -36,5 +36,6 @@ class CaStatusError(ClientError):
     """The server answered with a failing ECA status."""
 
     def __init__(self, pv: str | None, status: int, context: str = "") -> None:
+        from ..protocol import ca_message
         super().__init__(pv, ca_message(status) + (f" ({context})" if context else ""))
         self.status = status

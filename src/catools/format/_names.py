@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 from ..protocol._dbr import DBR_TYPES, NATIVE_TYPES
-from ..protocol._status import SEVERITY_NAMES, STATUS_NAMES
+from ..protocol._constants import SEVERITY_NAMES, STATUS_NAMES
 
 # Every name below is derived from the protocol core's tables (declared once there).
 

@@ -30,17 +30,21 @@ from ._errors import CaError, LocalProtocolError, ProtocolError, RemoteProtocolE
 from ._headers import Header, pack_header, unpack_header
 from ._roles import (CLIENT, DISCONNECTED, NEED_DATA, SERVER, ChannelState, CircuitState,
                      Role)
-from ._status import (ECA_CODES, CAStatusCode,
-                      alarm_severity_name, alarm_status_name, ca_message, eca_lookup,
-                      eca_success)
 
+#: From ``_status``, imported on first use (its table and enums cost start-up time).
+_STATUS_NAMES = ("ECA_CODES", "CAStatusCode", "alarm_severity_name", "alarm_status_name",
+                 "ca_message", "eca_lookup", "eca_success", "CAStatus", "AlarmStatus",
+                 "AlarmSeverity")
 
 
 def __getattr__(name: str) -> object:
     # built on first use (enum creation costs start-up time): see _status and _dbr
-    if name in ("CAStatus", "AlarmStatus", "AlarmSeverity"):
-        from . import _status
-        return getattr(_status, name)
+    if name in _STATUS_NAMES:
+        from importlib import import_module
+        value = getattr(import_module("catools.protocol._status"), name)
+        if name not in ("CAStatus", "AlarmStatus", "AlarmSeverity"):
+            globals()[name] = value
+        return value
     if name in ("ChannelType", "field_types"):
         from . import _dbr
         return getattr(_dbr, name)

@@ -1,7 +1,7 @@
 """VirtualCircuit: one TCP connection, as bytes <-> commands, with its state."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 from ._channel import ClientChannel, ServerChannel, _BaseChannel
 from ._commands import (_DBR_SIZES, REGISTRY, AccessRightsResponse, ClearChannelResponse, ClientNameRequest, Command, CreateChanRequest,
@@ -36,6 +36,7 @@ _unpack_header = HEADER.unpack_from
 _pack_header = HEADER.pack
 _tnew = tuple.__new__
 _RIGHTS = tuple(AccessRights(bits) for bits in range(4))
+_NULS = tuple(b"\0" * (8 - n) for n in range(8))
 #: Channel states in which a READ_NOTIFY reply / an ACCESS_RIGHTS may arrive (and
 #: leave the state as it is): from the transition tables, for the batch fast path.
 _READ_REPLY_STATES = frozenset(state for state, moves in CHANNEL_TRANSITIONS.items()
@@ -187,6 +188,32 @@ class VirtualCircuit:
             self._process(command, self.our_role)
             out.append(raw)
         return b"".join(out)
+
+    def create_channels(self, names: Iterable[str]) -> tuple[list[ClientChannel], bytes]:
+        """New ClientChannels for many names and their CREATE_CHAN requests, encoded in
+        one go: what ``[ClientChannel(self, n) ...]`` then ``send(*[c.create() ...])``
+        give, without a command object per channel (a many-PV client opens thousands)."""
+        names = list(names)
+        if self.our_role is not CLIENT or self.states[CLIENT] is not _CIRCUIT_UP or \
+                any(len(name) > 16000 for name in names):   # (those need long headers)
+            channels = [ClientChannel(self, name) for name in names]
+            return channels, self.send(*[channel.create() for channel in channels])
+        version = self.protocol_version
+        channels = []
+        out = []
+        for name in names:
+            raw = name.encode("utf-8", "surrogateescape")
+            if b"\0" in raw:
+                raise LocalProtocolError("name contains a NUL byte")
+            payload = raw + _NULS[len(raw) & 7]
+            channel = ClientChannel(self, name)
+            channel.state = _CREATE_MOVE[channel.state]
+            channels.append(channel)
+            out.append(_pack_header(18, len(payload), 0, 0, channel.cid, version))
+            out.append(payload)
+        if channels:
+            self._created_channel = True
+        return channels, b"".join(out)
 
     def recv(self, data: bytes) -> None:
         """Buffer received bytes; ``b''`` means the peer closed the stream."""

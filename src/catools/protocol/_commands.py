@@ -9,7 +9,7 @@ table; ``docs/commands.md`` is rendered from it too (``command_table_markdown``)
 from __future__ import annotations
 
 import struct
-from typing import Any, Mapping, NamedTuple
+from typing import Any, Mapping
 
 from ._constants import (DEFAULT_PROTOCOL_VERSION, DONT_REPLY, DO_REPLY,
                          EXTENDED_HEADER_SIZE, HEADER_SIZE)
@@ -17,6 +17,7 @@ from ._dbr import (DBR_TYPES, MAX_DBR_TYPE, SCALAR_DECODERS, DBRMetadata,
                    decode_metadata, decode_values, encode_metadata, encode_values)
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._headers import HEADER, Header, pack_header, unpack_header
+from ._records import Record
 from ._roles import CLIENT, SERVER, Role
 from . import _codecs
 
@@ -30,8 +31,10 @@ class _Required:
 REQUIRED: Any = _Required()
 
 
-class Row(NamedTuple):
+class Row(Record):
     """One command: name, code, sender, transports, header fields, payload, fields."""
+
+    __slots__ = ()
 
     name: str
     command: int

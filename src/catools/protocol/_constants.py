@@ -66,3 +66,10 @@ DBE_LOG = SubscriptionType.DBE_LOG
 DBE_ARCHIVE = SubscriptionType.DBE_LOG
 DBE_ALARM = SubscriptionType.DBE_ALARM
 DBE_PROPERTY = SubscriptionType.DBE_PROPERTY
+
+#: Alarm conditions (``status`` of STS/TIME/GR/CTRL structures), as the tools print them.
+STATUS_NAMES = ("NO_ALARM", "READ", "WRITE", "HIHI", "HIGH", "LOLO", "LOW", "STATE", "COS",
+                "COMM", "TIMEOUT", "HWLIMIT", "CALC", "SCAN", "LINK", "SOFT", "BAD_SUB",
+                "UDF", "DISABLE", "SIMM", "READ_ACCESS", "WRITE_ACCESS")
+#: Severity names as the C tools print them (the C macros add ``_ALARM``).
+SEVERITY_NAMES = ("NO_ALARM", "MINOR", "MAJOR", "INVALID")

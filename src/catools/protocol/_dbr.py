@@ -11,10 +11,11 @@ import enum
 import struct
 import sys
 from array import array
-from typing import Any, Iterable, NamedTuple, Sequence
+from typing import Any, Iterable, Sequence
 
 from ._constants import (EPICS2UNIX_EPOCH, MAX_ENUM_STATES, MAX_ENUM_STRING_SIZE,
                          MAX_STRING_SIZE)
+from ._records import Record
 
 _SWAP = sys.byteorder == "little"
 
@@ -25,7 +26,9 @@ _SWAP = sys.byteorder == "little"
 # ---------------------------------------------------------------------------
 
 
-class _Native(NamedTuple):
+class _Native(Record):
+    __slots__ = ()
+
     name: str
     typecode: str | None
     elem: int
@@ -82,8 +85,10 @@ def _metadata_layout(native: _Native, family: int) -> tuple[str, tuple[str, ...]
     return fmt, names
 
 
-class DbrType(NamedTuple):
+class DbrType(Record):
     """Everything about one DBR type id."""
+
+    __slots__ = ()
 
     id: int
     name: str                 # "TIME_DOUBLE"; the C name is "DBR_" + name

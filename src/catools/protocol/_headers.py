@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple
+from ._records import Record
 
 HEADER = struct.Struct(">HHHHII")
 EXTENDED_HEADER = struct.Struct(">HHHHIIII")
@@ -10,8 +10,10 @@ _EXT_TAIL = struct.Struct(">II")
 _LARGE = 0xFFFF
 
 
-class Header(NamedTuple):
+class Header(Record):
     """Decoded header fields (``payload_size``/``data_count`` already widened)."""
+
+    __slots__ = ()
 
     command: int
     payload_size: int

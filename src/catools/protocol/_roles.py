@@ -26,20 +26,27 @@ CLIENT = Role.CLIENT
 SERVER = Role.SERVER
 
 
-class _Sentinel(enum.Enum):
-    NEED_DATA = "NEED_DATA"
-    DISCONNECTED = "DISCONNECTED"
+class _Sentinel:
+    """A named singleton returned instead of a command (compared with ``is``)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
 
     def __repr__(self) -> str:
-        return self.value
+        return self.name
 
     __str__ = __repr__
 
+    def __reduce__(self) -> str:
+        return self.name        # pickled by reference to the module's constant
+
 
 #: ``next_command()`` needs more bytes before it can return a command.
-NEED_DATA = _Sentinel.NEED_DATA
+NEED_DATA = _Sentinel("NEED_DATA")
 #: The peer closed the stream (``recv(b'')``).
-DISCONNECTED = _Sentinel.DISCONNECTED
+DISCONNECTED = _Sentinel("DISCONNECTED")
 
 
 class CircuitState(enum.Enum):

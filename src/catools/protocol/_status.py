@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import enum
-from typing import NamedTuple
+from ._constants import SEVERITY_NAMES, STATUS_NAMES
+from ._records import Record
 
 
 class Severity(enum.IntEnum):
@@ -16,8 +17,10 @@ class Severity(enum.IntEnum):
     FATAL = 6
 
 
-class CAStatusCode(NamedTuple):
+class CAStatusCode(Record):
     """One ECA code: ``code = (msg_no << 3) | severity``."""
+
+    __slots__ = ()
 
     name: str
     msg_no: int
@@ -153,12 +156,6 @@ def eca_success(code: int) -> bool:
     return bool(code & 1)
 
 
-#: Alarm conditions (``status`` of STS/TIME/GR/CTRL structures), as the tools print them.
-STATUS_NAMES = ("NO_ALARM", "READ", "WRITE", "HIHI", "HIGH", "LOLO", "LOW", "STATE", "COS",
-                "COMM", "TIMEOUT", "HWLIMIT", "CALC", "SCAN", "LINK", "SOFT", "BAD_SUB",
-                "UDF", "DISABLE", "SIMM", "READ_ACCESS", "WRITE_ACCESS")
-#: Severity names as the C tools print them (the C macros add ``_ALARM``).
-SEVERITY_NAMES = ("NO_ALARM", "MINOR", "MAJOR", "INVALID")
 _SEVERITY_MACROS = ("NO_ALARM", "MINOR_ALARM", "MAJOR_ALARM", "INVALID_ALARM")
 _LAZY_ENUMS = {
     "AlarmStatus": ("Alarm condition (``status`` of STS/TIME/GR/CTRL structures).",
