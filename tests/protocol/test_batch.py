@@ -132,3 +132,20 @@ def test_send_fast_path_keeps_the_rules():
     circuit.send(chan.create())
     with pytest.raises(LocalProtocolError):
         circuit.send(chan.create())          # twice: the channel awaits its reply
+
+
+def test_create_channels_equals_one_channel_at_a_time():
+    pair_a, pair_b = CircuitPair(), CircuitPair()
+    pair_a.handshake()
+    pair_b.handshake()
+    names = ["A", "PV:ÄÖ", "x" * 39, "y" * 40, "z" * 41]
+    channels, wire = pair_a.client.create_channels(names)
+    one = [ClientChannel(pair_b.client, n) for n in names]
+    assert wire == pair_b.client.send(*[c.create() for c in one])
+    assert [(c.name, c.cid, c.state) for c in channels] == \
+        [(c.name, c.cid, c.state) for c in one]
+    assert all(c.state is ChannelState.AWAIT_CREATE_CHAN_RESPONSE for c in channels)
+    pair_a.server.recv(wire)
+    assert [c.name for c in drain(pair_a.server)] == names
+    with pytest.raises(LocalProtocolError):
+        pair_a.client.create_channels(["bad\0name"])

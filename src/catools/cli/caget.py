@@ -92,7 +92,7 @@ Example: caget -a -f8 my_channel another_channel
 @click.option("-F", "separator", metavar="<ofs>", help="Alternate output field separator.")
 @usage_error_option("i")
 @json_options
-@click.argument("names", nargs=-1)
+@click.argument("names", nargs=-1, type=click.UNPROCESSED)  # (str already)
 @click.pass_context
 def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
             priority: str | None, callback: bool, terse: bool, wide: bool, dbr: str | None,
@@ -147,7 +147,6 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
         callback: bool, as_json: bool) -> int:
     """Connect, read, print; return the exit status."""
     from ..client import AccessDeniedError, CaStatusError, DisconnectedError
-    from ..protocol import ca_message
 
     out = Output(colour=None if not as_json else False)
     ctx = make_context("caget")
@@ -193,6 +192,13 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
         ctx.wait(ops, timeout)
         if any(not op.done or isinstance(op.error, AccessDeniedError) for op in ops):
             warn("Read operation timed out: some PV data was not read.")
+        if not missing and render is not None:
+            # the usual case: every PV answered with a scalar, already rendered
+            lines = [reads[id(pv)][0].result for pv in pvs]
+            if all(line.__class__ is bytes for line in lines):
+                out.raw(b"".join(lines))
+                out.flush()
+                return report_missing(missing)
         if as_json:
             from ..format import caget_json, caget_json_error
         else:
@@ -211,6 +217,7 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
                     and isinstance(op.error, CaStatusError)):
                 # C caget (ca_array_get) prints its zeroed buffer when the server
                 # fails the read; libca reports the error on stderr.
+                from ..protocol import ca_message
                 result = _zero_response(req_type, n)
                 warn(f"Read of '{pv.name}' failed: {ca_message(op.error.status)}")
             if isinstance(result, bytes):
@@ -233,6 +240,7 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
             elif isinstance(error, DisconnectedError):
                 kind, message = "disconnected", ""
             elif isinstance(error, CaStatusError):
+                from ..protocol import ca_message
                 kind, message = "ca_error", ca_message(error.status)
             else:
                 kind, message = "no_data", ""

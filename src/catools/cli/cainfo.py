@@ -39,7 +39,7 @@ EPICS Version catools {__version__} (Python), CA Protocol version 4.13
               help="Print the client context status at this interest level instead.")
 @usage_error_option("n")
 @json_options
-@click.argument("names", nargs=-1)
+@click.argument("names", nargs=-1, type=click.UNPROCESSED)  # (str already)
 def command(names: tuple[str, ...], timeout: str | None, priority: str | None,
             level: str | None, as_json: bool, name_file: str | None) -> int:
     """Print channel information as EPICS base's cainfo does."""

@@ -92,7 +92,7 @@ _MASK_BITS = {"v": 1, "a": 4, "l": 2, "p": 8}
               help="Exit after N updates in all.")
 @click.option("--timeout", "run_time", default=None, metavar="SEC",
               help="Exit after SEC seconds.")
-@click.argument("names", nargs=-1)
+@click.argument("names", nargs=-1, type=click.UNPROCESSED)  # (str already)
 @click.pass_context
 def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
             priority: str | None, mask: str | None, ts_keys: str | None, enum_number: bool,

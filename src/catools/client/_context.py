@@ -355,7 +355,7 @@ class Context:
             if not pv.access_rights & 1:
                 op._finish(error=AccessDeniedError(pv.name, "no read access"))
                 continue
-            request = pv.channel.read(data_type=data_type, data_count=count)
+            request = pv.channel.read(data_type, count)
             circuit = pv.circuit
             circuit.ops[request.ioid] = op
             batch = batches.get(circuit)
@@ -581,8 +581,9 @@ class Context:
             for search_id in ids:           # the back-off counts from the sending
                 pv = searching.get(search_id)
                 if pv is not None:
-                    pv.next_search = t = now + pv.period
-                    pv.period = next_period(pv.period, pv.search_ceiling)
+                    period = pv.period
+                    pv.next_search = t = now + period
+                    pv.period = next_period(period, pv.search_ceiling)
                     if t < earliest:
                         earliest = t
             for target in self.search_targets:

@@ -52,8 +52,8 @@ class Record(tuple):
 
     def _replace(self, **changes: Any) -> Any:
         """A copy with some fields changed."""
-        return type(self)(*(changes.pop(name, value)
-                            for name, value in zip(self._fields, self)), **changes)
+        values = [changes.pop(name, value) for name, value in zip(self._fields, self)]
+        return type(self)(*values, **changes)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{name}={value!r}" for name, value in zip(self._fields, self))
