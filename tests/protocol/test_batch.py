@@ -149,3 +149,25 @@ def test_create_channels_equals_one_channel_at_a_time():
     assert [c.name for c in drain(pair_a.server)] == names
     with pytest.raises(LocalProtocolError):
         pair_a.client.create_channels(["bad\0name"])
+
+
+def test_monitor_updates_in_a_batch():
+    pair, chans = _connected_pair(2)
+    pair.client.recv(_replies(pair, chans))
+    pair.client.next_commands()
+    subs = [c.subscribe(data_type=20, data_count=1) for c in chans]
+    pair.client_sends(*subs)
+    updates = [pair.server.channels[chans[i % 2].cid].subscribe(
+        data=[float(i)], subscriptionid=subs[i % 2].subscriptionid, data_type=20,
+        metadata={"status": 0, "severity": 0, "timestamp": (i, 0)}) for i in range(10)]
+    pair.client.recv(pair.server.send(*updates))
+    got = pair.client.next_commands()
+    assert got == updates
+    assert [u.data[0] for u in got] == [float(i) for i in range(10)]
+    assert [u.metadata.timestamp for u in got] == [(i, 0) for i in range(10)]
+    # cancel one: its zero-size reply is a cancel confirmation, as one by one
+    pair.client_sends(chans[0].unsubscribe(subs[0].subscriptionid))
+    confirm = pair.server.channels[chans[0].cid].unsubscribe(subs[0].subscriptionid)
+    pair.client.recv(pair.server.send(confirm, updates[1]))
+    got = pair.client.next_commands()
+    assert [type(c).__name__ for c in got] == ["EventCancelResponse", "EventAddResponse"]

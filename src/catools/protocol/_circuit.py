@@ -314,8 +314,8 @@ class VirtualCircuit:
         list that ends with ``DISCONNECTED`` means the stream ended.
 
         The same checks and state changes as calling :meth:`next_command` until it
-        returns NEED_DATA, faster for what a client receives by the thousand (channel
-        creation, access rights, READ_NOTIFY replies). A protocol error is raised by
+        returns NEED_DATA, faster for what a client receives by the thousand (monitor
+        updates, channel creation, access rights, READ_NOTIFY replies). A protocol error is raised by
         the call that reaches it first (by the next call if commands preceded it).
         """
         if self._deferred is not None:
@@ -326,6 +326,8 @@ class VirtualCircuit:
         fast = self.our_role is CLIENT and self.states[SERVER] is _CIRCUIT_UP
         channels = self.channels
         ioids = self._ioids
+        sub_channel = self._sub_channel
+        cancelling = self._cancelling
         limit = min(self.max_payload_size, _VIEW_THRESHOLD - 1)
         while True:
             buf = self._buf
@@ -334,7 +336,16 @@ class VirtualCircuit:
                 cmd, psize, dtype, count, p1, p2 = _unpack_header(buf, pos)
                 end = pos + 16 + psize
                 if end <= len(buf) and psize <= limit:
-                    if cmd == 15:                     # READ_NOTIFY reply
+                    if cmd == 1 and psize:            # EVENT_ADD: a monitor update
+                        channel = sub_channel.get(p2)
+                        if channel is not None and channel.state in _UPDATE_STATES \
+                                and p2 not in cancelling and dtype < 39 \
+                                and psize >= _DBR_SIZES[dtype][0] + count * _DBR_SIZES[dtype][1]:
+                            self._pos = end
+                            append(_tnew(EventAddResponse,
+                                         (dtype, count, p1, p2, buf[pos + 16:end])))
+                            continue
+                    elif cmd == 15:                   # READ_NOTIFY reply
                         entry = ioids.get(p2)
                         if entry is not None and type(entry[1]) is ReadNotifyRequest \
                                 and entry[0].state in _READ_REPLY_STATES and dtype < 39 \
