@@ -4,8 +4,8 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from ._channel import ClientChannel, ServerChannel, _BaseChannel
-from ._commands import (_DBR_SIZES, REGISTRY, AccessRightsResponse, ClearChannelResponse, ClientNameRequest, Command, CreateChanRequest,
-                        CreateChanResponse, CreateChFailResponse, ErrorResponse,
+from ._commands import (_DBR_SIZES, REGISTRY, AccessRightsResponse, ClearChannelResponse,
+                        ClientNameRequest, Command, CreateChanRequest, CreateChanResponse, CreateChFailResponse, ErrorResponse,
                         EventAddRequest, EventAddResponse, EventCancelRequest,
                         EventCancelResponse, HostNameRequest, ReadNotifyRequest,
                         ReadNotifyResponse, ReadRequest, ReadResponse, ServerDisconnResponse,
@@ -315,8 +315,9 @@ class VirtualCircuit:
 
         The same checks and state changes as calling :meth:`next_command` until it
         returns NEED_DATA, faster for what a client receives by the thousand (monitor
-        updates, channel creation, access rights, READ_NOTIFY replies). A protocol error is raised by
-        the call that reaches it first (by the next call if commands preceded it).
+        updates, channel creation, access rights, READ_NOTIFY replies). A protocol
+        error is raised by the call that reaches it first (by the next call if commands
+        preceded it).
         """
         if self._deferred is not None:
             error, self._deferred = self._deferred, None

@@ -370,7 +370,8 @@ vars(_codecs).update({
     "_tnew": _tnew, "ip_to_int": ip_to_int, "int_to_ip": int_to_ip,
     "_name_bytes": _name_bytes, "_name_str": _name_str, "_encode_dbr": _encode_dbr,
     "_MON": _MON_INFO, "_SV": _SEARCH_VERSION, "_SIZES": _DBR_SIZES,
-    "_size_error": _dbr_size_error, "_UNSET": getattr(_codecs, "_UNSET", object()), "Remote": RemoteProtocolError,
+    "_size_error": _dbr_size_error, "_UNSET": getattr(_codecs, "_UNSET", object()),
+    "Remote": RemoteProtocolError,
     "Local": LocalProtocolError, "DBRMetadata": DBRMetadata, "Mapping": Mapping,
     "_pad": lambda b: b + b"\0" * (-len(b) & 7),
     "_NULS": tuple(b"\0" * (8 - n) for n in range(8))})
