@@ -5,8 +5,8 @@ from typing import Any, Iterable
 
 from ._channel import ClientChannel, ServerChannel, _BaseChannel
 from ._commands import (_DBR_SIZES, REGISTRY, AccessRightsResponse, ClearChannelResponse,
-                        ClientNameRequest, Command, CreateChanRequest, CreateChanResponse, CreateChFailResponse, ErrorResponse,
-                        EventAddRequest, EventAddResponse, EventCancelRequest,
+                        ClientNameRequest, Command, CreateChanRequest, CreateChanResponse,
+                        CreateChFailResponse, ErrorResponse, EventAddRequest, EventAddResponse, EventCancelRequest,
                         EventCancelResponse, HostNameRequest, ReadNotifyRequest,
                         ReadNotifyResponse, ReadRequest, ReadResponse, ServerDisconnResponse,
                         VersionRequest, VersionResponse, WriteNotifyRequest,
