@@ -48,7 +48,8 @@ def search_datagrams(requests: Iterable[tuple[int, str]], sequence: int,
             parts = [bytes(VersionRequest(priority=1, version=version, sequence_id=seq))]
             ids = []
             size = 16
-        parts.append(_pack_header(6, len(payload), DONT_REPLY, version, search_id, search_id))
+        parts.append(_pack_header(SearchRequest.ID, len(payload), DONT_REPLY, version,
+                                  search_id, search_id))
         parts.append(payload)
         ids.append(search_id)
         size += n

@@ -6,8 +6,9 @@ from typing import Any, Iterable
 from ._channel import ClientChannel, ServerChannel, _BaseChannel
 from ._commands import (_DBR_SIZES, REGISTRY, AccessRightsResponse, ClearChannelResponse,
                         ClientNameRequest, Command, CreateChanRequest, CreateChanResponse,
-                        CreateChFailResponse, ErrorResponse, EventAddRequest, EventAddResponse, EventCancelRequest,
-                        EventCancelResponse, HostNameRequest, ReadNotifyRequest,
+                        CreateChFailResponse, ErrorResponse, EventAddRequest,
+                        EventAddResponse, EventCancelRequest, EventCancelResponse,
+                        HostNameRequest, ReadNotifyRequest,
                         ReadNotifyResponse, ReadRequest, ReadResponse, ServerDisconnResponse,
                         VersionRequest, VersionResponse, WriteNotifyRequest,
                         WriteNotifyResponse)
@@ -30,12 +31,14 @@ _DBR_CARRIERS = frozenset(cls for cls in (*REGISTRY[CLIENT].values(), *REGISTRY[
                           if cls.ROW.payload == "dbr")
 _CONNECTED = ChannelState.CONNECTED
 _MUST_CLOSE = ChannelState.MUST_CLOSE
-_AWAIT_CREATED = ChannelState.AWAIT_CREATE_CHAN_RESPONSE
 _CIRCUIT_UP = CircuitState.CONNECTED
 _unpack_header = HEADER.unpack_from
 _pack_header = HEADER.pack
 _tnew = tuple.__new__
 _RIGHTS = tuple(AccessRights(bits) for bits in range(4))
+#: Command codes of the fast paths (from the command table).
+_EVENT_ADD, _READ_NOTIFY = EventAddResponse.ID, ReadNotifyResponse.ID
+_ACCESS_RIGHTS, _CREATE_CHAN = AccessRightsResponse.ID, CreateChanResponse.ID
 _NULS = tuple(b"\0" * (8 - n) for n in range(8))
 #: Channel states in which a READ_NOTIFY reply / an ACCESS_RIGHTS may arrive (and
 #: leave the state as it is): from the transition tables, for the batch fast path.
@@ -163,7 +166,7 @@ class VirtualCircuit:
                     if new_state is not None:
                         self._ioids[ioid] = (channel, command)
                         channel.state = new_state
-                        out.append(_pack_header(15, 0, data_type, count, sid, ioid))
+                        out.append(_pack_header(_READ_NOTIFY, 0, data_type, count, sid, ioid))
                         continue
             elif fast and cls is CreateChanRequest:
                 name, cid, version, payload = command
@@ -173,7 +176,7 @@ class VirtualCircuit:
                     if new_state is not None:
                         self._created_channel = True
                         channel.state = new_state
-                        out.append(_pack_header(18, len(payload), 0, 0, cid, version))
+                        out.append(_pack_header(_CREATE_CHAN, len(payload), 0, 0, cid, version))
                         out.append(payload)
                         continue
             if command.SENDER is not self.our_role:
@@ -209,7 +212,8 @@ class VirtualCircuit:
             channel = ClientChannel(self, name)
             channel.state = _CREATE_MOVE[channel.state]
             channels.append(channel)
-            out.append(_pack_header(18, len(payload), 0, 0, channel.cid, version))
+            out.append(_pack_header(_CREATE_CHAN, len(payload), 0, 0, channel.cid,
+                                    version))
             out.append(payload)
         if channels:
             self._created_channel = True
@@ -337,7 +341,7 @@ class VirtualCircuit:
                 cmd, psize, dtype, count, p1, p2 = _unpack_header(buf, pos)
                 end = pos + 16 + psize
                 if end <= len(buf) and psize <= limit:
-                    if cmd == 1 and psize:            # EVENT_ADD: a monitor update
+                    if cmd == _EVENT_ADD and psize:   # a monitor update
                         channel = sub_channel.get(p2)
                         if channel is not None and channel.state in _UPDATE_STATES \
                                 and p2 not in cancelling and dtype < 39 \
@@ -346,7 +350,7 @@ class VirtualCircuit:
                             append(_tnew(EventAddResponse,
                                          (dtype, count, p1, p2, buf[pos + 16:end])))
                             continue
-                    elif cmd == 15:                   # READ_NOTIFY reply
+                    elif cmd == _READ_NOTIFY:         # a get's reply
                         entry = ioids.get(p2)
                         if entry is not None and type(entry[1]) is ReadNotifyRequest \
                                 and entry[0].state in _READ_REPLY_STATES and dtype < 39 \
@@ -356,14 +360,14 @@ class VirtualCircuit:
                             append(_tnew(ReadNotifyResponse,
                                          (dtype, count, p1, p2, buf[pos + 16:end])))
                             continue
-                    elif cmd == 22 and not psize:     # ACCESS_RIGHTS
+                    elif cmd == _ACCESS_RIGHTS and not psize:
                         channel = channels.get(p1)
                         if channel is not None and channel.state in _ACCESS_STATES:
                             channel.access_rights = _RIGHTS[p2 & 3]
                             self._pos = end
                             append(_tnew(AccessRightsResponse, (p1, p2, b"")))
                             continue
-                    elif cmd == 18 and not psize:     # CREATE_CHAN reply
+                    elif cmd == _CREATE_CHAN and not psize:      # the channel is open
                         channel = channels.get(p1)
                         if channel is not None and dtype <= 6:
                             new_state = _CREATED_MOVE.get(channel.state)
