@@ -219,6 +219,14 @@ def version_option(f: Callable) -> Callable:
                         callback=show, help="Show the version.")(f)
 
 
+class PVNames(click.Argument):
+    """The PV names on the command line (``nargs=-1``): taken as they are, strings from
+    argv, without click's per-value conversion (10,000 names cost it ~4 ms)."""
+
+    def type_cast_value(self, ctx: click.Context, value: Any) -> Any:
+        return () if value is None else tuple(value)
+
+
 def ca_options(f: Callable) -> Callable:
     """``-w``, ``-p``: timeout and priority, parsed leniently like the C tools."""
     f = click.option("-p", "priority", metavar="<prio>", default=None,

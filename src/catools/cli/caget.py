@@ -5,8 +5,8 @@ from typing import Any
 
 import click
 
-from ._common import (CaCommand, NUMBER_OPTIONS, Output, ca_options, collect_names, fail,
-                      help_option, json_options, make_context, number_format_option,
+from ._common import (NUMBER_OPTIONS, CaCommand, Output, PVNames, ca_options, collect_names,
+                      fail, help_option, json_options, make_context, number_format_option,
                       record_order, report_missing, resolve_count, resolve_priority,
                       resolve_timeout, usage_error_option, version_option, warn)
 
@@ -92,7 +92,7 @@ Example: caget -a -f8 my_channel another_channel
 @click.option("-F", "separator", metavar="<ofs>", help="Alternate output field separator.")
 @usage_error_option("i")
 @json_options
-@click.argument("names", nargs=-1, type=click.UNPROCESSED)  # (str already)
+@click.argument("names", nargs=-1, cls=PVNames)
 @click.pass_context
 def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
             priority: str | None, callback: bool, terse: bool, wide: bool, dbr: str | None,

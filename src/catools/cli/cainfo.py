@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from .._version import __version__
-from ._common import (CaCommand, Output, ca_options, collect_names, fail, help_option,
+from ._common import (CaCommand, Output, PVNames, ca_options, collect_names, fail, help_option,
                       json_options, make_context, report_missing, resolve_priority,
                       resolve_timeout, scan_int, usage_error_option, version_option, warn)
 
@@ -39,7 +39,7 @@ EPICS Version catools {__version__} (Python), CA Protocol version 4.13
               help="Print the client context status at this interest level instead.")
 @usage_error_option("n")
 @json_options
-@click.argument("names", nargs=-1, type=click.UNPROCESSED)  # (str already)
+@click.argument("names", nargs=-1, cls=PVNames)
 def command(names: tuple[str, ...], timeout: str | None, priority: str | None,
             level: str | None, as_json: bool, name_file: str | None) -> int:
     """Print channel information as EPICS base's cainfo does."""

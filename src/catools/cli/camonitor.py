@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ._common import (CaCommand, EXIT_SIGTERM, NUMBER_OPTIONS, Output, ca_options,
+from ._common import (EXIT_SIGTERM, NUMBER_OPTIONS, CaCommand, Output, PVNames, ca_options,
                       collect_names, fail, help_option, json_options, make_context,
                       number_format_option, record_order, resolve_count, resolve_priority,
                       resolve_timeout, scan_double, version_option, warn)
@@ -92,7 +92,7 @@ _MASK_BITS = {"v": 1, "a": 4, "l": 2, "p": 8}
               help="Exit after N updates in all.")
 @click.option("--timeout", "run_time", default=None, metavar="SEC",
               help="Exit after SEC seconds.")
-@click.argument("names", nargs=-1, type=click.UNPROCESSED)  # (str already)
+@click.argument("names", nargs=-1, cls=PVNames)
 @click.pass_context
 def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
             priority: str | None, mask: str | None, ts_keys: str | None, enum_number: bool,

@@ -309,9 +309,7 @@ def _decode_dbr(cmd: Any) -> None:
         fast = SCALAR_DECODERS[cmd.data_type]
         if fast is not None:
             cache = cmd.__dict__
-            metadata, cache["_data"] = fast(payload)
-            if metadata is not None:
-                cache["_metadata"] = metadata
+            cache["_meta_args"], cache["_data"] = fast(payload)
             return
     row = DBR_TYPES[cmd.data_type]
     if row.typecode is None and count and len(payload) < row.value_offset + count * 40:
@@ -337,11 +335,14 @@ def _dbr_metadata(self: Any) -> DBRMetadata:
     cache = self.__dict__
     metadata = cache.get("_metadata")
     if metadata is None:
-        if "_data" in cache:
-            metadata = cache["_metadata"] = decode_metadata(DBR_TYPES[self.data_type], self[-1])
-        else:
+        if "_data" not in cache:
             _decode_dbr(self)
-            metadata = cache["_metadata"]
+            metadata = cache.get("_metadata")
+        if metadata is None:
+            args = cache.pop("_meta_args", None)
+            metadata = cache["_metadata"] = (
+                DBRMetadata(*args) if args is not None
+                else decode_metadata(DBR_TYPES[self.data_type], self[-1]))
     return metadata
 
 

@@ -351,21 +351,21 @@ def _scalar_decoder(row: DbrType) -> Any:
     whole = struct.Struct(row.meta.format + row.typecode)
     unpack, tc = whole.unpack_from, row.typecode
     if row.family == 0:
-        def decode(payload: Any) -> tuple[DBRMetadata | None, array]:
-            return None, array(tc, unpack(payload))     # (no metadata: made if asked)
+        def decode(payload: Any) -> tuple[tuple[Any, ...] | None, array]:
+            return None, array(tc, unpack(payload))
     elif row.family == 1:
-        def decode(payload: Any) -> tuple[DBRMetadata, array]:
+        def decode(payload: Any) -> tuple[tuple[Any, ...] | None, array]:
             status, severity, value = unpack(payload)
-            return DBRMetadata(status, severity), array(tc, (value,))
+            return (status, severity), array(tc, (value,))
     else:
-        def decode(payload: Any) -> tuple[DBRMetadata, array]:
+        def decode(payload: Any) -> tuple[tuple[Any, ...] | None, array]:
             status, severity, secs, nsecs, value = unpack(payload)
-            return DBRMetadata(status, severity, (secs, nsecs)), array(tc, (value,))
+            return (status, severity, (secs, nsecs)), array(tc, (value,))
     return decode
 
 
-#: Per DBR type: a fast decoder for count 1, or None: ``(metadata, values)``, the
-#: metadata None for the plain types.
+#: Per DBR type: a fast decoder for count 1, or None: ``(metadata arguments, values)``;
+#: ``DBRMetadata(*arguments)`` is made only if asked for (None for the plain types).
 SCALAR_DECODERS = tuple(_scalar_decoder(row) for row in DBR_TYPES)
 
 
