@@ -155,7 +155,6 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
         ctx.wait_connected(pvs, timeout)
         missing = [pv for pv in pvs if not pv.connected]
         req = opts.count
-        reads: dict[int, Any] = {}
         render: Any = None
         if not as_json and out.colorize is None:
             from ..format import format_caget, scalar_formatter
@@ -171,10 +170,12 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
                     op.result = line.encode("utf-8", "surrogateescape")
             render = render_scalar
         plan = []
+        seen: set[int] = set()              # (a name given twice is read once)
         types: dict[int, int] = {}          # native type -> request type
         for pv in pvs:
-            if not pv.connected or id(pv) in reads:
+            if not pv.connected or id(pv) in seen:
                 continue
+            seen.add(id(pv))
             native_count = pv.native_count
             if callback:
                 n = native_count if req > native_count else req
@@ -184,11 +185,9 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
             if req_type is None:
                 req_type = types[pv.native_type] = request_type(pv.native_type, opts,
                                                                 dbr_type)
-            reads[id(pv)] = (n, req_type)
             plan.append((pv, req_type, n))
         ops = ctx.read_many(plan, callback=render)
-        for op, (pv, req_type, n) in zip(ops, plan):
-            reads[id(pv)] = (op, n, req_type)
+        reads = {id(pv): (op, n, req_type) for op, (pv, req_type, n) in zip(ops, plan)}
         ctx.wait(ops, timeout)
         if any(not op.done or isinstance(op.error, AccessDeniedError) for op in ops):
             warn("Read operation timed out: some PV data was not read.")
