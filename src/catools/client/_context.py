@@ -310,7 +310,16 @@ class Context:
 
     def pvs_for(self, names: Iterable[str], priority: int = 0) -> list[PV]:
         """PV objects for many names; all are searched in the first batch."""
-        return [self.pv(name, priority) for name in names]
+        pvs = self.pvs
+        now = time.monotonic()
+        out = []
+        for name in names:
+            pv = pvs.get((name, priority))
+            if pv is None:
+                pv = pvs[(name, priority)] = PV(self, name, priority)
+                self._start_search(pv, now)
+            out.append(pv)
+        return out
 
     def wait_connected(self, pvs: Sequence[PV], timeout: float | None) -> bool:
         """Run until every PV is connected or ``timeout`` (None: forever) passes."""
