@@ -170,12 +170,12 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
                     op.result = line.encode("utf-8", "surrogateescape")
             render = render_scalar
         plan = []
-        seen: set[int] = set()              # (a name given twice is read once)
+        seen: set[Any] = set()              # (a name given twice is read once)
         types: dict[int, int] = {}          # native type -> request type
         for pv in pvs:
-            if not pv.connected or id(pv) in seen:
+            if not pv.connected or pv in seen:
                 continue
-            seen.add(id(pv))
+            seen.add(pv)
             native_count = pv.native_count
             if callback:
                 n = native_count if req > native_count else req
@@ -187,15 +187,15 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
                                                                 dbr_type)
             plan.append((pv, req_type, n))
         ops = ctx.read_many(plan, callback=render)
-        reads = {id(pv): (op, n, req_type) for op, (pv, req_type, n) in zip(ops, plan)}
+        reads = {pv: (op, n, req_type) for op, (pv, req_type, n) in zip(ops, plan)}
         ctx.wait(ops, timeout)
         if any(not op.done or isinstance(op.error, AccessDeniedError) for op in ops):
             warn("Read operation timed out: some PV data was not read.")
         if not missing and render is not None:
             # the usual case: every PV answered with a scalar, already rendered
-            lines = [reads[id(pv)][0].result for pv in pvs]
+            lines = [reads[pv][0].result for pv in pvs]
             if all(line.__class__ is bytes for line in lines):
-                out.raw(b"".join(lines))
+                out.stream.writelines(lines)
                 out.flush()
                 return report_missing(missing)
         if as_json:
@@ -203,13 +203,13 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
         else:
             from ..format import format_caget_error, write_caget
         for pv in pvs:
-            if not pv.connected and id(pv) not in reads:
+            if not pv.connected and pv not in reads:
                 if as_json:
                     out.text(caget_json_error(pv.name, "not_found",
                                               f"Channel connect timed out: '{pv.name}' "
                                               "not found."))
                 continue
-            op, n, req_type = reads[id(pv)]
+            op, n, req_type = reads[pv]
             pad_count = 0 if callback else n
             result = op.result if op.done and op.error is None else None
             if (result is None and not callback and not as_json and op.done

@@ -105,13 +105,42 @@ class Subscription:
         self.subscriptionid = None
 
 
+class _LazyList:
+    """A list attribute made on first use (most of thousands of PVs never need theirs);
+    kept in the slot of the same name with a leading underscore (None until then)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.private = "_" + name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        value = getattr(obj, self.private)
+        if value is None:
+            value = []
+            setattr(obj, self.private, value)
+        return value
+
+    def __set__(self, obj: Any, value: list[Any]) -> None:
+        setattr(obj, self.private, value)
+
+
 class PV:
     """A named channel: searched, connected, reconnected by its Context."""
 
     __slots__ = ("context", "name", "priority", "state", "circuit", "channel", "server",
-                 "access_rights", "native_type", "native_count", "subscriptions",
-                 "connection_callbacks", "access_callbacks", "write_errors", "search_id",
+                 "access_rights", "native_type", "native_count", "_subscriptions",
+                 "_connection_callbacks", "_access_callbacks", "_write_errors", "search_id",
                  "next_search", "period", "search_ceiling", "disconnected_at")
+
+    #: Monitors on this PV.
+    subscriptions = _LazyList()
+    #: ``callback(pv, connected)`` on each connect and disconnect.
+    connection_callbacks = _LazyList()
+    #: ``callback(pv)`` when the access rights change.
+    access_callbacks = _LazyList()
+    #: Errors the server reported for plain WRITEs (caput reads them after a sync).
+    write_errors = _LazyList()
 
     def __init__(self, context: "Context", name: str, priority: int) -> None:
         self.context = context
@@ -124,10 +153,10 @@ class PV:
         self.access_rights = 0
         self.native_type: int = -1
         self.native_count = 0
-        self.subscriptions: list[Subscription] = []
-        self.connection_callbacks: list[Callable[["PV", bool], None]] = []
-        self.access_callbacks: list[Callable[["PV"], None]] = []
-        self.write_errors: list[CaStatusError] = []
+        self._subscriptions: list[Subscription] | None = None
+        self._connection_callbacks: list[Callable[["PV", bool], None]] | None = None
+        self._access_callbacks: list[Callable[["PV"], None]] | None = None
+        self._write_errors: list[CaStatusError] | None = None
         self.search_id: int | None = None
         self.next_search = 0.0
         self.period = MIN_PERIOD
@@ -282,6 +311,7 @@ class Context:
         self._search_backlog: deque[tuple[bytes, list[int]]] = deque()
         self._backlog_due = 0.0
         self._by_search_id: dict[int, PV] = {}
+        self._servers: dict[tuple[str, int], tuple[str, int]] = {}
         self._next_search_id = 0
         self._sequence = 0
         self._name_servers: list[Circuit] = []
@@ -692,6 +722,7 @@ class Context:
         if address is None:
             self._searching[command.cid] = pv
             return
+        address = self._servers.setdefault(address, address)   # one tuple per server
         pv.server = address
         key = (address, pv.priority)
         circuit = self.circuits.get(key)
@@ -790,13 +821,13 @@ class Context:
         pv.access_rights = int(pv.channel.access_rights)
         pv.state = CONNECTED
         pv.disconnected_at = None
-        for sub in pv.subscriptions:
+        for sub in pv._subscriptions or ():
             if type_changed:
                 sub.data_type = None
             self._install(sub)
             sub.callback(sub, "connected", None)
-        if pv.connection_callbacks:
-            for callback in list(pv.connection_callbacks):
+        if pv._connection_callbacks:
+            for callback in list(pv._connection_callbacks):
                 callback(pv, True)
 
     def _on_access(self, circuit: Circuit, command: Any) -> None:
@@ -806,8 +837,8 @@ class Context:
         rights = command.access_rights & 3
         changed = pv.access_rights != rights
         pv.access_rights = rights
-        if changed and pv.state == CONNECTED and pv.access_callbacks:
-            for callback in list(pv.access_callbacks):
+        if changed and pv.state == CONNECTED and pv._access_callbacks:
+            for callback in list(pv._access_callbacks):
                 callback(pv)
 
     def _on_create_fail(self, circuit: Circuit, command: Any) -> None:
@@ -898,12 +929,12 @@ class Context:
         if pv.state == CONNECTED:
             pv.state = PREVIOUSLY_CONNECTED
             pv.disconnected_at = now
-        for sub in pv.subscriptions:
+        for sub in pv._subscriptions or ():
             sub.subscriptionid = None
         if was_connected:
-            for sub in list(pv.subscriptions):
+            for sub in list(pv._subscriptions or ()):
                 sub.callback(sub, "disconnected", None)
-            for callback in list(pv.connection_callbacks):
+            for callback in list(pv._connection_callbacks or ()):
                 callback(pv, False)
         if not self._closed:
             self._start_search(pv, now)
