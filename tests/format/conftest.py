@@ -145,8 +145,11 @@ record(waveform, "S:wfc") { field(FTVL, "CHAR") field(NELM, "16") }
 
 @pytest.fixture(scope="session")
 def softioc(repeater_env, tmp_path_factory):
-    """A real softIoc with a few records (deterministic values, not timestamps)."""
+    """A real softIoc with a few records (deterministic values, not timestamps), on a
+    server port of its own: the oracle server of the same session has repeater_env's
+    (two servers on one UDP port split the searches between them)."""
     env = dict(repeater_env)
+    env["EPICS_CA_SERVER_PORT"] = env["EPICS_CAS_SERVER_PORT"] = str(_free_port())
     d = tmp_path_factory.mktemp("ioc")
     (d / "t.db").write_text(SOFTIOC_DB)
     proc = subprocess.Popen([str(_bin_dir() / "softIoc"), "-S", "-d", str(d / "t.db")],
