@@ -4,7 +4,8 @@ Each row names the command class, its code, who sends it, the transports it may 
 what the four header fields (``data_type``, ``data_count``, ``parameter1``,
 ``parameter2``) hold for it, and the kind of payload. The classes, their constructors,
 encoders, decoders and the ``(sender, code) -> class`` registry are built from the
-table; ``docs/commands.md`` is rendered from it too (``command_table_markdown``).
+table (the constructors and codecs as source generated into ``_codecs.py`` by
+``_codegen``); ``docs/commands.md`` is rendered from it too (``command_table_markdown``).
 """
 from __future__ import annotations
 
