@@ -94,7 +94,7 @@ class CaCommand(click.Command):
                 if opt not in long_opts:
                     raise click.NoSuchOption(opt, f"No such option: {opt}", ctx=ctx)
                 return match_long(opt, explicit_value, state)
-            parser._match_long_opt = match_long_opt
+            parser._match_long_opt = match_long_opt  # type: ignore[method-assign]
         return parser
 
     def main(self, args: Any = None, prog_name: str | None = None, fast_exit: bool = False,

@@ -4,6 +4,8 @@ Nothing here does I/O on sockets or imports click/rich; ``catools.format._rich``
 imported only when colour is wanted.
 """
 
+from typing import Any
+
 from ._epics import (
     ERROR_KINDS, Metadata, MonitorChannel, MonitorFormatter, Reading, caget_pieces,
     dbr_details, format_cainfo, format_caget, format_caget_error, format_caput,
@@ -39,7 +41,7 @@ _JSON_NAMES = ("caget_json", "caget_json_error", "camonitor_json", "json_record"
                "json_error_record", "write_json_line")
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> Any:
     # JSON output is imported only by the commands that print it (json is not free).
     if name in _JSON_NAMES:
         from . import _json

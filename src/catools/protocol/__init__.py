@@ -3,6 +3,8 @@
 No sockets, clocks or environment here: the I/O layers (``catools.client``,
 ``catools.server``) own those and pass in what the core needs.
 """
+from typing import Any
+
 from ._broadcaster import Broadcaster, search_datagrams
 from ._channel import ClientChannel, ServerChannel
 from ._circuit import DEFAULT_MAX_PAYLOAD, VirtualCircuit
@@ -37,7 +39,7 @@ _STATUS_NAMES = ("ECA_CODES", "CAStatusCode", "alarm_severity_name", "alarm_stat
                  "AlarmSeverity")
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> Any:
     # built on first use (enum creation costs start-up time): see _status and _dbr
     if name in _STATUS_NAMES:
         from importlib import import_module

@@ -520,7 +520,7 @@ def read_datagram(data: bytes, sender: Role) -> list[Command]:
     if data.__class__ is not bytes:
         data = bytes(data)
     registry = REGISTRY[sender]
-    commands = []
+    commands: list[Command] = []
     append = commands.append
     pos = 0
     end = len(data)

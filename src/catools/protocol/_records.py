@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 try:
-    from _collections import _tuplegetter
+    from _collections import _tuplegetter  # type: ignore[import-not-found]
 except ImportError:  # pragma: no cover (other Pythons)
     from operator import itemgetter
 
