@@ -395,7 +395,7 @@ class Context:
                 op._finish(error=AccessDeniedError(pv.name, "no read access"))
                 continue
             request = pv.channel.read(data_type, count)
-            circuit = pv.circuit
+            circuit: Circuit = pv.circuit  # type: ignore[assignment]  (connected: set)
             circuit.ops[request.ioid] = op
             batch = batches.get(circuit)
             if batch is None:
@@ -600,7 +600,7 @@ class Context:
                 pv.next_search = now + pv.search_ceiling
             return
         due.sort(key=_next_search_key)
-        datagrams = search_datagrams([(pv.search_id, pv.name) for pv in due],
+        datagrams = search_datagrams([(pv.search_id, pv.name) for pv in due],  # type: ignore[misc]
                                      self._sequence + 1)
         self._sequence += len(datagrams)
         parked = now + PARKED
