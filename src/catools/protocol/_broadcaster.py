@@ -6,11 +6,10 @@ from typing import Any, Iterable
 
 from ._commands import Command, SearchRequest, SearchResponse, VersionRequest, read_datagram
 from ._constants import DEFAULT_PROTOCOL_VERSION, DONT_REPLY, MAX_UDP_SEND
-from ._headers import HEADER
+from ._headers import HEADER, next_free_id
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._roles import NEED_DATA, SERVER, Role
 
-_U32 = 1 << 32
 _pack_header = HEADER.pack
 _NULS = tuple(b"\0" * (8 - n) for n in range(8))
 
@@ -82,10 +81,8 @@ class Broadcaster:
 
     def new_search_id(self) -> int:
         """A search id not awaiting an answer."""
-        while True:
-            self._next_search_id = (self._next_search_id + 1) % _U32
-            if self._next_search_id not in self.unanswered_searches:
-                return self._next_search_id
+        self._next_search_id = next_free_id(self._next_search_id, self.unanswered_searches)
+        return self._next_search_id
 
     def send(self, *commands: Command) -> bytes:
         """Check and encode commands into one datagram."""

@@ -15,7 +15,7 @@ from ._commands import (_DBR_SIZES, REGISTRY, AccessRightsResponse, ClearChannel
 from ._constants import (DEFAULT_PROTOCOL_VERSION, LARGE_HEADER_VERSION,
                          MIN_PROTOCOL_VERSION, PRIORITY_MAX, PRIORITY_MIN, AccessRights)
 from ._errors import LocalProtocolError, ProtocolError, RemoteProtocolError, as_remote
-from ._headers import HEADER, Header
+from ._headers import HEADER, Header, next_free_id
 from ._roles import (CLIENT, DISCONNECTED, NEED_DATA, SERVER, ChannelState, CircuitState,
                      Role)
 from ._state import CHANNEL_KEY, CHANNEL_TRANSITIONS, CIRCUIT_TRANSITIONS, STAYS
@@ -24,7 +24,6 @@ _UPDATE_STATES = STAYS[EventAddResponse]
 
 #: Default bound on one message's payload (EPICS_CA_MAX_ARRAY_BYTES is passed in by I/O).
 DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024
-_U32 = 1 << 32
 #: Payloads from this size on are passed to DBR decoders as views, not copies.
 _VIEW_THRESHOLD = 1 << 16
 _DBR_CARRIERS = frozenset(cls for cls in (*REGISTRY[CLIENT].values(), *REGISTRY[SERVER].values())
@@ -118,28 +117,18 @@ class VirtualCircuit:
 
     def new_channel_id(self) -> int:
         """A CID not in use on this circuit."""
-        cid = self._next_cid = (self._next_cid + 1) % _U32
-        if cid in self.channels:
-            while cid in self.channels:
-                cid = (cid + 1) % _U32
-            self._next_cid = cid
-        return cid
+        self._next_cid = next_free_id(self._next_cid, self.channels)
+        return self._next_cid
 
     def new_ioid(self) -> int:
         """An IOID not in flight on this circuit."""
-        ioid = self._next_ioid = (self._next_ioid + 1) % _U32
-        if ioid in self._ioids:
-            while ioid in self._ioids:
-                ioid = (ioid + 1) % _U32
-            self._next_ioid = ioid
-        return ioid
+        self._next_ioid = next_free_id(self._next_ioid, self._ioids)
+        return self._next_ioid
 
     def new_subscriptionid(self) -> int:
         """A subscription id not in use on this circuit."""
-        while True:
-            self._next_subid = (self._next_subid + 1) % _U32
-            if self._next_subid not in self.event_add_commands:
-                return self._next_subid
+        self._next_subid = next_free_id(self._next_subid, self.event_add_commands)
+        return self._next_subid
 
     @property
     def protocol_version(self) -> int:

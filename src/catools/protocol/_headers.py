@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import struct
+from typing import Container
 from ._records import Record
 
 HEADER = struct.Struct(">HHHHII")
@@ -55,3 +56,12 @@ def unpack_header(data: bytes, offset: int = 0) -> tuple[Header, int] | None:
         psize, count = _EXT_TAIL.unpack_from(data, offset + 16)
         return Header(cmd, psize, dtype, count, p1, p2), 24
     return Header(cmd, psize, dtype, count, p1, p2), 16
+
+
+def next_free_id(last: int, used: Container[int]) -> int:
+    """The first id after ``last`` that ``used`` does not hold; ids (CIDs, IOIDs,
+    subscription and search ids) travel in the 32-bit parameter fields and wrap."""
+    candidate = (last + 1) & 0xFFFFFFFF
+    while candidate in used:
+        candidate = (candidate + 1) & 0xFFFFFFFF
+    return candidate
