@@ -365,6 +365,20 @@ def number_format_option(name: str, value: str, formats: dict[str, Any]) -> bool
     return base is not None
 
 
+def read_error_kind(error: Exception | None) -> tuple[str, str]:
+    """``(kind, message)`` of a failed read as the error lines print it: a kind of
+    ``format.ERROR_KINDS`` and, for a failing ECA status, its message."""
+    from ..client import AccessDeniedError, CaStatusError, DisconnectedError
+    if isinstance(error, AccessDeniedError):
+        return "no_read_access", ""
+    if isinstance(error, DisconnectedError):
+        return "disconnected", ""
+    if isinstance(error, CaStatusError):
+        from ..protocol import ca_message
+        return "ca_error", ca_message(error.status)
+    return "no_data", ""
+
+
 def report_missing(missing: Iterable[Any]) -> int:
     """One stderr line per PV that never connected; the exit status (1 if any)."""
     status = EXIT_OK

@@ -7,8 +7,9 @@ import click
 
 from ._common import (NUMBER_OPTIONS, CaCommand, Output, PVNames, ca_options, collect_names,
                       fail, help_option, json_options, make_context, number_format_option,
-                      record_order, report_missing, resolve_count, resolve_priority,
-                      resolve_timeout, usage_error_option, version_option, warn)
+                      read_error_kind, record_order, report_missing, resolve_count,
+                      resolve_priority, resolve_timeout, usage_error_option, version_option,
+                      warn)
 
 USAGE = """
 Usage: caget [options] <PV name> ...
@@ -146,7 +147,7 @@ def request_type(native: int, opts: Any, dbr_type: int) -> int:
 def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, priority: int,
         callback: bool, as_json: bool) -> int:
     """Connect, read, print; return the exit status."""
-    from ..client import AccessDeniedError, CaStatusError, DisconnectedError
+    from ..client import AccessDeniedError, CaStatusError
 
     out = Output(colour=None if not as_json else False)
     ctx = make_context("caget")
@@ -233,16 +234,7 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
                     out.text(format_line(pv.name, reading, opts),
                              getattr(reading.metadata, "severity", None))
                 continue
-            error = op.error
-            if isinstance(error, AccessDeniedError):
-                kind, message = "no_read_access", ""
-            elif isinstance(error, DisconnectedError):
-                kind, message = "disconnected", ""
-            elif isinstance(error, CaStatusError):
-                from ..protocol import ca_message
-                kind, message = "ca_error", ca_message(error.status)
-            else:
-                kind, message = "no_data", ""
+            kind, message = read_error_kind(op.error)
             if as_json:
                 out.text(caget_json_error(pv.name, kind, message or None))
             else:

@@ -7,8 +7,8 @@ from typing import Any
 import click
 
 from ._common import (CaCommand, Output, ca_options, error_word, fail, help_option,
-                      make_context, record_order, resolve_count, resolve_priority,
-                      resolve_timeout, version_option, warn)
+                      make_context, read_error_kind, record_order, resolve_count,
+                      resolve_priority, resolve_timeout, version_option, warn)
 
 USAGE = """
 Usage: caput [options] <PV name> <PV value> ...
@@ -258,9 +258,8 @@ def run(name: str, values: list[str], opts: Any, timeout: float | None, priority
 def _print(out: Output, ctx: Any, pv: Any, opts: Any, which: str, timeout: float | None,
            as_json: bool) -> None:
     """caput's Old/New line: TIME_<native> read (enums as string, -n number)."""
-    from ..client import AccessDeniedError, CaStatusError, DisconnectedError
+    from ..client import AccessDeniedError
     from ..format import default_request_type
-    from ..protocol import ca_message
     from .caget import _reading
 
     dtype = default_request_type(pv.native_type, enum_as_number=opts.enum_as_number)
@@ -286,14 +285,7 @@ def _print(out: Output, ctx: Any, pv: Any, opts: Any, which: str, timeout: float
     if isinstance(error, AccessDeniedError) or not op.done:
         warn("Read operation timed out: PV data was not read.")
     prefix = "" if opts.mode == "terse" else ("Old : " if which == "old" else "New : ")
-    if isinstance(error, AccessDeniedError):
-        kind, message = "no_read_access", ""
-    elif isinstance(error, DisconnectedError):
-        kind, message = "disconnected", ""
-    elif isinstance(error, CaStatusError):
-        kind, message = "ca_error", ca_message(error.status)
-    else:
-        kind, message = "no_data", ""
+    kind, message = read_error_kind(error)
     out.text(prefix + format_caget_error(pv.name, kind, opts, count=pv.native_count,
                                          message=message), event="error")
 
