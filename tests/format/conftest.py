@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ if str(SRC) not in sys.path:
     sys.path.insert(0, str(SRC))
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
+
+import epics_env  # noqa: E402  (tests/epics_env.py: tests/conftest.py puts tests/ on sys.path)
 
 LOOPBACK = {
     "EPICS_CA_AUTO_ADDR_LIST": "NO",
@@ -41,7 +42,6 @@ def _bin_dir() -> Path:
 def _free_port() -> int:
     """A port free for both TCP and UDP, reserved across test processes (below the
     ephemeral range, so no client socket can be handed it meanwhile)."""
-    import epics_env
     return epics_env.free_port(tcp=True, udp=True)
 
 
@@ -101,6 +101,18 @@ def repeater_env():
         rep.wait(timeout=5)
 
 
+def _wait_serving(tools: CTools, proc: subprocess.Popen, pv: str, what: str) -> None:
+    """Wait (20 s at most) until C caget reads 42 from ``pv`` of the server ``proc``."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if b"42" in tools.run("caget", "-w", "0.5", "-t", pv):
+            return
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} died")
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} did not come up")
+
+
 @pytest.fixture(scope="session")
 def oracle(repeater_env):
     """The caproto oracle server (PVs of oracle_pvs.SPECS) plus a C tool runner."""
@@ -110,23 +122,10 @@ def oracle(repeater_env):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     tools = CTools(env)
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if b"42" in tools.run("caget", "-w", "0.5", "-t", "O:long"):
-                break
-            if proc.poll() is not None:
-                raise RuntimeError("oracle server died")
-            time.sleep(0.2)
-        else:
-            raise RuntimeError("oracle server did not come up")
+        _wait_serving(tools, proc, "O:long", "oracle server")
         yield tools
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        epics_env.terminate(proc)
 
 
 SOFTIOC_DB = r"""
@@ -157,18 +156,7 @@ def softioc(repeater_env, tmp_path_factory):
                             stderr=subprocess.DEVNULL)
     tools = CTools(env)
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if b"42" in tools.run("caget", "-w", "0.5", "-t", "S:long"):
-                break
-            time.sleep(0.2)
-        else:
-            raise RuntimeError("softIoc did not come up")
+        _wait_serving(tools, proc, "S:long", "softIoc")
         yield tools
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        epics_env.terminate(proc)
