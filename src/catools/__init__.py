@@ -6,12 +6,18 @@ it loads no sockets, threads, logging, click or rich. Names are resolved on firs
 ``catools.VirtualCircuit`` imports the core, ``catools.get``/``catools.put`` (the
 blocking client) import the client.
 """
+from __future__ import annotations
+
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 
+# No "import typing" here: the console scripts import this package before they turn
+# the cyclic GC off, and typing is loaded (by click) more cheaply after that.
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
     from .client import Context, get, put
     from .protocol import *  # noqa: F403
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 import gc
 from importlib import import_module
 
+TYPE_CHECKING = False               # (typing is imported after _startup, by click)
+if TYPE_CHECKING:  # pragma: no cover
+    import click
+
 #: subcommand of ``catools`` -> (module, attribute); modules are imported only when used.
 SUBCOMMANDS = {
     "get": ("catools.cli.caget", "command"),
@@ -29,9 +33,15 @@ def enable_gc() -> None:
     gc.enable()
 
 
-def _run(tool: str) -> None:
+def run_command(command: click.Command) -> None:
+    """Run a tool's click command as its console script does: GC off, C-style exit."""
     _startup()
-    import_module(f"catools.cli.{tool}").command.main(prog_name=tool, fast_exit=True)
+    command.main(prog_name=command.name, fast_exit=True)
+
+
+def _run(tool: str) -> None:
+    _startup()                  # before the import: that is where it pays
+    run_command(import_module(f"catools.cli.{tool}").command)
 
 
 def caget_main() -> None:

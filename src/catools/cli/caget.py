@@ -263,10 +263,6 @@ def _reading(pv: Any, response: Any) -> Any:
     return Reading(pv.name, response, pv.native_type, pv.native_count)
 
 
-def main() -> None:
-    """Console script entry point."""
-    command.main(prog_name="caget", fast_exit=True)
-
-
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # python -m catools.cli.caget
+    from catools.cli import run_command
+    run_command(command)

@@ -123,10 +123,6 @@ def client_status(ctx: Any, level: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
-    """Console script entry point."""
-    command.main(prog_name="cainfo", fast_exit=True)
-
-
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # python -m catools.cli.cainfo
+    from catools.cli import run_command
+    run_command(command)

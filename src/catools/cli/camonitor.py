@@ -304,10 +304,6 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     raise SystemExit(EXIT_SIGTERM)
 
 
-def main() -> None:
-    """Console script entry point."""
-    command.main(prog_name="camonitor", fast_exit=True)
-
-
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # python -m catools.cli.camonitor
+    from catools.cli import run_command
+    run_command(command)

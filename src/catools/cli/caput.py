@@ -290,10 +290,6 @@ def _print(out: Output, ctx: Any, pv: Any, opts: Any, which: str, timeout: float
                                          message=message), event="error")
 
 
-def main() -> None:
-    """Console script entry point."""
-    command.main(prog_name="caput", fast_exit=True)
-
-
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # python -m catools.cli.caput
+    from catools.cli import run_command
+    run_command(command)
