@@ -6,12 +6,11 @@ from typing import Any, Iterable
 
 from ._commands import Command, SearchRequest, SearchResponse, VersionRequest, read_datagram
 from ._constants import DEFAULT_PROTOCOL_VERSION, DONT_REPLY, MAX_UDP_SEND
-from ._headers import HEADER, next_free_id
+from ._headers import HEADER, NUL_PADS, next_free_id
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._roles import NEED_DATA, SERVER, Role
 
 _pack_header = HEADER.pack
-_NULS = tuple(b"\0" * (8 - n) for n in range(8))
 
 
 def search_datagrams(requests: Iterable[tuple[int, str]], sequence: int,
@@ -36,7 +35,7 @@ def search_datagrams(requests: Iterable[tuple[int, str]], sequence: int,
         raw = name.encode("utf-8", "surrogateescape")
         if b"\0" in raw:
             raise LocalProtocolError(f"PV name {name!r} contains a NUL byte")
-        payload = raw + _NULS[len(raw) & 7]
+        payload = raw + NUL_PADS[len(raw) & 7]
         n = 16 + len(payload)
         if size + n > limit:
             if ids:

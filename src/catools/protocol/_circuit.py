@@ -15,7 +15,7 @@ from ._commands import (_DBR_SIZES, REGISTRY, AccessRightsResponse, ClearChannel
 from ._constants import (DEFAULT_PROTOCOL_VERSION, LARGE_HEADER_VERSION,
                          MIN_PROTOCOL_VERSION, PRIORITY_MAX, PRIORITY_MIN, AccessRights)
 from ._errors import LocalProtocolError, ProtocolError, RemoteProtocolError, as_remote
-from ._headers import HEADER, Header, next_free_id
+from ._headers import HEADER, NUL_PADS, Header, next_free_id
 from ._roles import (CLIENT, DISCONNECTED, NEED_DATA, SERVER, ChannelState, CircuitState,
                      Role)
 from ._state import CHANNEL_KEY, CHANNEL_TRANSITIONS, CIRCUIT_TRANSITIONS, STAYS
@@ -38,7 +38,6 @@ _RIGHTS = tuple(AccessRights(bits) for bits in range(4))
 #: Command codes of the fast paths (from the command table).
 _EVENT_ADD, _READ_NOTIFY = EventAddResponse.ID, ReadNotifyResponse.ID
 _ACCESS_RIGHTS, _CREATE_CHAN = AccessRightsResponse.ID, CreateChanResponse.ID
-_NULS = tuple(b"\0" * (8 - n) for n in range(8))
 #: Channel states in which a READ_NOTIFY reply / an ACCESS_RIGHTS may arrive (and
 #: leave the state as it is): from the transition tables, for the batch fast path.
 _READ_REPLY_STATES = frozenset(state for state, moves in CHANNEL_TRANSITIONS.items()
@@ -197,7 +196,7 @@ class VirtualCircuit:
             raw = name.encode("utf-8", "surrogateescape")
             if b"\0" in raw:
                 raise LocalProtocolError("name contains a NUL byte")
-            payload = raw + _NULS[len(raw) & 7]
+            payload = raw + NUL_PADS[len(raw) & 7]
             channel = ClientChannel(self, name)
             channel.state = _CREATE_MOVE[channel.state]
             channels.append(channel)

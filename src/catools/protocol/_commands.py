@@ -17,7 +17,7 @@ from ._constants import (DEFAULT_PROTOCOL_VERSION, DONT_REPLY, DO_REPLY,
 from ._dbr import (DBR_TYPES, MAX_DBR_TYPE, SCALAR_DECODERS, DBRMetadata,
                    decode_metadata, decode_values, encode_metadata, encode_values)
 from ._errors import LocalProtocolError, RemoteProtocolError
-from ._headers import HEADER, Header, pack_header, unpack_header
+from ._headers import HEADER, NUL_PADS, Header, pack_header, unpack_header
 from ._records import Record
 from ._roles import CLIENT, SERVER, Role
 from . import _codecs
@@ -376,7 +376,7 @@ vars(_codecs).update({
     "Remote": RemoteProtocolError,
     "Local": LocalProtocolError, "DBRMetadata": DBRMetadata, "Mapping": Mapping,
     "_pad": lambda b: b + b"\0" * (-len(b) & 7),
-    "_NULS": tuple(b"\0" * (8 - n) for n in range(8))})
+    "_NULS": NUL_PADS})
 
 
 def _make_class(row: Row) -> type[Command]:

@@ -29,6 +29,10 @@ def padded(size: int) -> int:
     return (size + 7) & ~7
 
 
+#: ``raw + NUL_PADS[len(raw) & 7]``: a name payload, NUL-terminated and padded to 8.
+NUL_PADS = tuple(b"\0" * (8 - n) for n in range(8))
+
+
 def pad(payload: bytes) -> bytes:
     """Zero-pad ``payload`` to a multiple of 8 bytes."""
     extra = -len(payload) & 7
