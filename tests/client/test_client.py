@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from catools.client import ChannelNotFoundError, Context
-from catools.client._search import search_datagrams
+from catools import search_datagrams
 from catools.config import ClientConfig, ConfigError
 from catools.protocol import CLIENT, MAX_UDP_SEND, SearchRequest, read_datagram
 

@@ -23,11 +23,11 @@ from ..protocol import (CLIENT, DISCONNECTED, AccessRightsResponse, Beacon,
                         LocalProtocolError, NotFoundResponse, ReadNotifyResponse,
                         RemoteProtocolError, SearchResponse, ServerDisconnResponse,
                         VersionRequest, VersionResponse, VirtualCircuit, WriteNotifyResponse,
-                        promote)
+                        promote, search_datagrams)
 from . import _net
 from ._errors import AccessDeniedError, CaStatusError, CaTimeoutError, DisconnectedError
 from ._search import (BURST, BURST_GAP, MIN_PERIOD, RECONNECT_PERIOD, RECONNECT_WINDOW,
-                      next_period, search_datagrams)
+                      next_period)
 
 _RECV_SIZE = 1 << 17
 #: next_search of a PV whose search datagram waits in the backlog (set when it is sent)

@@ -1,7 +1,6 @@
-"""Search scheduling: batching names into datagrams and backing off like libca."""
+"""Search scheduling: bursts and back-off like libca (the datagrams themselves come
+from ``catools.protocol.search_datagrams``)."""
 from __future__ import annotations
-
-from ..protocol import search_datagrams
 
 #: libca's minimum round-trip estimate; the first re-search comes after it.
 MIN_PERIOD = 0.032
@@ -21,5 +20,4 @@ def next_period(period: float, ceiling: float) -> float:
     return min(period * 2.0, ceiling)
 
 
-__all__ = ["search_datagrams", "next_period", "MIN_PERIOD", "RECONNECT_PERIOD", "BURST",
-           "BURST_GAP"]
+__all__ = ["next_period", "MIN_PERIOD", "RECONNECT_PERIOD", "BURST", "BURST_GAP"]
