@@ -141,8 +141,8 @@ class VirtualCircuit:
     def send(self, *commands: Command) -> bytes:
         """Check, apply and encode commands that we send."""
         out = []
-        # the client's per-channel requests (thousands in a many-PV get) take a short
-        # path: the same checks and state changes as _process, inlined
+        # READ_NOTIFY (thousands in a many-PV get) takes a short path: the same checks
+        # and state changes as _process, inlined (many channels: create_channels)
         fast = self.our_role is CLIENT and self.states[CLIENT] is _CIRCUIT_UP
         for command in commands:
             cls = type(command)
@@ -155,17 +155,6 @@ class VirtualCircuit:
                         self._ioids[ioid] = (channel, command)
                         channel.state = new_state
                         out.append(_pack_header(_READ_NOTIFY, 0, data_type, count, sid, ioid))
-                        continue
-            elif fast and cls is CreateChanRequest:
-                name, cid, version, payload = command
-                channel = self.channels.get(cid)
-                if channel is not None and channel.name == name and len(payload) < 0xFFFF:
-                    new_state = _CREATE_MOVE.get(channel.state)
-                    if new_state is not None:
-                        self._created_channel = True
-                        channel.state = new_state
-                        out.append(_pack_header(_CREATE_CHAN, len(payload), 0, 0, cid, version))
-                        out.append(payload)
                         continue
             if command.SENDER is not self.our_role:
                 raise LocalProtocolError(f"a {self.our_role.value.lower()} cannot send "
