@@ -5,9 +5,12 @@ softIoc in a child process that then lists the modules it loaded.
 """
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
+
+import click
 
 CHILD = """
 import sys
@@ -19,15 +22,18 @@ try:
 except SystemExit as exc:
     code = exc.code
 import gc
-modules = sorted(sys.modules)
+deferred = sorted(n for n, m in sys.modules.items() if type(m).__name__ == "_Deferred")
+modules = sorted(n for n in sys.modules if n not in deferred)
 import json
-print(json.dumps({"code": code, "gc": gc.isenabled(), "modules": modules}), file=sys.stderr)
+print(json.dumps({"code": code, "gc": gc.isenabled(), "modules": modules,
+                  "deferred": deferred}), file=sys.stderr)
 """
 
 #: Imported only when needed: suggestions of unknown options, gettext catalogs, colour,
-#: JSON, ECA messages, the server, click's version lookup.
+#: JSON, ECA messages, the server, click's version lookup, inspect (click's help text).
 NOT_ON_A_PLAIN_GET = ("difflib", "locale", "rich", "json", "catools.format._json",
-                      "catools.protocol._status", "catools.server", "importlib.metadata")
+                      "catools.protocol._status", "catools.server", "importlib.metadata",
+                      "inspect", "ast", "dis")
 
 
 def run_child(ioc, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
@@ -43,6 +49,7 @@ def test_a_plain_get_loads_only_what_it_uses(shared_ioc):
     loaded = set(report["modules"])
     assert "catools.client" in loaded and "catools.format._epics" in loaded
     assert sorted(loaded & set(NOT_ON_A_PLAIN_GET)) == []
+    assert report["deferred"] == ["inspect"]       # imported by click, never used
     assert report["gc"] is False        # a one-shot tool runs without the cyclic GC
 
 
@@ -50,3 +57,50 @@ def test_the_list_would_see_a_loaded_module(shared_ioc):
     cp, report = run_child(shared_ioc, "--json", "TST:ai")
     assert report["code"] == 0 and json.loads(cp.stdout)["name"] == "TST:ai"
     assert "catools.format._json" in report["modules"] and "json" in report["modules"]
+
+
+DEFERRED_CHILD = """
+import sys
+from catools.cli import _startup
+_startup()
+import click                                # imports inspect: still deferred
+assert "ast" not in sys.modules and type(sys.modules["inspect"]).__name__ == "_Deferred"
+import inspect
+assert inspect.cleandoc("  a\\n  b") == "a\\nb"    # first use: the real module
+assert type(sys.modules["inspect"]).__name__ == "module" and "ast" in sys.modules
+assert inspect.signature is sys.modules["inspect"].signature
+from inspect import isclass                 # later imports get the real one
+assert isclass(int)
+print("ok")
+"""
+
+
+def test_a_deferred_module_is_the_real_one_on_first_use():
+    cp = subprocess.run([sys.executable, "-c", DEFERRED_CHILD], capture_output=True,
+                        text=True, timeout=30)
+    assert (cp.returncode, cp.stdout, cp.stderr) == (0, "ok\n", "")
+
+
+def test_help_uses_the_deferred_module(script_runner, shared_ioc):
+    # click dedents a command's help text with inspect.cleandoc: the real module loads
+    result = script_runner.run(["catools", "get", "--help"], env=shared_ioc.script_env)
+    assert result.returncode == 0 and "Usage: caget" in result.stderr
+
+
+def test_every_option_help_is_kept_as_click_would_clean_it():
+    # CaOption skips click's inspect.cleandoc: each help text must already be clean
+    import inspect
+
+    from catools.cli import SUBCOMMANDS, group
+    from catools.cli._common import CaOption
+    commands = [group.cli] + [getattr(importlib.import_module(module), attr)
+                              for module, attr in SUBCOMMANDS.values()]
+    helps = 0
+    for command in commands:
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert isinstance(param, CaOption), (command.name, param.name)
+                if param.help:
+                    helps += 1
+                    assert inspect.cleandoc(param.help) == param.help, param.name
+    assert helps > 50

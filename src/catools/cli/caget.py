@@ -7,7 +7,7 @@ import click
 
 from ._common import (NUMBER_OPTIONS, CaCommand, Output, PVNames, ca_options, collect_names,
                       fail, help_option, json_options, make_context, number_format_option,
-                      read_error_kind, record_order, report_missing, resolve_count,
+                      option, read_error_kind, record_order, report_missing, resolve_count,
                       resolve_priority, resolve_timeout, usage_error_option, version_option,
                       warn)
 
@@ -73,24 +73,24 @@ Example: caget -a -f8 my_channel another_channel
 @help_option
 @version_option
 @ca_options
-@click.option("-c", "callback", is_flag=True, help="Asynchronous get (dynamic array length).")
-@click.option("-t", "terse", is_flag=True, callback=record_order, help="Terse: value only.")
-@click.option("-a", "wide", is_flag=True, callback=record_order,
-              help='Wide: "name timestamp value stat sevr".')
-@click.option("-d", "dbr", metavar="<type>", callback=record_order,
-              help="Request a specific DBR type (name or number).")
-@click.option("-n", "enum_number", is_flag=True, help="Print DBF_ENUM values as numbers.")
-@click.option("-s", "float_string", is_flag=True, help="Get floats as strings (server PREC).")
-@click.option("-S", "char_string", is_flag=True, help="Print char arrays as strings.")
-@click.option("-#", "count", metavar="<count>", help="Print the first <count> elements.")
-@click.option("-e", "fmt_e", metavar="<nr>", callback=record_order, help="Use %e with <nr> digits.")
-@click.option("-f", "fmt_f", metavar="<nr>", callback=record_order, help="Use %f with <nr> digits.")
-@click.option("-g", "fmt_g", metavar="<nr>", callback=record_order, help="Use %g with <nr> digits.")
-@click.option("-l", "long_base", metavar="<x|o|b>", callback=record_order,
-              help="Round to long and print as hex, octal or binary.")
-@click.option("-0", "int_base", metavar="<x|o|b>", callback=record_order,
-              help="Print integers as hex, octal or binary.")
-@click.option("-F", "separator", metavar="<ofs>", help="Alternate output field separator.")
+@option("-c", "callback", is_flag=True, help="Asynchronous get (dynamic array length).")
+@option("-t", "terse", is_flag=True, callback=record_order, help="Terse: value only.")
+@option("-a", "wide", is_flag=True, callback=record_order,
+        help='Wide: "name timestamp value stat sevr".')
+@option("-d", "dbr", metavar="<type>", callback=record_order,
+        help="Request a specific DBR type (name or number).")
+@option("-n", "enum_number", is_flag=True, help="Print DBF_ENUM values as numbers.")
+@option("-s", "float_string", is_flag=True, help="Get floats as strings (server PREC).")
+@option("-S", "char_string", is_flag=True, help="Print char arrays as strings.")
+@option("-#", "count", metavar="<count>", help="Print the first <count> elements.")
+@option("-e", "fmt_e", metavar="<nr>", callback=record_order, help="Use %e with <nr> digits.")
+@option("-f", "fmt_f", metavar="<nr>", callback=record_order, help="Use %f with <nr> digits.")
+@option("-g", "fmt_g", metavar="<nr>", callback=record_order, help="Use %g with <nr> digits.")
+@option("-l", "long_base", metavar="<x|o|b>", callback=record_order,
+        help="Round to long and print as hex, octal or binary.")
+@option("-0", "int_base", metavar="<x|o|b>", callback=record_order,
+        help="Print integers as hex, octal or binary.")
+@option("-F", "separator", metavar="<ofs>", help="Alternate output field separator.")
 @usage_error_option("i")
 @json_options
 @click.argument("names", nargs=-1, cls=PVNames)

@@ -8,7 +8,7 @@ import click
 
 from .._version import __version__
 from ._common import (CaCommand, Output, PVNames, ca_options, collect_names, fail, help_option,
-                      json_options, make_context, report_missing, resolve_priority,
+                      json_options, make_context, option, report_missing, resolve_priority,
                       resolve_timeout, scan_int, usage_error_option, version_option, warn)
 
 USAGE = f"""
@@ -35,8 +35,8 @@ EPICS Version catools {__version__} (Python), CA Protocol version 4.13
 @help_option
 @version_option
 @ca_options
-@click.option("-s", "level", metavar="<level>",
-              help="Print the client context status at this interest level instead.")
+@option("-s", "level", metavar="<level>",
+        help="Print the client context status at this interest level instead.")
 @usage_error_option("n")
 @json_options
 @click.argument("names", nargs=-1, cls=PVNames)

@@ -9,8 +9,8 @@ import click
 
 from ._common import (EXIT_SIGTERM, NUMBER_OPTIONS, CaCommand, Output, PVNames, ca_options,
                       collect_names, fail, help_option, json_options, make_context,
-                      number_format_option, record_order, resolve_count, resolve_priority,
-                      resolve_timeout, scan_double, version_option, warn)
+                      number_format_option, option, record_order, resolve_count,
+                      resolve_priority, resolve_timeout, scan_double, version_option, warn)
 
 USAGE = """
 Usage: camonitor [options] <PV name> ...
@@ -73,25 +73,25 @@ _MASK_BITS = {"v": 1, "a": 4, "l": 2, "p": 8}
 @help_option
 @version_option
 @ca_options
-@click.option("-m", "mask", metavar="<msk>", help="Event mask: v, a, l, p (default va).")
-@click.option("-t", "ts_keys", metavar="<key>", help="Timestamp source(s) and type.")
-@click.option("-n", "enum_number", is_flag=True, help="Print DBF_ENUM values as numbers.")
-@click.option("-#", "count", metavar="<num>", help="Request and print up to <num> elements.")
-@click.option("-S", "char_string", is_flag=True, help="Print char arrays as strings.")
-@click.option("-s", "float_string", is_flag=True, help="Get floats as strings (server PREC).")
-@click.option("-e", "fmt_e", metavar="<num>", callback=record_order, help="Use %e with <num> digits.")
-@click.option("-f", "fmt_f", metavar="<num>", callback=record_order, help="Use %f with <num> digits.")
-@click.option("-g", "fmt_g", metavar="<num>", callback=record_order, help="Use %g with <num> digits.")
-@click.option("-l", "long_base", metavar="<x|o|b>", callback=record_order,
-              help="Round to long and print as hex, octal or binary.")
-@click.option("-0", "int_base", metavar="<x|o|b>", callback=record_order,
-              help="Print integers as hex, octal or binary.")
-@click.option("-F", "separator", metavar="<ofs>", help="Alternate output field separator.")
+@option("-m", "mask", metavar="<msk>", help="Event mask: v, a, l, p (default va).")
+@option("-t", "ts_keys", metavar="<key>", help="Timestamp source(s) and type.")
+@option("-n", "enum_number", is_flag=True, help="Print DBF_ENUM values as numbers.")
+@option("-#", "count", metavar="<num>", help="Request and print up to <num> elements.")
+@option("-S", "char_string", is_flag=True, help="Print char arrays as strings.")
+@option("-s", "float_string", is_flag=True, help="Get floats as strings (server PREC).")
+@option("-e", "fmt_e", metavar="<num>", callback=record_order, help="Use %e with <num> digits.")
+@option("-f", "fmt_f", metavar="<num>", callback=record_order, help="Use %f with <num> digits.")
+@option("-g", "fmt_g", metavar="<num>", callback=record_order, help="Use %g with <num> digits.")
+@option("-l", "long_base", metavar="<x|o|b>", callback=record_order,
+        help="Round to long and print as hex, octal or binary.")
+@option("-0", "int_base", metavar="<x|o|b>", callback=record_order,
+        help="Print integers as hex, octal or binary.")
+@option("-F", "separator", metavar="<ofs>", help="Alternate output field separator.")
 @json_options
-@click.option("--count", "max_updates", type=int, default=None, metavar="N",
-              help="Exit after N updates in all.")
-@click.option("--timeout", "run_time", default=None, metavar="SEC",
-              help="Exit after SEC seconds.")
+@option("--count", "max_updates", type=int, default=None, metavar="N",
+        help="Exit after N updates in all.")
+@option("--timeout", "run_time", default=None, metavar="SEC",
+        help="Exit after SEC seconds.")
 @click.argument("names", nargs=-1, cls=PVNames)
 @click.pass_context
 def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from ._common import (CaCommand, Output, ca_options, error_word, fail, help_option,
-                      make_context, read_error_kind, record_order, resolve_count,
+                      make_context, option, read_error_kind, record_order, resolve_count,
                       resolve_priority, resolve_timeout, version_option, warn)
 
 USAGE = """
@@ -50,20 +50,20 @@ MAX_STRING = 40
 @help_option
 @version_option
 @ca_options
-@click.option("-c", "callback", is_flag=True, help="Put with completion callback and wait.")
-@click.option("-t", "terse", is_flag=True, callback=record_order, help="Terse: new value only.")
-@click.option("-l", "long_mode", is_flag=True, callback=record_order,
-              help='Long: "name timestamp value stat sevr".')
-@click.option("-n", "as_number", is_flag=True, callback=record_order,
-              help="Interpret enum values as numbers.")
-@click.option("-s", "as_string", is_flag=True, callback=record_order,
-              help="Interpret enum values as strings.")
-@click.option("-S", "long_string", is_flag=True, callback=record_order,
-              help="Put the string as an array of chars.")
-@click.option("-a", "array", is_flag=True, callback=record_order, help="Put an array.")
-@click.option("-#", "count", metavar="<count>", help="Accepted and ignored (as in caput).")
-@click.option("-F", "separator", metavar="<ofs>", help="Alternate output field separator.")
-@click.option("--json", "as_json", is_flag=True, help="Old/new values as JSON lines.")
+@option("-c", "callback", is_flag=True, help="Put with completion callback and wait.")
+@option("-t", "terse", is_flag=True, callback=record_order, help="Terse: new value only.")
+@option("-l", "long_mode", is_flag=True, callback=record_order,
+        help='Long: "name timestamp value stat sevr".')
+@option("-n", "as_number", is_flag=True, callback=record_order,
+        help="Interpret enum values as numbers.")
+@option("-s", "as_string", is_flag=True, callback=record_order,
+        help="Interpret enum values as strings.")
+@option("-S", "long_string", is_flag=True, callback=record_order,
+        help="Put the string as an array of chars.")
+@option("-a", "array", is_flag=True, callback=record_order, help="Put an array.")
+@option("-#", "count", metavar="<count>", help="Accepted and ignored (as in caput).")
+@option("-F", "separator", metavar="<ofs>", help="Alternate output field separator.")
+@option("--json", "as_json", is_flag=True, help="Old/new values as JSON lines.")
 @click.argument("args", nargs=-1)
 @click.pass_context
 def command(ctx: click.Context, args: tuple[str, ...], timeout: str | None,

@@ -8,6 +8,7 @@ import click
 
 from .._version import __version__
 from . import SUBCOMMANDS
+from ._common import option
 
 
 class LazyGroup(click.Group):
@@ -41,8 +42,8 @@ def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> No
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
-              callback=_show_version, help="Show the version and exit.")
+@option("--version", is_flag=True, expose_value=False, is_eager=True,
+        callback=_show_version, help="Show the version and exit.")
 def cli() -> None:
     """catools: EPICS Channel Access tools in pure Python.
 

@@ -8,16 +8,18 @@ from typing import Any
 
 import click
 
+from ._common import option
+
 
 @click.command("serve", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("pv_file", required=False, type=click.Path(dir_okay=False))
-@click.option("--demo", is_flag=True, help="Serve the demo PVs (sine, counter, setpoint, "
-              "mode, message, long_message, waveform, readonly).")
-@click.option("--prefix", default="demo:", show_default=True, metavar="TEXT",
-              help="Name prefix of the demo PVs.")
-@click.option("--port", type=click.IntRange(1, 65535), default=None,
-              help="Server port (default: EPICS_CAS_SERVER_PORT, EPICS_CA_SERVER_PORT "
-                   "or 5064).")
+@option("--demo", is_flag=True, help="Serve the demo PVs (sine, counter, setpoint, "
+        "mode, message, long_message, waveform, readonly).")
+@option("--prefix", default="demo:", show_default=True, metavar="TEXT",
+        help="Name prefix of the demo PVs.")
+@option("--port", type=click.IntRange(1, 65535), default=None,
+        help="Server port (default: EPICS_CAS_SERVER_PORT, EPICS_CA_SERVER_PORT "
+             "or 5064).")
 def serve(pv_file: str | None, demo: bool, prefix: str, port: int | None) -> None:
     """Serve PVs over Channel Access until Ctrl-C or SIGTERM.
 
