@@ -171,3 +171,55 @@ def test_monitor_updates_in_a_batch():
     pair.client.recv(pair.server.send(confirm, updates[1]))
     got = pair.client.next_commands()
     assert [type(c).__name__ for c in got] == ["EventCancelResponse", "EventAddResponse"]
+
+
+def test_read_notify_many_equals_reads_one_at_a_time():
+    pair_a, chans_a = _connected_pair(6)
+    pair_b, chans_b = _connected_pair(6)
+    for pair, chans in ((pair_a, chans_a), (pair_b, chans_b)):
+        pair.client.recv(_replies(pair, chans))
+        pair.client.next_commands()
+    # native type and count (None), explicit ones, and a large array (long header)
+    plan = [(None, None), (20, 1), (0, 1), (6, None), (6, 70000), (34, 2)]
+    ioids, wire = pair_a.client.read_notify_many(
+        (chan, t, n) for chan, (t, n) in zip(chans_a, plan))
+    reads = [chan.read(t, n) for chan, (t, n) in zip(chans_b, plan)]
+    assert wire == pair_b.client.send(*reads)
+    assert ioids == [r.ioid for r in reads] and len(set(ioids)) == 6
+    assert pair_a.client._ioids.keys() == pair_b.client._ioids.keys()
+    assert [c.state for c in chans_a] == [c.state for c in chans_b]
+    pair_a.server.recv(wire)
+    assert drain(pair_a.server) == reads
+    # the replies end them as replies to send()'s reads do
+    replies = [ReadNotifyResponse(data=[1.5], data_type=6, data_count=1, status=1, ioid=i)
+               for i in ioids[:2]]
+    pair_a.client.recv(pair_a.server.send(*replies))
+    assert pair_a.client.next_commands() == replies
+    assert sorted(pair_a.client._ioids) == sorted(ioids[2:])
+
+
+def test_read_notify_many_keeps_the_rules():
+    pair, chans = _connected_pair(2)
+    with pytest.raises(LocalProtocolError):      # not connected yet
+        pair.client.read_notify_many([(chans[0], None, None)])
+    other, other_chans = _connected_pair(1)
+    other.client.recv(_replies(other, other_chans))
+    other.client.next_commands()
+    with pytest.raises(LocalProtocolError):      # a channel of another circuit
+        pair.client.read_notify_many([(other_chans[0], 6, 1)])
+    assert pair.client._ioids == {}
+
+
+@given(st.integers(0, 38).filter(lambda t: t not in (35, 36)),
+       st.floats(allow_nan=False, width=32) | st.integers(-2**15, 2**15 - 1))
+def test_first_value_reads_what_the_decoder_reads(data_type, value):
+    from catools.protocol import DBR_TYPES, FIRST_VALUE, decode_dbr, encode_dbr
+    row = DBR_TYPES[data_type]
+    first = FIRST_VALUE[data_type]
+    if row.typecode is None:
+        assert first is None
+        return
+    if row.typecode in "bBH" or (row.typecode in "hi" and isinstance(value, float)):
+        value = int(abs(value)) % 128
+    payload, count = encode_dbr(data_type, [value, 7])
+    assert first(payload) == decode_dbr(data_type, payload, count)[1][0]

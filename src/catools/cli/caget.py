@@ -159,13 +159,17 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
         render: Any = None
         if not as_json and out.colorize is None:
             from ..format import format_caget, scalar_formatter
+            from ..protocol import FIRST_VALUE
             scalar_line = scalar_formatter(opts)
 
             def render_scalar(op: Any) -> None:
                 # a scalar is printed as soon as it arrives: keep its line, not the reply
                 result = op.result
                 if op.error is None and result.data_count == 1:
-                    line = scalar_line(op.pv.name, result)
+                    data_type = result.data_type
+                    first = FIRST_VALUE[data_type]
+                    line = None if first is None else \
+                        scalar_line(op.pv.name, data_type, first(result[-1]))
                     if line is None:
                         line = format_caget(op.pv.name, _reading(op.pv, result), opts)
                     op.result = line.encode("utf-8", "surrogateescape")

@@ -384,7 +384,7 @@ class Context:
         """Start READ_NOTIFYs for many ``(pv, data_type, count)`` (None: native); as
         :meth:`read` for each, with each circuit's requests encoded in one go."""
         ops = []
-        batches: dict[Circuit, list[Any]] = {}
+        batches: dict[Circuit, tuple[list[Operation], list[Any]]] = {}
         for pv, data_type, count in requests:
             op = Operation(pv, "read", callback)
             ops.append(op)
@@ -394,15 +394,16 @@ class Context:
             if not pv.access_rights & 1:
                 op._finish(error=AccessDeniedError(pv.name, "no read access"))
                 continue
-            request = pv.channel.read(data_type, count)
             circuit: Circuit = pv.circuit  # type: ignore[assignment]  (connected: set)
-            circuit.ops[request.ioid] = op
             batch = batches.get(circuit)
             if batch is None:
-                batch = batches[circuit] = []
-            batch.append(request)
-        for circuit, batch in batches.items():
-            circuit.send(*batch)
+                batch = batches[circuit] = ([], [])
+            batch[0].append(op)
+            batch[1].append((pv.channel, data_type, count))
+        for circuit, (circuit_ops, reads) in batches.items():
+            ioids, data = circuit.core.read_notify_many(reads)
+            circuit.ops.update(zip(ioids, circuit_ops))
+            circuit.write(data)
         return ops
 
     def write(self, pv: PV, data: Any, data_type: int | None = None,

@@ -95,11 +95,10 @@ def _error_text(kind: str, message: str) -> str:
         raise ValueError(f"unknown error kind {kind!r}") from None
 
 
-def scalar_formatter(opts: FormatOptions) -> Callable[[str, Any], str | None]:
-    """``line(name, reading)``: caget's plain/terse line of a numeric scalar in the
-    default number formats (the common case of a many-PV caget), or None when the
-    general path is needed. ``reading`` needs ``count``, ``data_type`` and ``data``
-    (a client Reading or a READ_NOTIFY reply)."""
+def scalar_formatter(opts: FormatOptions) -> Callable[[str, int, Any], str | None]:
+    """``line(name, data_type, value)``: caget's plain/terse line of a numeric scalar
+    (one value of DBR type ``data_type``) in the default number formats (the common
+    case of a many-PV caget), or None when the general path is needed."""
     if opts.count or opts.mode not in ("plain", "terse"):
         return _no_line
     float_format = opts.float_format if opts.float_base is None else None
@@ -107,24 +106,20 @@ def scalar_formatter(opts: FormatOptions) -> Callable[[str, Any], str | None]:
     terse = opts.mode == "terse"
     separator = opts.separator
 
-    def line(name: str, reading: Any) -> str | None:
-        if reading.count != 1:
+    def line(name: str, data_type: int, value: Any) -> str | None:
+        if data_type > 34:
             return None
-        t = reading.data_type
-        if t > 34:
-            return None
-        base = t % 7
+        base = data_type % 7
         if base == DBR_DOUBLE or base == DBR_FLOAT:
             if float_format is None:
                 return None
-            value = reading.data[0]
             text = float_format % value
             if "nan" in text:           # printf spells it its own way (-nan)
                 text = c_float(float_format, value)
         elif base == DBR_LONG or base == DBR_SHORT:
             if not int_default:
                 return None
-            text = "%d" % reading.data[0]
+            text = "%d" % value
         else:
             return None
         if terse:
@@ -135,12 +130,14 @@ def scalar_formatter(opts: FormatOptions) -> Callable[[str, Any], str | None]:
     return line
 
 
-def _no_line(name: str, reading: Any) -> None:
+def _no_line(name: str, data_type: int, value: Any) -> None:
     return None
 
 
 def _scalar_line(name: str, reading: Any, opts: FormatOptions) -> str | None:
-    return scalar_formatter(opts)(name, reading)
+    if reading.count != 1:
+        return None
+    return scalar_formatter(opts)(name, reading.data_type, reading.data[0])
 
 
 def caget_pieces(name: str, reading: Any, opts: FormatOptions, *,

@@ -25,7 +25,7 @@ from ._constants import (DBE_ALARM, DBE_ARCHIVE, DBE_LOG, DBE_PROPERTY, DBE_VALU
                          MAX_ENUM_STATES, MAX_ENUM_STRING_SIZE, MAX_STRING_SIZE,
                          MAX_UDP_SEND, MAX_UNITS_SIZE, REPEATER_PORT, SERVER_PORT,
                          AccessRights, SubscriptionType)
-from ._dbr import (DBR_TYPES, DBRMetadata, DbrType, data_size, dbf_name,
+from ._dbr import (DBR_TYPES, FIRST_VALUE, DBRMetadata, DbrType, data_size, dbf_name,
                    dbr_name, dbr_type, decode_dbr, encode_dbr, native_type,
                    promote)
 from ._errors import CaError, LocalProtocolError, ProtocolError, RemoteProtocolError
@@ -75,7 +75,7 @@ __all__ = [
     "MAX_ENUM_STATES", "MAX_ENUM_STRING_SIZE", "MAX_STRING_SIZE", "MAX_UDP_SEND",
     "MAX_UNITS_SIZE", "REPEATER_PORT", "SERVER_PORT", "CA_SERVER_PORT", "CA_REPEATER_PORT",
     "AccessRights", "SubscriptionType",
-    "DBR_TYPES", "ChannelType", "DBRMetadata", "DbrType", "data_size", "dbf_name",
+    "DBR_TYPES", "FIRST_VALUE", "ChannelType", "DBRMetadata", "DbrType", "data_size", "dbf_name",
     "dbr_name", "dbr_type", "decode_dbr", "encode_dbr", "field_types", "native_type",
     "promote",
     "CaError", "LocalProtocolError", "ProtocolError", "RemoteProtocolError",
