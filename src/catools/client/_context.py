@@ -679,10 +679,26 @@ class Context:
                 commands = self.broadcaster.next_commands()
             except RemoteProtocolError:
                 continue        # a bad datagram from someone: drop it
+            searching = self._searching
+            same = None     # (ip, port, priority) of the last reply that found a PV
             for command in commands:
                 kind = type(command)
                 if kind is SearchResponse:
+                    # replies of one datagram mostly name PVs on one server: after the
+                    # first, only the PV changes (what _on_search_response does, inline)
+                    pv = searching.get(command.cid)
+                    if pv is not None and same is not None and not circuit.closed and \
+                            same == (command.ip, command.port, pv.priority):
+                        del searching[command.cid]
+                        pv.server = server
+                        pv.circuit = circuit
+                        batch.append(pv)
+                        continue
                     self._on_search_response(command, command.address, creates)
+                    if pv is not None and pv.circuit is not None:
+                        same = (command.ip, command.port, pv.priority)
+                        server, circuit = pv.server, pv.circuit
+                        batch = creates[circuit]
                 elif kind is Beacon:
                     self._on_beacon(command, address)
                 elif kind is RepeaterConfirmResponse:

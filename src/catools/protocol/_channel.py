@@ -12,6 +12,7 @@ from ._commands import (AccessRightsResponse, ClearChannelRequest, ClearChannelR
 from ._constants import DBE_ALARM, DBE_VALUE, DYNAMIC_COUNT_VERSION, AccessRights
 from ._dbr import DBRMetadata, _lazy
 from ._errors import LocalProtocolError
+from ._headers import next_free_id
 from ._roles import ChannelState
 
 if TYPE_CHECKING:
@@ -29,19 +30,25 @@ class _BaseChannel:
     __slots__ = ("circuit", "name", "cid", "sid", "_native_data_type", "native_data_count",
                  "access_rights", "state")
 
-    def __init__(self, circuit: "VirtualCircuit", name: str, cid: int | None) -> None:
-        self.circuit = circuit
-        self.name = name
-        cid = circuit.new_channel_id() if cid is None else int(cid)
+    def __init__(self, circuit: Any, name: Any = None, cid: int | None = None) -> None:
+        if circuit.__class__ is str:        # (name, circuit): caproto's order
+            circuit, name = name, circuit
+        channels = circuit.channels
+        if cid is None:     # circuit.new_channel_id(), inline (thousands per get)
+            cid = circuit._next_cid = next_free_id(circuit._next_cid, channels)
+        else:
+            cid = int(cid)
+            if cid in channels:
+                raise LocalProtocolError(f"CID {cid} is already in use on this circuit")
+        self.circuit: VirtualCircuit = circuit
+        self.name: str = name
         self.cid: int = cid
         self.sid: int | None = None
         self._native_data_type: int | None = None
         self.native_data_count: int | None = None
         self.access_rights = _NO_ACCESS
         self.state = _SEND_CREATE
-        if cid in circuit.channels:
-            raise LocalProtocolError(f"CID {cid} is already in use on this circuit")
-        circuit.channels[cid] = self
+        channels[cid] = self
 
     @property
     def native_data_type(self) -> Any:
@@ -71,11 +78,6 @@ class ClientChannel(_BaseChannel):
     """
 
     __slots__ = ()
-
-    def __init__(self, circuit: Any, name: Any = None, cid: int | None = None) -> None:
-        if circuit.__class__ is str:
-            circuit, name = name, circuit
-        _BaseChannel.__init__(self, circuit, name, cid)
 
     def create(self) -> CreateChanRequest:
         """CREATE_CHAN for this channel."""

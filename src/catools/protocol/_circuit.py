@@ -30,6 +30,7 @@ _DBR_CARRIERS = frozenset(cls for cls in (*REGISTRY[CLIENT].values(), *REGISTRY[
                           if cls.ROW.payload == "dbr")
 _CONNECTED = ChannelState.CONNECTED
 _MUST_CLOSE = ChannelState.MUST_CLOSE
+_SEND_CREATE = ChannelState.SEND_CREATE_CHAN_REQUEST
 _CIRCUIT_UP = CircuitState.CONNECTED
 _unpack_header = HEADER.unpack_from
 _pack_header = HEADER.pack
@@ -178,16 +179,17 @@ class VirtualCircuit:
                 any(len(name) > 16000 for name in names):   # (those need long headers)
             channels = [ClientChannel(self, name) for name in names]
             return channels, self.send(*[channel.create() for channel in channels])
+        if "\0" in "".join(names):
+            raise LocalProtocolError("name contains a NUL byte")
         version = self.protocol_version
+        creating = _CREATE_MOVE[_SEND_CREATE]
         channels = []
         out = []
         for name in names:
             raw = name.encode("utf-8", "surrogateescape")
-            if b"\0" in raw:
-                raise LocalProtocolError("name contains a NUL byte")
             payload = raw + NUL_PADS[len(raw) & 7]
             channel = ClientChannel(self, name)
-            channel.state = _CREATE_MOVE[channel.state]
+            channel.state = creating
             channels.append(channel)
             out.append(_pack_header(_CREATE_CHAN, len(payload), 0, 0, channel.cid,
                                     version))
@@ -345,21 +347,22 @@ class VirtualCircuit:
         sub_channel = self._sub_channel
         cancelling = self._cancelling
         limit = min(self.max_payload_size, _VIEW_THRESHOLD - 1)
+        buf = self._buf
+        pos = self._pos             # (kept here, stored before next_command and return)
+        size = len(buf)
         while True:
-            buf = self._buf
-            pos = self._pos
-            if fast and len(buf) - pos >= 16:
+            if fast and size - pos >= 16:
                 cmd, psize, dtype, count, p1, p2 = _unpack_header(buf, pos)
                 end = pos + 16 + psize
-                if end <= len(buf) and psize <= limit:
+                if end <= size and psize <= limit:
                     if cmd == _EVENT_ADD and psize:   # a monitor update
                         channel = sub_channel.get(p2)
                         if channel is not None and channel.state in _UPDATE_STATES \
                                 and p2 not in cancelling and dtype < 39 \
                                 and psize >= _DBR_SIZES[dtype][0] + count * _DBR_SIZES[dtype][1]:
-                            self._pos = end
                             append(_tnew(EventAddResponse,
                                          (dtype, count, p1, p2, buf[pos + 16:end])))
+                            pos = end
                             continue
                     elif cmd == _READ_NOTIFY:         # a get's reply
                         entry = ioids.get(p2)
@@ -367,16 +370,16 @@ class VirtualCircuit:
                                 and entry[0].state in _READ_REPLY_STATES and dtype < 39 \
                                 and psize >= _DBR_SIZES[dtype][0] + count * _DBR_SIZES[dtype][1]:
                             del ioids[p2]
-                            self._pos = end
                             append(_tnew(ReadNotifyResponse,
                                          (dtype, count, p1, p2, buf[pos + 16:end])))
+                            pos = end
                             continue
                     elif cmd == _ACCESS_RIGHTS and not psize:
                         channel = channels.get(p1)
                         if channel is not None and channel.state in _ACCESS_STATES:
                             channel.access_rights = _RIGHTS[p2 & 3]
-                            self._pos = end
                             append(_tnew(AccessRightsResponse, (p1, p2, b"")))
+                            pos = end
                             continue
                     elif cmd == _CREATE_CHAN and not psize:      # the channel is open
                         channel = channels.get(p1)
@@ -388,9 +391,10 @@ class VirtualCircuit:
                                 channel.native_data_count = count
                                 self.channels_sid[p2] = channel
                                 channel.state = new_state
-                                self._pos = end
                                 append(_tnew(CreateChanResponse, (dtype, count, p1, p2, b"")))
+                                pos = end
                                 continue
+            self._pos = pos
             try:
                 command = self.next_command()
             except ProtocolError as exc:
@@ -404,6 +408,9 @@ class VirtualCircuit:
             if command is DISCONNECTED:
                 return out
             fast = self.our_role is CLIENT and self.states[SERVER] is _CIRCUIT_UP
+            buf = self._buf
+            pos = self._pos
+            size = len(buf)
 
     def _need_data(self) -> Any:
         if self._eof:
