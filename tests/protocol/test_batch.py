@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 from catools import (CLIENT, DISCONNECTED, AccessRightsResponse, ChannelState, ClientChannel,
                      CreateChanResponse, EchoResponse, ReadNotifyResponse, RemoteProtocolError,
-                     SearchRequest, VersionRequest, VirtualCircuit, read_datagram,
+                     SearchRequest, VersionRequest, VirtualCircuit, int_to_ip, read_datagram,
                      search_datagrams)
 from catools.protocol import LocalProtocolError
 
@@ -224,3 +224,43 @@ def test_first_value_reads_what_the_decoder_reads(data_type, value):
         value = int(abs(value)) % 128
     payload, count = encode_dbr(data_type, [value, 7])
     assert first(payload) == decode_dbr(data_type, payload, count)[1][0]
+
+
+REPLIES = st.lists(st.tuples(st.integers(0, 0xFFFF), st.integers(0, 0xFFFFFFFF),
+                             st.integers(0, 0xFFFFFFFF), st.integers(0, 0xFFFF)),
+                   max_size=60)
+
+
+@given(REPLIES, st.booleans())
+@settings(max_examples=80, deadline=None)
+def test_search_replies_read_what_read_datagram_reads(replies, versioned):
+    from catools import SearchResponse, VersionResponse, ip_to_int, search_replies
+    from catools.protocol import SERVER
+    commands = [SearchResponse(port=port, ip=int_to_ip(ip), cid=cid, version=version)
+                for port, ip, cid, version in replies]
+    datagram = b"".join(bytes(c) for c in
+                        ([VersionResponse(version=13)] if versioned else []) + commands)
+    decoded = [c for c in read_datagram(datagram, SERVER) if isinstance(c, SearchResponse)]
+    assert decoded == commands
+    assert search_replies(datagram) == [(c.port, ip_to_int(c.ip), c.cid, c.version)
+                                        for c in decoded]
+
+
+@given(REPLIES.filter(bool), st.integers(0, 200), st.binary(min_size=1, max_size=3))
+@settings(max_examples=80, deadline=None)
+def test_search_replies_leave_any_other_datagram_to_the_broadcaster(replies, at, junk):
+    from catools import Beacon, NotFoundResponse, SearchResponse, search_replies
+    commands = [bytes(SearchResponse(port=port, ip=int_to_ip(ip), cid=cid, version=v))
+                for port, ip, cid, v in replies]
+    at %= len(commands) + 1
+    for other in (bytes(NotFoundResponse(cid=7, reply_flag=10, version=13)),
+                  bytes(Beacon(version=13, server_port=5064, beacon_id=1,
+                               address="127.0.0.1"))):
+        assert search_replies(b"".join(commands[:at] + [other] + commands[at:])) is None
+    whole = b"".join(commands)
+    assert search_replies(whole + junk) is None             # a truncated message
+    one = min(at, len(commands) - 1) * 24                   # a 24-byte message that is
+    for byte in range(4):                                   # no SearchResponse (code or
+        wrong = bytearray(whole)                            # payload size differs)
+        wrong[one + byte] ^= junk[0] or 1
+        assert search_replies(bytes(wrong)) is None

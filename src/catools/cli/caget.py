@@ -147,16 +147,17 @@ def request_type(native: int, opts: Any, dbr_type: int) -> int:
 def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, priority: int,
         callback: bool, as_json: bool) -> int:
     """Connect, read, print; return the exit status."""
-    from ..client import AccessDeniedError, CaStatusError
+    from ..client import CONNECTED, AccessDeniedError, CaStatusError
 
     out = Output(colour=None if not as_json else False)
     ctx = make_context("caget")
     try:
         pvs = ctx.pvs_for(names, priority)
         ctx.wait_connected(pvs, timeout)
-        missing = [pv for pv in pvs if not pv.connected]
+        missing = [pv for pv in pvs if pv.state != CONNECTED]
         req = opts.count
         render: Any = None
+        rendered = 0
         if not as_json and out.colorize is None:
             from ..format import format_caget, scalar_formatter
             from ..protocol import FIRST_VALUE
@@ -164,6 +165,7 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
 
             def render_scalar(op: Any) -> None:
                 # a scalar is printed as soon as it arrives: keep its line, not the reply
+                nonlocal rendered
                 result = op.result
                 if op.error is None and result.data_count == 1:
                     data_type = result.data_type
@@ -173,12 +175,13 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
                     if line is None:
                         line = format_caget(op.pv.name, _reading(op.pv, result), opts)
                     op.result = line.encode("utf-8", "surrogateescape")
+                    rendered += 1
             render = render_scalar
         plan = []
         seen: set[Any] = set()              # (a name given twice is read once)
         types: dict[int, int] = {}          # native type -> request type
         for pv in pvs:
-            if not pv.connected or pv in seen:
+            if pv.state != CONNECTED or pv in seen:
                 continue
             seen.add(pv)
             native_count = pv.native_count
@@ -192,17 +195,15 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
                                                                 dbr_type)
             plan.append((pv, req_type, n))
         ops = ctx.read_many(plan, callback=render)
-        reads = {pv: (op, n, req_type) for op, (pv, req_type, n) in zip(ops, plan)}
         ctx.wait(ops, timeout)
+        if rendered == len(ops) == len(pvs):
+            # the usual case: every PV (each named once) answered with a scalar, rendered
+            out.stream.writelines([op.result for op in ops])
+            out.flush()
+            return report_missing(missing)
         if any(not op.done or isinstance(op.error, AccessDeniedError) for op in ops):
             warn("Read operation timed out: some PV data was not read.")
-        if not missing and render is not None:
-            # the usual case: every PV answered with a scalar, already rendered
-            lines = [reads[pv][0].result for pv in pvs]
-            if all(line.__class__ is bytes for line in lines):
-                out.stream.writelines(lines)
-                out.flush()
-                return report_missing(missing)
+        reads = {pv: (op, n, req_type) for op, (pv, req_type, n) in zip(ops, plan)}
         if as_json:
             from ..format import caget_json, caget_json_error
         else:

@@ -23,7 +23,7 @@ from ..protocol import (CLIENT, DISCONNECTED, AccessRightsResponse, Beacon,
                         LocalProtocolError, NotFoundResponse, ReadNotifyResponse,
                         RemoteProtocolError, SearchResponse, ServerDisconnResponse,
                         VersionRequest, VersionResponse, VirtualCircuit, WriteNotifyResponse,
-                        promote, search_datagrams)
+                        int_to_ip, promote, search_datagrams, search_replies)
 from . import _net
 from ._errors import AccessDeniedError, CaStatusError, CaTimeoutError, DisconnectedError
 from ._search import (BURST, BURST_GAP, MIN_PERIOD, RECONNECT_PERIOD, RECONNECT_WINDOW,
@@ -674,35 +674,49 @@ class Context:
                 return
             except OSError:
                 return          # e.g. ICMP port unreachable reported on the socket
+            replies = search_replies(data)
+            if replies is not None:         # (nearly every datagram a client gets)
+                self._on_search_replies(replies, address[0], creates)
+                continue
             self.broadcaster.recv(data, address)
             try:
                 commands = self.broadcaster.next_commands()
             except RemoteProtocolError:
                 continue        # a bad datagram from someone: drop it
-            searching = self._searching
-            same = None     # (ip, port, priority) of the last reply that found a PV
             for command in commands:
                 kind = type(command)
                 if kind is SearchResponse:
-                    # replies of one datagram mostly name PVs on one server: after the
-                    # first, only the PV changes (what _on_search_response does, inline)
-                    pv = searching.get(command.cid)
-                    if pv is not None and same is not None and not circuit.closed and \
-                            same == (command.ip, command.port, pv.priority):
-                        del searching[command.cid]
-                        pv.server = server
-                        pv.circuit = circuit
-                        batch.append(pv)
-                        continue
-                    self._on_search_response(command, command.address, creates)
-                    if pv is not None and pv.circuit is not None:
-                        same = (command.ip, command.port, pv.priority)
-                        server, circuit = pv.server, pv.circuit
-                        batch = creates[circuit]
+                    self._on_search_response(command.cid, command.address, creates)
                 elif kind is Beacon:
                     self._on_beacon(command, address)
                 elif kind is RepeaterConfirmResponse:
                     self.repeater_registered = True
+
+    def _on_search_replies(self, replies: list[tuple[int, int, int, int]], host: str,
+                           creates: dict["Circuit", list[PV]]) -> None:
+        """The ``(port, ip, cid, version)`` replies of one datagram from ``host``."""
+        searching = self._searching
+        same = None     # (port, ip, priority) of the last reply that found a PV ...
+        server: Any = None
+        circuit: Any = None         # ... on this server and circuit
+        batch: list[PV] = []
+        for port, ip, cid, _ in replies:
+            pv = searching.get(cid)
+            if pv is not None and same is not None and not circuit.closed and \
+                    same == (port, ip, pv.priority):
+                # replies of one datagram mostly name PVs on one server: after the
+                # first, only the PV changes (what _on_search_response does, inline)
+                del searching[cid]
+                pv.server = server
+                pv.circuit = circuit
+                batch.append(pv)
+                continue
+            self._on_search_response(cid, (host if ip == 0xFFFFFFFF else int_to_ip(ip), port),
+                                     creates)
+            if pv is not None and pv.circuit is not None:
+                same = (port, ip, pv.priority)
+                server, circuit = pv.server, pv.circuit
+                batch = creates[circuit]
 
     def _register_with_repeater(self) -> None:
         try:
@@ -730,14 +744,14 @@ class Context:
                 pv.period = min(pv.period, ANOMALY_PERIOD)
         self._search_due = now
 
-    def _on_search_response(self, command: Any, address: tuple[str, int] | None,
+    def _on_search_response(self, cid: int, address: tuple[str, int] | None,
                             creates: dict["Circuit", list[PV]] | None = None) -> None:
-        pv = self._searching.pop(command.cid, None)
+        pv = self._searching.pop(cid, None)
         if pv is None:
-            self._check_duplicate(command, address)
+            self._check_duplicate(cid, address)
             return
         if address is None:
-            self._searching[command.cid] = pv
+            self._searching[cid] = pv
             return
         address = self._servers.setdefault(address, address)   # one tuple per server
         pv.server = address
@@ -767,10 +781,10 @@ class Context:
             by_cid[channel.cid] = pv
         circuit.write(data)
 
-    def _check_duplicate(self, command: Any, address: tuple[str, int] | None) -> None:
+    def _check_duplicate(self, cid: int, address: tuple[str, int] | None) -> None:
         if address is None:
             return
-        pv = self._by_search_id.get(command.cid)
+        pv = self._by_search_id.get(cid)
         if pv is not None and pv.server is not None and pv.server != address:
             self.on_warning(
                 "Identical process variable names on multiple servers",
@@ -800,13 +814,13 @@ class Context:
             if not commands:
                 return
             for command in commands:
-                if command is DISCONNECTED:
-                    self._circuit_lost(circuit)
-                    return
-                handler = dispatch.get(type(command))
+                handler = dispatch.get(command.__class__)
                 if handler is not None:
                     handler(self, circuit, command)
-                if circuit.closed:
+                    if circuit.closed:
+                        return
+                elif command is DISCONNECTED:
+                    self._circuit_lost(circuit)
                     return
 
     def _on_update(self, circuit: Circuit, command: Any) -> None:
@@ -984,7 +998,7 @@ _DISPATCH: dict[type, Callable[[Context, Circuit, Any], None]] = {
     ServerDisconnResponse: Context._on_server_disconn,
     ErrorResponse: Context._on_error,
     SearchResponse: lambda self, circuit, command: self._on_search_response(
-        command, command.address if command.ip != "255.255.255.255"
+        command.cid, command.address if command.ip != "255.255.255.255"
         else (circuit.address[0], command.port)),
     NotFoundResponse: lambda self, circuit, command: None,
     VersionResponse: lambda self, circuit, command: None,

@@ -5,7 +5,7 @@ No sockets, clocks or environment here: the I/O layers (``catools.client``,
 """
 from typing import Any
 
-from ._broadcaster import Broadcaster, search_datagrams
+from ._broadcaster import Broadcaster, search_datagrams, search_replies
 from ._channel import ClientChannel, ServerChannel
 from ._circuit import DEFAULT_MAX_PAYLOAD, VirtualCircuit
 from ._commands import (ALL_COMMANDS, COMMAND_TABLE, REGISTRY, AccessRightsResponse, Beacon,
@@ -57,7 +57,7 @@ CA_SERVER_PORT = SERVER_PORT
 CA_REPEATER_PORT = REPEATER_PORT
 
 __all__ = [
-    "Broadcaster", "search_datagrams", "VirtualCircuit", "ClientChannel", "ServerChannel",
+    "Broadcaster", "search_datagrams", "search_replies", "VirtualCircuit", "ClientChannel", "ServerChannel",
     "Command",
     "COMMAND_TABLE", "ALL_COMMANDS", "REGISTRY", "decode_command", "read_datagram",
     "command_table_markdown", "ip_to_int", "int_to_ip",
