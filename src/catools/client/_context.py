@@ -10,7 +10,6 @@ import selectors
 import socket
 import sys
 import time
-from collections import deque
 from operator import attrgetter
 from typing import Any, Callable, Iterable, Sequence
 
@@ -23,7 +22,8 @@ from ..protocol import (CLIENT, DISCONNECTED, AccessRightsResponse, Beacon,
                         LocalProtocolError, NotFoundResponse, ReadNotifyResponse,
                         RemoteProtocolError, SearchResponse, ServerDisconnResponse,
                         VersionRequest, VersionResponse, VirtualCircuit, WriteNotifyResponse,
-                        int_to_ip, promote, search_datagrams, search_replies)
+                        MAX_UDP_SEND, int_to_ip, promote, search_datagrams,
+                        search_replies)
 from . import _net
 from ._errors import AccessDeniedError, CaStatusError, CaTimeoutError, DisconnectedError
 from ._search import (BURST, BURST_GAP, MIN_PERIOD, RECONNECT_PERIOD, RECONNECT_WINDOW,
@@ -32,6 +32,8 @@ from ._search import (BURST, BURST_GAP, MIN_PERIOD, RECONNECT_PERIOD, RECONNECT_
 _RECV_SIZE = 1 << 17
 #: next_search of a PV whose search datagram waits in the backlog (set when it is sent)
 PARKED = 3600.0
+#: The most names a search datagram holds (the shortest: 16-byte header + 8 bytes).
+_NAMES_PER_DATAGRAM = (MAX_UDP_SEND - 16) // 24
 #: libca waits this long for an ECHO reply before declaring a circuit unresponsive.
 ECHO_TIMEOUT = 5.0
 #: Seconds between repeater registration attempts until one is confirmed.
@@ -308,7 +310,8 @@ class Context:
         self.circuits: dict[tuple[tuple[str, int], int], Circuit] = {}
         self._searching: dict[int, PV] = {}
         self._search_due = 0.0              # no PV searching needs a datagram before this
-        self._search_backlog: deque[tuple[bytes, list[int]]] = deque()
+        self._search_backlog: list[tuple[int, str]] = []   # (search id, name) to send
+        self._backlog_start = 0                             # ... from this index on
         self._backlog_due = 0.0
         self._by_search_id: dict[int, PV] = {}
         self._servers: dict[tuple[str, int], tuple[str, int]] = {}
@@ -601,23 +604,29 @@ class Context:
                 pv.next_search = now + pv.search_ceiling
             return
         due.sort(key=_next_search_key)
-        datagrams = search_datagrams([(pv.search_id, pv.name) for pv in due],  # type: ignore[misc]
-                                     self._sequence + 1)
-        self._sequence += len(datagrams)
         parked = now + PARKED
+        backlog = self._search_backlog
         for pv in due:
             pv.next_search = parked         # until its datagram is sent
-        # BURST datagrams now, the rest BURST at a time every BURST_GAP, so that the
-        # servers' receive buffers do not overflow (replies are read in between)
-        self._search_backlog.extend(datagrams)
+            backlog.append((pv.search_id, pv.name))
         self._send_backlog(now)
 
     def _send_backlog(self, now: float) -> None:
+        """Encode and send the next BURST datagrams of the backlog (the rest follow
+        BURST_GAP apart, so that the servers' receive buffers do not overflow and their
+        replies are read in between; encoded as they go, the first leave at once)."""
         backlog = self._search_backlog
+        start = self._backlog_start
+        datagrams = search_datagrams(backlog[start:start + BURST * _NAMES_PER_DATAGRAM],
+                                     self._sequence + 1, max_datagrams=BURST)
+        self._sequence += len(datagrams)
+        self._backlog_start = start = start + sum(len(ids) for _, ids in datagrams)
+        if start >= len(backlog):
+            backlog.clear()
+            self._backlog_start = 0
         searching = self._searching
         earliest = self._search_due
-        for _ in range(min(BURST, len(backlog))):
-            datagram, ids = backlog.popleft()
+        for datagram, ids in datagrams:
             for search_id in ids:           # the back-off counts from the sending
                 pv = searching.get(search_id)
                 if pv is not None:

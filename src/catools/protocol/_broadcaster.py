@@ -24,8 +24,9 @@ def search_datagrams(requests: Iterable[tuple[int, str]], sequence: int,
     batches them.
 
     Returns ``[(datagram, [search ids...]), ...]``; sequence numbers count up from
-    ``sequence``. With ``max_datagrams``, stops once that many are full (the rest of
-    ``requests`` is not consumed). Encodes what ``SearchRequest(name, cid)`` encodes,
+    ``sequence``. With ``max_datagrams``, stops once that many are full: their ids say
+    how many requests went in (an iterator may have given one more). Encodes what
+    ``SearchRequest(name, cid)`` encodes,
     without building the command objects (a many-PV search sends thousands).
     """
     out: list[tuple[bytes, list[int]]] = []
