@@ -30,10 +30,11 @@ print(json.dumps({"code": code, "gc": gc.isenabled(), "modules": modules,
 """
 
 #: Imported only when needed: suggestions of unknown options, gettext catalogs, colour,
-#: JSON, ECA messages, the server, click's version lookup, inspect (click's help text).
+#: JSON, ECA messages, the server, click's version lookup, inspect (click's help text),
+#: the socket and selectors wrappers (the client uses _socket and select directly).
 NOT_ON_A_PLAIN_GET = ("difflib", "locale", "rich", "json", "catools.format._json",
                       "catools.protocol._status", "catools.server", "importlib.metadata",
-                      "inspect", "ast", "dis")
+                      "inspect", "ast", "dis", "socket", "selectors")
 
 
 def run_child(ioc, *args: str) -> tuple[subprocess.CompletedProcess, dict]:

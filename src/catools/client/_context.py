@@ -1,13 +1,13 @@
 """The blocking client: one Context owns the UDP socket, the circuits and the channels.
 
 Everything runs on the caller's thread: blocking calls drive ``Context.process`` (a
-``selectors`` loop with ``time.monotonic`` deadlines) until what they wait for happens.
+readiness loop (``_poll``) with ``time.monotonic`` deadlines) until what they wait for
+happens.
 """
 from __future__ import annotations
 
+import _socket  # (socket.py's wrapper costs ~1.2 ms to import; _socket.socket suffices)
 import errno
-import selectors
-import socket
 import sys
 import time
 from operator import attrgetter
@@ -26,6 +26,7 @@ from ..protocol import (CLIENT, DISCONNECTED, AccessRightsResponse, Beacon,
                         search_replies)
 from . import _net
 from ._errors import AccessDeniedError, CaStatusError, CaTimeoutError, DisconnectedError
+from ._poll import READ, WRITE, Poller
 from ._search import (BURST, BURST_GAP, MIN_PERIOD, RECONNECT_PERIOD, RECONNECT_WINDOW,
                       next_period)
 
@@ -197,10 +198,10 @@ class Circuit:
         self.priority = priority
         self.core = VirtualCircuit(CLIENT, address, priority,
                                    max_payload_size=context.config.max_payload_size)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
         self.sock.setblocking(False)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        self.sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+        self.sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_KEEPALIVE, 1)
         self.connecting = True
         self.closed = False
         self.outbuf = bytearray()
@@ -214,7 +215,7 @@ class Circuit:
         err = self.sock.connect_ex(address)
         if err not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
             raise OSError(err, f"connect to {address[0]}:{address[1]}: {errno.errorcode.get(err)}")
-        context.selector.register(self.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, self)
+        context.poller.register(self.sock, READ | WRITE, self)
         self.writable_wanted = True             # until the connection completes
         self.send(VersionRequest(priority=priority, version=13),
                   ClientNameRequest(context.user_name), HostNameRequest(context.host_name))
@@ -250,12 +251,11 @@ class Circuit:
     def _watch_writable(self, wanted: bool) -> None:
         if wanted != self.writable_wanted:
             self.writable_wanted = wanted
-            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if wanted else 0)
-            self.context.selector.modify(self.sock, events, self)
+            self.context.poller.modify(self.sock, READ | WRITE if wanted else READ)
 
     def on_writable(self) -> None:
         if self.connecting:
-            err = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            err = self.sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
             if err:
                 self.context._circuit_lost(self)
                 return
@@ -268,10 +268,7 @@ class Circuit:
         if self.closed:
             return
         self.closed = True
-        try:
-            self.context.selector.unregister(self.sock)
-        except (KeyError, ValueError):
-            pass
+        self.context.poller.unregister(self.sock)
         self.sock.close()
 
 
@@ -286,16 +283,16 @@ class Context:
             config = ClientConfig.from_env(os.environ)
         self.config = config
         self.on_warning = on_warning if on_warning is not None else _print_ca_exception
-        self.selector = selectors.DefaultSelector()
+        self.poller = Poller()
         self.broadcaster = Broadcaster(CLIENT)
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
         self.udp.setblocking(False)
         try:
-            self.udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
+            self.udp.setsockopt(_socket.SOL_SOCKET, _socket.SO_RCVBUF, 1 << 21)
         except OSError:
             pass
         self.udp.bind(("", 0))
-        self.selector.register(self.udp, selectors.EVENT_READ, None)
+        self.poller.register(self.udp, READ, None)
         self.search_targets: list[tuple[str, int]] = []
         for host, port in config.search_addresses(_net.broadcast_addresses):
             try:
@@ -303,7 +300,7 @@ class Context:
             except OSError:
                 self.on_warning("Unable to resolve EPICS_CA_ADDR_LIST entry", host)
         if config.auto_addr_list:
-            self.udp.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+            self.udp.setsockopt(_socket.SOL_SOCKET, _socket.SO_BROADCAST, 1)
         self.host_name = _net.host_name()
         self.user_name = _net.user_name()
         self.pvs: dict[tuple[str, int], PV] = {}
@@ -344,14 +341,24 @@ class Context:
     def pvs_for(self, names: Iterable[str], priority: int = 0) -> list[PV]:
         """PV objects for many names; all are searched in the first batch."""
         pvs = self.pvs
+        searching = self._searching
+        by_search_id = self._by_search_id
         now = time.monotonic()
+        search_id = self._next_search_id
         out = []
         for name in names:
-            pv = pvs.get((name, priority))
-            if pv is None:
-                pv = pvs[(name, priority)] = PV(self, name, priority)
-                self._start_search(pv, now)
+            key = (name, priority)
+            pv = pvs.get(key)
+            if pv is None:      # a new PV's first search (_start_search, inline)
+                pv = pvs[key] = PV(self, name, priority)
+                search_id = (search_id + 1) & 0xFFFFFFFF
+                pv.search_id = search_id
+                pv.next_search = now
+                searching[search_id] = by_search_id[search_id] = pv
             out.append(pv)
+        if search_id != self._next_search_id:
+            self._next_search_id = search_id
+            self._search_due = min(self._search_due, now)
         return out
 
     def wait_connected(self, pvs: Sequence[PV], timeout: float | None) -> bool:
@@ -485,12 +492,9 @@ class Context:
             circuit.close()
         for pv in self.pvs.values():
             pv.state = CLOSED
-        try:
-            self.selector.unregister(self.udp)
-        except (KeyError, ValueError):
-            pass
+        self.poller.unregister(self.udp)
         self.udp.close()
-        self.selector.close()
+        self.poller.close()
 
     def __enter__(self) -> "Context":
         return self
@@ -503,7 +507,7 @@ class Context:
         label = self._host_labels.get(address)
         if label is None:
             try:
-                label = socket.gethostbyaddr(address)[0]
+                label = _socket.gethostbyaddr(address)[0]
             except OSError:
                 label = address
             self._host_labels[address] = label
@@ -524,18 +528,17 @@ class Context:
             wait = timeout if wait is None else min(wait, timeout)
         if wait is not None and wait < 0:
             wait = 0
-        for key, mask in self.selector.select(wait):
-            circuit = key.data
+        for circuit, events in self.poller.wait(wait):
             if circuit is None:
                 self._read_udp()
                 continue
             if circuit.closed:
                 continue
-            if mask & selectors.EVENT_WRITE:
+            if events & WRITE:
                 circuit.on_writable()
                 if circuit.closed:
                     continue
-            if mask & selectors.EVENT_READ:
+            if events & READ:
                 self._read_circuit(circuit)
 
     def _timers(self, now: float) -> float | None:
