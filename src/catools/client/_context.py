@@ -817,6 +817,7 @@ class Context:
         core = circuit.core
         core.recv(data)
         dispatch = _DISPATCH
+        pvs = circuit.pvs
         while True:
             try:
                 commands = core.next_commands()
@@ -826,7 +827,13 @@ class Context:
             if not commands:
                 return
             for command in commands:
-                handler = dispatch.get(command.__class__)
+                cls = command.__class__
+                if cls is AccessRightsResponse:     # (one per channel created)
+                    pv = pvs.get(command.cid)
+                    if pv is not None and pv.state != CONNECTED:
+                        pv.access_rights = command.access_rights & 3    # no one to tell
+                        continue
+                handler = dispatch.get(cls)
                 if handler is not None:
                     handler(self, circuit, command)
                     if circuit.closed:
