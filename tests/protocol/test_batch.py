@@ -223,7 +223,8 @@ def test_first_value_reads_what_the_decoder_reads(data_type, value):
     if row.typecode in "bBH" or (row.typecode in "hi" and isinstance(value, float)):
         value = int(abs(value)) % 128
     payload, count = encode_dbr(data_type, [value, 7])
-    assert first(payload) == decode_dbr(data_type, payload, count)[1][0]
+    unpack_from, offset = first
+    assert unpack_from(payload, offset)[0] == decode_dbr(data_type, payload, count)[1][0]
 
 
 REPLIES = st.lists(st.tuples(st.integers(0, 0xFFFF), st.integers(0, 0xFFFFFFFF),

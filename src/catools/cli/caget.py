@@ -156,27 +156,6 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
         ctx.wait_connected(pvs, timeout)
         missing = [pv for pv in pvs if pv.state != CONNECTED]
         req = opts.count
-        render: Any = None
-        rendered = 0
-        if not as_json and out.colorize is None:
-            from ..format import format_caget, scalar_formatter
-            from ..protocol import FIRST_VALUE
-            scalar_line = scalar_formatter(opts)
-
-            def render_scalar(op: Any) -> None:
-                # a scalar is printed as soon as it arrives: keep its line, not the reply
-                nonlocal rendered
-                result = op.result
-                if op.error is None and result.data_count == 1:
-                    data_type = result.data_type
-                    first = FIRST_VALUE[data_type]
-                    line = None if first is None else \
-                        scalar_line(op.pv.name, data_type, first(result[-1]))
-                    if line is None:
-                        line = format_caget(op.pv.name, _reading(op.pv, result), opts)
-                    op.result = line.encode("utf-8", "surrogateescape")
-                    rendered += 1
-            render = render_scalar
         plan = []
         seen: set[Any] = set()              # (a name given twice is read once)
         types: dict[int, int] = {}          # native type -> request type
@@ -194,16 +173,19 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
                 req_type = types[pv.native_type] = request_type(pv.native_type, opts,
                                                                 dbr_type)
             plan.append((pv, req_type, n))
-        ops = ctx.read_many(plan, callback=render)
+        ops = ctx.read_many(plan)
         ctx.wait(ops, timeout)
-        if rendered == len(ops) == len(pvs):
-            # the usual case: every PV (each named once) answered with a scalar, rendered
-            out.stream.writelines([op.result for op in ops])
+        plain = not as_json and out.colorize is None
+        lines = scalar_lines(ops, opts) if plain else [None] * len(ops)
+        if plain and len(ops) == len(pvs) and None not in lines:
+            # the usual case: every PV (each named once) answered with one value
+            out.stream.write("".join(lines).encode("utf-8", "surrogateescape"))
             out.flush()
             return report_missing(missing)
         if any(not op.done or isinstance(op.error, AccessDeniedError) for op in ops):
             warn("Read operation timed out: some PV data was not read.")
-        reads = {pv: (op, n, req_type) for op, (pv, req_type, n) in zip(ops, plan)}
+        reads = {pv: (op, n, req_type, line)
+                 for op, (pv, req_type, n), line in zip(ops, plan, lines)}
         if as_json:
             from ..format import caget_json, caget_json_error
         else:
@@ -215,7 +197,10 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
                                               f"Channel connect timed out: '{pv.name}' "
                                               "not found."))
                 continue
-            op, n, req_type = reads[pv]
+            op, n, req_type, line = reads[pv]
+            if line is not None:
+                out.raw(line.encode("utf-8", "surrogateescape"))
+                continue
             pad_count = 0 if callback else n
             result = op.result if op.done and op.error is None else None
             if (result is None and not callback and not as_json and op.done
@@ -225,9 +210,6 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
                 from ..protocol import ca_message
                 result = _zero_response(req_type, n)
                 warn(f"Read of '{pv.name}' failed: {ca_message(op.error.status)}")
-            if isinstance(result, bytes):
-                out.raw(result)
-                continue
             if result is not None:
                 reading = _reading(pv, result)
                 if as_json:
@@ -249,6 +231,28 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
         return report_missing(missing)
     finally:
         ctx.close(clear_channels=False)   # as the C tools: the circuit's end frees them
+
+
+def scalar_lines(ops: list[Any], opts: Any) -> list[str | None]:
+    """caget's line for each read answered with one value (None for the others), the
+    common numeric ones straight from the reply's bytes."""
+    from ..format import format_caget, scalar_formatter
+    from ..protocol import FIRST_VALUE
+    scalar_line = scalar_formatter(opts)
+    lines: list[str | None] = []
+    append = lines.append
+    for op in ops:
+        result = op.result
+        if op.error is not None or result is None or result.data_count != 1:
+            append(None)
+            continue
+        data_type = result.data_type
+        at = FIRST_VALUE[data_type]
+        line = None if at is None else \
+            scalar_line(op.pv.name, data_type, at[0](result[-1], at[1])[0])
+        append(line if line is not None else
+               format_caget(op.pv.name, _reading(op.pv, result), opts))
+    return lines
 
 
 def _zero_response(data_type: int, count: int) -> Any:

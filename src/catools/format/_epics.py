@@ -103,30 +103,35 @@ def scalar_formatter(opts: FormatOptions) -> Callable[[str, int, Any], str | Non
         return _no_line
     float_format = opts.float_format if opts.float_base is None else None
     int_default = opts.int_base is None
-    terse = opts.mode == "terse"
-    separator = opts.separator
+    if opts.mode == "terse":
+        head = ""
+    elif opts.separator == " ":
+        head = "%-30s "
+    else:
+        head = "%s" + opts.separator.replace("%", "%%")
+    # the whole line in one printf-style step: name (unless terse), value, newline
+    float_line = None if float_format is None else head + float_format + "\n"
+    int_line = head + "%d\n"
+    terse = not head
 
     def line(name: str, data_type: int, value: Any) -> str | None:
         if data_type > 34:
             return None
         base = data_type % 7
         if base == DBR_DOUBLE or base == DBR_FLOAT:
-            if float_format is None:
+            if float_line is None:
                 return None
-            text = float_format % value
-            if "nan" in text:           # printf spells it its own way (-nan)
-                text = c_float(float_format, value)
+            if value != value:          # printf spells NaN its own way (-nan)
+                text = c_float(float_format, value)   # type: ignore[arg-type]
+                return text + "\n" if terse else head % name + text + "\n"
+            form = float_line
         elif base == DBR_LONG or base == DBR_SHORT:
             if not int_default:
                 return None
-            text = "%d" % value
+            form = int_line
         else:
             return None
-        if terse:
-            return text + "\n"
-        if separator == " ":
-            return "%-30s %s\n" % (name, text)
-        return name + separator + text + "\n"
+        return form % value if terse else form % (name, value)
     return line
 
 

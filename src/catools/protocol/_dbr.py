@@ -369,20 +369,12 @@ def _scalar_decoder(row: DbrType) -> Any:
 SCALAR_DECODERS = tuple(_scalar_decoder(row) for row in DBR_TYPES)
 
 
-def _first_value_reader(row: DbrType) -> Any:
-    if row.typecode is None:
-        return None
-    unpack = struct.Struct(">" + row.typecode).unpack_from
-    offset = row.value_offset
-
-    def first(payload: Any) -> Any:
-        return unpack(payload, offset)[0]
-    return first
-
-
-#: Per DBR type: ``first(payload)``, the first value of a numeric DBR payload in one
-#: struct call (what a many-PV get prints), or None for the string types.
-FIRST_VALUE = tuple(_first_value_reader(row) for row in DBR_TYPES)
+#: Per DBR type: ``(unpack_from, offset)``, so that ``unpack_from(payload, offset)[0]``
+#: is the first value of a numeric DBR payload (one struct call: what a many-PV get
+#: prints), or None for the string types.
+FIRST_VALUE = tuple(None if row.typecode is None else
+                    (struct.Struct(">" + row.typecode).unpack_from, row.value_offset)
+                    for row in DBR_TYPES)
 
 
 def encode_metadata(row: DbrType, metadata: DBRMetadata | None) -> bytes:
