@@ -35,6 +35,9 @@ _CIRCUIT_UP = CircuitState.CONNECTED
 _unpack_header = HEADER.unpack_from
 _pack_header = HEADER.pack
 _tnew = tuple.__new__
+#: Per DBR type: where the values start, and the size of one (the fast paths' size check).
+_VALUE_OFFSETS = tuple(offset for offset, _ in _DBR_SIZES)
+_ELEMENT_SIZES = tuple(size for _, size in _DBR_SIZES)
 _RIGHTS = tuple(AccessRights(bits) for bits in range(4))
 #: Command codes of the fast paths (from the command table).
 _EVENT_ADD, _READ_NOTIFY = EventAddResponse.ID, ReadNotifyResponse.ID
@@ -346,6 +349,8 @@ class VirtualCircuit:
         ioids = self._ioids
         sub_channel = self._sub_channel
         cancelling = self._cancelling
+        channels_sid = self.channels_sid
+        sizes, elems = _VALUE_OFFSETS, _ELEMENT_SIZES
         limit = min(self.max_payload_size, _VIEW_THRESHOLD - 1)
         buf = self._buf
         pos = self._pos             # (kept here, stored before next_command and return)
@@ -359,7 +364,7 @@ class VirtualCircuit:
                         channel = sub_channel.get(p2)
                         if channel is not None and channel.state in _UPDATE_STATES \
                                 and p2 not in cancelling and dtype < 39 \
-                                and psize >= _DBR_SIZES[dtype][0] + count * _DBR_SIZES[dtype][1]:
+                                and psize >= sizes[dtype] + count * elems[dtype]:
                             append(_tnew(EventAddResponse,
                                          (dtype, count, p1, p2, buf[pos + 16:end])))
                             pos = end
@@ -368,7 +373,7 @@ class VirtualCircuit:
                         entry = ioids.get(p2)
                         if entry is not None and entry[1] is ReadNotifyRequest \
                                 and entry[0].state in _READ_REPLY_STATES and dtype < 39 \
-                                and psize >= _DBR_SIZES[dtype][0] + count * _DBR_SIZES[dtype][1]:
+                                and psize >= sizes[dtype] + count * elems[dtype]:
                             del ioids[p2]
                             append(_tnew(ReadNotifyResponse,
                                          (dtype, count, p1, p2, buf[pos + 16:end])))
@@ -389,7 +394,7 @@ class VirtualCircuit:
                                 channel.sid = p2
                                 channel._native_data_type = dtype
                                 channel.native_data_count = count
-                                self.channels_sid[p2] = channel
+                                channels_sid[p2] = channel
                                 channel.state = new_state
                                 append(_tnew(CreateChanResponse, (dtype, count, p1, p2, b"")))
                                 pos = end
