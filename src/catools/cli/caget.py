@@ -236,9 +236,9 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
 def scalar_lines(ops: list[Any], opts: Any) -> list[str | None]:
     """caget's line for each read answered with one value (None for the others), the
     common numeric ones straight from the reply's bytes."""
-    from ..format import format_caget, scalar_formatter
+    from ..format import format_caget, scalar_formats
     from ..protocol import FIRST_VALUE
-    scalar_line = scalar_formatter(opts)
+    forms = scalar_formats(opts)
     lines: list[str | None] = []
     append = lines.append
     for op in ops:
@@ -246,12 +246,14 @@ def scalar_lines(ops: list[Any], opts: Any) -> list[str | None]:
         if op.error is not None or result is None or result.data_count != 1:
             append(None)
             continue
-        data_type = result.data_type
-        at = FIRST_VALUE[data_type]
-        line = None if at is None else \
-            scalar_line(op.pv.name, data_type, at[0](result[-1], at[1])[0])
-        append(line if line is not None else
-               format_caget(op.pv.name, _reading(op.pv, result), opts))
+        form = forms[result.data_type]
+        if form is not None:
+            unpack_from, offset = FIRST_VALUE[result.data_type]
+            value = unpack_from(result[-1], offset)[0]
+            if value == value:
+                append(form % (op.pv.name, value))
+                continue
+        append(format_caget(op.pv.name, _reading(op.pv, result), opts))
     return lines
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from ._epics import (
     ERROR_KINDS, Metadata, MonitorChannel, MonitorFormatter, Reading, caget_pieces,
     dbr_details, format_cainfo, format_caget, format_caget_error, format_caput,
-    scalar_formatter, write_caget,
+    scalar_formats, write_caget,
 )
 from ._names import (
     ALARM_SEVERITY_NAMES, ALARM_STATUS_NAMES, DBF_NAMES, DBR_NAMES, dbf_type_to_text,
@@ -25,7 +25,7 @@ from ._values import (
 __all__ = [
     "ERROR_KINDS", "Metadata", "MonitorChannel", "MonitorFormatter", "Reading",
     "caget_pieces", "dbr_details", "format_cainfo", "format_caget",
-    "format_caget_error", "format_caput", "scalar_formatter", "write_caget",
+    "format_caget_error", "format_caput", "scalar_formats", "write_caget",
     "caget_json", "caget_json_error", "camonitor_json", "json_record",
     "json_error_record", "write_json_line",
     "ALARM_SEVERITY_NAMES", "ALARM_STATUS_NAMES", "DBF_NAMES", "DBR_NAMES",

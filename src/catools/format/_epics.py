@@ -8,7 +8,7 @@ A *reading* is any object with ``data_type``, ``native_type``, ``native_count``,
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO, TextIO
 
 from ._names import (
@@ -95,54 +95,46 @@ def _error_text(kind: str, message: str) -> str:
         raise ValueError(f"unknown error kind {kind!r}") from None
 
 
-def scalar_formatter(opts: FormatOptions) -> Callable[[str, int, Any], str | None]:
-    """``line(name, data_type, value)``: caget's plain/terse line of a numeric scalar
-    (one value of DBR type ``data_type``) in the default number formats (the common
-    case of a many-PV caget), or None when the general path is needed."""
-    if opts.count or opts.mode not in ("plain", "terse"):
-        return _no_line
-    float_format = opts.float_format if opts.float_base is None else None
-    int_default = opts.int_base is None
+def scalar_format(opts: FormatOptions, data_type: int) -> str | None:
+    """The printf-style format of caget's plain/terse line for one value of DBR type
+    ``data_type`` in the default number formats (the common case of a many-PV caget):
+    ``form % (name, value)`` is the line; None when the general path is needed (and
+    for NaN, which printf spells its own way)."""
+    if opts.count or opts.mode not in ("plain", "terse") or data_type > 34:
+        return None
+    base = data_type % 7
+    if base == DBR_DOUBLE or base == DBR_FLOAT:
+        if opts.float_base is not None:
+            return None
+        value_format = opts.float_format
+    elif base == DBR_LONG or base == DBR_SHORT:
+        if opts.int_base is not None:
+            return None
+        value_format = "%d"
+    else:
+        return None
     if opts.mode == "terse":
-        head = ""
+        head = "%.0s"           # (the name, printed as nothing)
     elif opts.separator == " ":
         head = "%-30s "
     else:
         head = "%s" + opts.separator.replace("%", "%%")
-    # the whole line in one printf-style step: name (unless terse), value, newline
-    float_line = None if float_format is None else head + float_format + "\n"
-    int_line = head + "%d\n"
-    terse = not head
-
-    def line(name: str, data_type: int, value: Any) -> str | None:
-        if data_type > 34:
-            return None
-        base = data_type % 7
-        if base == DBR_DOUBLE or base == DBR_FLOAT:
-            if float_line is None:
-                return None
-            if value != value:          # printf spells NaN its own way (-nan)
-                text = c_float(float_format, value)   # type: ignore[arg-type]
-                return text + "\n" if terse else head % name + text + "\n"
-            form = float_line
-        elif base == DBR_LONG or base == DBR_SHORT:
-            if not int_default:
-                return None
-            form = int_line
-        else:
-            return None
-        return form % value if terse else form % (name, value)
-    return line
+    return head + value_format + "\n"
 
 
-def _no_line(name: str, data_type: int, value: Any) -> None:
-    return None
+def scalar_formats(opts: FormatOptions) -> tuple[str | None, ...]:
+    """:func:`scalar_format` for every DBR type (0..38)."""
+    return tuple(scalar_format(opts, data_type) for data_type in range(39))
 
 
 def _scalar_line(name: str, reading: Any, opts: FormatOptions) -> str | None:
     if reading.count != 1:
         return None
-    return scalar_formatter(opts)(name, reading.data_type, reading.data[0])
+    form = scalar_format(opts, reading.data_type)
+    if form is None:
+        return None
+    value = reading.data[0]
+    return form % (name, value) if value == value else None
 
 
 def caget_pieces(name: str, reading: Any, opts: FormatOptions, *,
