@@ -25,7 +25,13 @@ SUBCOMMANDS = {
 DEFERRED = ("inspect",)
 
 
-class _Deferred(type(sys)):          # (types.ModuleType, without importing types)
+if TYPE_CHECKING:  # pragma: no cover
+    from types import ModuleType as _Module
+else:
+    _Module = type(sys)              # (types.ModuleType, without importing types)
+
+
+class _Deferred(_Module):
     """Stands in for a module in ``sys.modules`` until an attribute is first used; the
     real module is then imported, replaces it there, and lends it its attributes."""
 

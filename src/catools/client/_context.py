@@ -404,7 +404,7 @@ class Context:
             if not pv.access_rights & 1:
                 op._finish(error=AccessDeniedError(pv.name, "no read access"))
                 continue
-            circuit: Circuit = pv.circuit  # type: ignore[assignment]  (connected: set)
+            circuit: Circuit = pv.circuit  # type: ignore[assignment]  # (connected: set)
             batch = batches.get(circuit)
             if batch is None:
                 batch = batches[circuit] = ([], [])

@@ -510,7 +510,8 @@ class VirtualCircuit:
         if self._created_channel:
             error = LocalProtocolError(f"{type(command).__name__} after creating the first "
                                        "channel is ignored by servers")
-            error.recoverable = True  # type: ignore[attr-defined]  (RSRV keeps the circuit)
+            # (RSRV keeps the circuit)
+            error.recoverable = True  # type: ignore[attr-defined]
             raise error
         if isinstance(command, HostNameRequest):
             self.host_name = command.name

@@ -213,7 +213,7 @@ def SearchRequest__new__(cls, name, cid, version=13, reply=5):
     else:
         raw = _name_bytes(name)
         name = _name_str(raw)
-    if b'\0' in raw: raise Local('name contains a NUL byte')
+    if 0 in raw: raise Local('name contains a NUL byte')
     payload = raw + _NULS[len(raw) & 7]   # NUL-terminated, padded to 8
     self = _tnew(cls, (name, cid, version, reply, payload,))
     return self
@@ -450,7 +450,7 @@ def CreateChanRequest__new__(cls, name, cid, version=13):
     else:
         raw = _name_bytes(name)
         name = _name_str(raw)
-    if b'\0' in raw: raise Local('name contains a NUL byte')
+    if 0 in raw: raise Local('name contains a NUL byte')
     payload = raw + _NULS[len(raw) & 7]   # NUL-terminated, padded to 8
     self = _tnew(cls, (name, cid, version, payload,))
     return self
@@ -535,7 +535,7 @@ def ClientNameRequest__new__(cls, name):
     else:
         raw = _name_bytes(name)
         name = _name_str(raw)
-    if b'\0' in raw: raise Local('name contains a NUL byte')
+    if 0 in raw: raise Local('name contains a NUL byte')
     payload = raw + _NULS[len(raw) & 7]   # NUL-terminated, padded to 8
     self = _tnew(cls, (name, payload,))
     return self
@@ -555,7 +555,7 @@ def HostNameRequest__new__(cls, name):
     else:
         raw = _name_bytes(name)
         name = _name_str(raw)
-    if b'\0' in raw: raise Local('name contains a NUL byte')
+    if 0 in raw: raise Local('name contains a NUL byte')
     payload = raw + _NULS[len(raw) & 7]   # NUL-terminated, padded to 8
     self = _tnew(cls, (name, payload,))
     return self

@@ -10,7 +10,7 @@ table (the constructors and codecs as source generated into ``_codecs.py`` by
 from __future__ import annotations
 
 import struct
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ._constants import (DEFAULT_PROTOCOL_VERSION, DONT_REPLY, DO_REPLY,
                          EXTENDED_HEADER_SIZE, HEADER_SIZE)
@@ -453,42 +453,21 @@ def _search_response_address(self: Any) -> tuple[str, int] | None:
 
 
 _CLASSES = {row.name: _make_class(row) for row in COMMAND_TABLE}
-globals().update(_CLASSES)
-
-VersionRequest = _CLASSES["VersionRequest"]
-VersionResponse = _CLASSES["VersionResponse"]
-EventAddRequest = _CLASSES["EventAddRequest"]
-EventAddResponse = _CLASSES["EventAddResponse"]
-EventCancelRequest = _CLASSES["EventCancelRequest"]
-EventCancelResponse = _CLASSES["EventCancelResponse"]
-ReadRequest = _CLASSES["ReadRequest"]
-ReadResponse = _CLASSES["ReadResponse"]
-WriteRequest = _CLASSES["WriteRequest"]
-SearchRequest = _CLASSES["SearchRequest"]
-SearchResponse = _CLASSES["SearchResponse"]
-EventsOffRequest = _CLASSES["EventsOffRequest"]
-EventsOnRequest = _CLASSES["EventsOnRequest"]
-ReadSyncRequest = _CLASSES["ReadSyncRequest"]
-ErrorResponse = _CLASSES["ErrorResponse"]
-ClearChannelRequest = _CLASSES["ClearChannelRequest"]
-ClearChannelResponse = _CLASSES["ClearChannelResponse"]
-Beacon = _CLASSES["Beacon"]
-NotFoundResponse = _CLASSES["NotFoundResponse"]
-ReadNotifyRequest = _CLASSES["ReadNotifyRequest"]
-ReadNotifyResponse = _CLASSES["ReadNotifyResponse"]
-RepeaterConfirmResponse = _CLASSES["RepeaterConfirmResponse"]
-CreateChanRequest = _CLASSES["CreateChanRequest"]
-CreateChanResponse = _CLASSES["CreateChanResponse"]
-WriteNotifyRequest = _CLASSES["WriteNotifyRequest"]
-WriteNotifyResponse = _CLASSES["WriteNotifyResponse"]
-ClientNameRequest = _CLASSES["ClientNameRequest"]
-HostNameRequest = _CLASSES["HostNameRequest"]
-AccessRightsResponse = _CLASSES["AccessRightsResponse"]
-EchoRequest = _CLASSES["EchoRequest"]
-EchoResponse = _CLASSES["EchoResponse"]
-RepeaterRegisterRequest = _CLASSES["RepeaterRegisterRequest"]
-CreateChFailResponse = _CLASSES["CreateChFailResponse"]
-ServerDisconnResponse = _CLASSES["ServerDisconnResponse"]
+if TYPE_CHECKING:   # the classes as type checkers see them (generated from the table)
+    from ._classes import (  # noqa: F401
+                           AccessRightsResponse, Beacon, ClearChannelRequest,
+                           ClearChannelResponse, ClientNameRequest, CreateChFailResponse,
+                           CreateChanRequest, CreateChanResponse, EchoRequest, EchoResponse,
+                           ErrorResponse, EventAddRequest, EventAddResponse,
+                           EventCancelRequest, EventCancelResponse, EventsOffRequest,
+                           EventsOnRequest, HostNameRequest, NotFoundResponse,
+                           ReadNotifyRequest, ReadNotifyResponse, ReadRequest, ReadResponse,
+                           ReadSyncRequest, RepeaterConfirmResponse, RepeaterRegisterRequest,
+                           SearchRequest, SearchResponse, ServerDisconnResponse,
+                           VersionRequest, VersionResponse, WriteNotifyRequest,
+                           WriteNotifyResponse, WriteRequest)
+else:
+    globals().update(_CLASSES)
 
 ALL_COMMANDS: tuple[type[Command], ...] = tuple(_CLASSES.values())
 
