@@ -242,3 +242,26 @@ def test_format_package_does_not_import_heavy_modules():
     p = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(src)},
                        capture_output=True)
     assert p.returncode == 0, p.stdout
+
+
+def test_json_timestamps_and_repeated_fields_stay_right_across_records():
+    # the ISO second is kept from one record to the next, names/types/alarms are
+    # memoised (bounded): each record must still carry its own values
+    import datetime
+
+    from catools.format import _json
+    stamps = [(1100000000, 5), (1100000000, 999999999), (1100000001, 0), (1100000000, 7),
+              (1100086400, 123456789), (1100000000, 1_500_000_000)]
+    for i, (sec, nsec) in enumerate(stamps * 2):
+        r = _rec(data_type=20, data=array("d", [float(i)]), native_type=6,
+                 metadata=Metadata(status=i % 4, severity=i % 3, timestamp=(sec, nsec)))
+        obj = json.loads(caget_json(f"PV{i % 3}", r))
+        extra, ns = divmod(nsec, 1_000_000_000)
+        unix = sec + 631152000 + extra
+        iso = datetime.datetime.fromtimestamp(unix, datetime.timezone.utc)
+        assert obj["timestamp"] == iso.strftime("%Y-%m-%dT%H:%M:%S") + ".%09dZ" % ns
+        assert (obj["name"], obj["value"], obj["status_code"], obj["severity_code"]) == \
+            (f"PV{i % 3}", float(i), i % 4, i % 3)
+    for i in range(5000):                            # more names than the memo keeps
+        assert json.loads(caget_json(f"N{i}", JSON_READINGS[1][1]))["name"] == f"N{i}"
+    assert len(_json._NAME) <= 4096

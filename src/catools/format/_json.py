@@ -47,6 +47,8 @@ ERROR_MESSAGES = {
 
 _dumps = json.JSONEncoder(allow_nan=False, separators=(",", ":"), ensure_ascii=False).encode
 _dumps_nan = json.JSONEncoder(allow_nan=True, separators=(",", ":"), ensure_ascii=False).encode
+#: A str as a JSON string (what ``_dumps`` gives for one, without its Python layer).
+_quote = json.encoder.encode_basestring
 _LIMITS = (
     ("lower_disp", "lower_disp_limit"), ("upper_disp", "upper_disp_limit"),
     ("lower_alarm", "lower_alarm_limit"), ("lower_warning", "lower_warning_limit"),
@@ -105,18 +107,49 @@ def _value_json(data_type: int, data: Sequence, count: int, char_as_string: bool
     if count == 1:
         v = data[0]
         if base == DBR_FLOAT:
-            return _dumps(_float32(v))
-        if base == DBR_DOUBLE:
-            return _dumps(_finite(v))
+            v = _float32(v)
+        elif base == DBR_DOUBLE:
+            v = _finite(v)
+        if v.__class__ is float:        # (finite here) what json writes, without its layers
+            return float.__repr__(v)
+        if v.__class__ is int:
+            return int.__repr__(v)
         return _dumps(v)
     return _number_list(data, base)
+
+
+_last_second: list[Any] = [None, ""]      # the last unix second formatted, and its text
 
 
 def _iso(sec: int, nsec: int) -> tuple[str, str]:
     extra, nsec = divmod(nsec, 1_000_000_000)
     unix = sec + EPICS_EPOCH_OFFSET + extra
-    iso = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(unix)) + ".%09dZ" % nsec
-    return iso, "%d.%09d" % (unix, nsec)
+    if unix != _last_second[0]:         # (a monitor's updates mostly share the second)
+        _last_second[:] = unix, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(unix))
+    return _last_second[1] + ".%09dZ" % nsec, "%d.%09d" % (unix, nsec)
+
+
+class _Memo(dict):  # type: ignore[type-arg]
+    """``memo[key]`` is ``make(key)``, made once (bounded: cleared when it grows large)."""
+
+    def __init__(self, make: Any) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key: Any) -> str:
+        if len(self) >= 4096:
+            self.clear()
+        value = self[key] = self.make(key)
+        return value
+
+
+#: JSON text of what repeats from one record to the next: a PV's name, the type fields,
+#: the alarm fields.
+_NAME = _Memo(lambda name: _quote(_text(name)))
+_TYPES = _Memo(lambda types: '"type":%s,"native_type":%s' % (
+    _quote(dbr_type_to_text(types[0])), _quote(dbf_type_to_text(types[1]))))
+_ALARM = _Memo(lambda alarm: '"status":%s,"status_code":%d,"severity":%s,"severity_code":%d' % (
+    _quote(status_to_text(alarm[0])), alarm[0], _quote(severity_to_text(alarm[1])), alarm[1]))
 
 
 def _limit_json(v: Any, base: int) -> Any:
@@ -127,77 +160,68 @@ def _limit_json(v: Any, base: int) -> Any:
     return int(v)
 
 
-def _record_fields(reading: Any, *, char_as_string: bool = False) -> list[tuple[str, str]]:
+def _record_fields(reading: Any, *, char_as_string: bool = False) -> list[str]:
+    """The ``"key":value`` members of a successful reading's record, after its head."""
     t = reading.data_type
     md = reading.metadata
     base = dbr_base_type(t)
-    f: list[tuple[str, str]] = [
-        ("ok", "true"),
-        ("type", _dumps(dbr_type_to_text(t))),
-        ("native_type", _dumps(dbf_type_to_text(reading.native_type))),
-        ("count", "%d" % reading.count),
-    ]
+    f = ['"ok":true', _TYPES[t, reading.native_type], '"count":%d' % reading.count]
     if t == DBR_CLASS_NAME:
-        f.append(("value", _dumps(_text(reading.data[0]) if reading.data else "")))
+        f.append('"value":' + _dumps(_text(reading.data[0]) if reading.data else ""))
         return f
-    f.append(("value", _value_json(t, reading.data, reading.count, char_as_string)))
+    f.append('"value":' + _value_json(t, reading.data, reading.count, char_as_string))
     if md is None:
         return f
     strs = getattr(md, "enum_strings", None)
     if strs is not None and base == DBR_ENUM:
-        f.append(("enum_strings", _dumps([_text(s) for s in strs])))
+        f.append('"enum_strings":' + _dumps([_text(s) for s in strs]))
     ts = getattr(md, "timestamp", None)
     if ts is not None:
         sec, nsec = ts
         if sec == 0 and nsec == 0:
-            f += [("timestamp", "null"), ("epoch", "null")]
+            f.append('"timestamp":null,"epoch":null')
         else:
             iso, epoch = _iso(sec, nsec)
-            f += [("timestamp", _dumps(iso)), ("epoch", epoch)]
-        f += [("epics_seconds", "%d" % sec), ("nanoseconds", "%d" % nsec)]
+            f.append('"timestamp":"%s","epoch":%s' % (iso, epoch))
+        f.append('"epics_seconds":%d,"nanoseconds":%d' % (sec, nsec))
     status = getattr(md, "status", None)
     if status is not None:
-        sev = md.severity or 0
-        f += [("status", _dumps(status_to_text(status))), ("status_code", "%d" % status),
-              ("severity", _dumps(severity_to_text(sev))), ("severity_code", "%d" % sev)]
+        f.append(_ALARM[status, md.severity or 0])
     if is_gr(t) or is_ctrl(t):
         units = getattr(md, "units", None)
         if units is not None and base != DBR_ENUM:
-            f.append(("units", _dumps(_text(units))))
+            f.append('"units":' + _quote(_text(units)))
         prec = getattr(md, "precision", None)
         if prec is not None and base in (DBR_FLOAT, DBR_DOUBLE):
-            f.append(("precision", "%d" % prec))
+            f.append('"precision":%d' % prec)
         limits = {key: _limit_json(getattr(md, attr), base) for key, attr in _LIMITS
                   if getattr(md, attr, None) is not None}
         if limits and base not in (DBR_ENUM, DBR_STRING):
-            f.append(("limits", _dumps(limits)))
+            f.append('"limits":' + _dumps(limits))
     if t == DBR_STSACK_STRING:
-        f += [("ackt", "%d" % (md.ackt or 0)), ("acks", _dumps(severity_to_text(md.acks or 0))),
-              ("acks_code", "%d" % (md.acks or 0))]
+        f.append('"ackt":%d,"acks":%s,"acks_code":%d' % (
+            md.ackt or 0, _quote(severity_to_text(md.acks or 0)), md.acks or 0))
     return f
 
 
-def _obj(fields: list[tuple[str, str]]) -> str:
-    return "{" + ",".join('"%s":%s' % kv for kv in fields) + "}"
+def _head(name: str, event: str | None) -> str:
+    """A record's opening: its name, and camonitor's event."""
+    return '{"name":' + _NAME[name] + ("" if event is None else ',"event":' + _quote(event))
 
 
 def json_record(name: str, reading: Any, *, char_as_string: bool = False,
                 event: str | None = None) -> str:
     """One strict JSON object (no newline) for a successful reading."""
-    head = [("name", _dumps(_text(name)))]
-    if event is not None:
-        head.append(("event", _dumps(event)))
-    return _obj(head + _record_fields(reading, char_as_string=char_as_string))
+    return _head(name, event) + "," + ",".join(
+        _record_fields(reading, char_as_string=char_as_string)) + "}"
 
 
 def json_error_record(name: str, kind: str, message: str | None = None, *,
                       event: str | None = None) -> str:
     """One strict JSON object (no newline) for a failed PV."""
-    head = [("name", _dumps(_text(name)))]
-    if event is not None:
-        head.append(("event", _dumps(event)))
     msg = message if message else ERROR_MESSAGES.get(kind, kind)
-    return _obj(head + [("ok", "false"), ("error", _dumps(kind)), ("message", _dumps(msg))])
+    return _head(name, event) + ',"ok":false,"error":%s,"message":%s}' % (_quote(kind),
+                                                                          _quote(msg))
 
 
 def caget_json(name: str, reading: Any, *, char_as_string: bool = False) -> str:
@@ -219,7 +243,7 @@ def camonitor_json(name: str, event: str, reading: Any = None, *,
             raise ValueError("an update event needs a reading")
         return json_record(name, reading, char_as_string=char_as_string, event=event) + "\n"
     if event == "connected":
-        return _obj([("name", _dumps(_text(name))), ("event", '"connected"'), ("ok", "true")]) + "\n"
+        return _head(name, event) + ',"ok":true}\n'
     return json_error_record(name, event, message, event=event) + "\n"
 
 
