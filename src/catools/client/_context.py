@@ -1,4 +1,5 @@
-"""The blocking client: one Context owns the UDP socket, the circuits and the channels.
+"""The blocking client: one Context owns the UDP socket, the circuits (``_circuit``) and
+the PVs (``_pv``).
 
 Everything runs on the caller's thread: blocking calls drive ``Context.process`` (a
 readiness loop (``_poll``) with ``time.monotonic`` deadlines) until what they wait for
@@ -7,26 +8,26 @@ happens.
 from __future__ import annotations
 
 import _socket  # (socket.py's wrapper costs ~1.2 ms to import; _socket.socket suffices)
-import errno
 import sys
 import time
 from operator import attrgetter
 from typing import Any, Callable, Iterable, Sequence
 
 from ..config import ClientConfig
-from ..protocol import (CLIENT, DISCONNECTED, AccessRightsResponse, Beacon,
-                        Broadcaster, RepeaterConfirmResponse, RepeaterRegisterRequest,
-                        ClearChannelRequest, ClientChannel, ClientNameRequest,
-                        CreateChanResponse, CreateChFailResponse, EchoRequest, EchoResponse,
-                        ErrorResponse, EventAddResponse, EventCancelResponse, HostNameRequest,
-                        LocalProtocolError, NotFoundResponse, ReadNotifyResponse,
-                        RemoteProtocolError, SearchResponse, ServerDisconnResponse,
-                        VersionRequest, VersionResponse, VirtualCircuit, WriteNotifyResponse,
-                        MAX_UDP_SEND, int_to_ip, promote, search_datagrams,
-                        search_replies)
+from ..protocol import (CLIENT, DISCONNECTED, MAX_UDP_SEND, AccessRightsResponse, Beacon,
+                        Broadcaster, ClearChannelRequest, CreateChanResponse,
+                        CreateChFailResponse, EchoRequest, EchoResponse, ErrorResponse,
+                        EventAddResponse, EventCancelResponse, LocalProtocolError,
+                        NotFoundResponse, ReadNotifyResponse, RemoteProtocolError,
+                        RepeaterConfirmResponse, RepeaterRegisterRequest, SearchResponse,
+                        ServerDisconnResponse, VersionResponse, WriteNotifyResponse,
+                        int_to_ip, promote, search_datagrams, search_replies)
 from . import _net
+from ._circuit import Circuit
 from ._errors import AccessDeniedError, CaStatusError, CaTimeoutError, DisconnectedError
 from ._poll import READ, WRITE, Poller
+from ._pv import (CLOSED, CONNECTED, NEVER_CONNECTED, PREVIOUSLY_CONNECTED, PV, Operation,
+                  Subscription)
 from ._search import (BURST, BURST_GAP, MIN_PERIOD, RECONNECT_PERIOD, RECONNECT_WINDOW,
                       next_period)
 
@@ -41,235 +42,6 @@ ECHO_TIMEOUT = 5.0
 REGISTER_RETRY = 5.0
 #: Re-search period of unresolved channels right after a beacon anomaly.
 ANOMALY_PERIOD = 1.0
-#: Channel states, as cainfo names them.
-NEVER_CONNECTED = "never connected"
-PREVIOUSLY_CONNECTED = "previously connected"
-CONNECTED = "connected"
-CLOSED = "closed"
-
-
-class Operation:
-    """A pending get or put-with-notify; ``done`` once answered or failed."""
-
-    __slots__ = ("pv", "kind", "result", "error", "done", "callback")
-
-    def __init__(self, pv: "PV", kind: str, callback: Callable[["Operation"], None] | None
-                 = None) -> None:
-        self.pv = pv
-        self.kind = kind
-        self.result: Any = None
-        self.error: Exception | None = None
-        self.done = False
-        self.callback = callback
-
-    def _finish(self, result: Any = None, error: Exception | None = None) -> None:
-        if self.done:
-            return
-        self.result, self.error, self.done = result, error, True
-        if self.callback is not None:
-            self.callback(self)
-
-
-class Subscription:
-    """A monitor on one PV; survives reconnects (re-subscribed on the new circuit).
-
-    ``callback(sub, event, response)`` gets events ``"update"`` (response is the
-    EventAddResponse), ``"connected"`` and ``"disconnected"`` (response None).
-    """
-
-    __slots__ = ("pv", "callback", "requested_type", "count", "mask", "subscriptionid",
-                 "data_type", "cancelled")
-
-    def __init__(self, pv: "PV", callback: Callable[..., None], data_type: int | str | None,
-                 count: int | None, mask: int) -> None:
-        self.pv = pv
-        self.callback = callback
-        #: a DBR id, a family name ("time"), None (native) or f(native type) -> DBR id
-        self.requested_type = data_type
-        self.count = count
-        self.mask = mask
-        self.subscriptionid: int | None = None
-        self.data_type: int | None = None
-        self.cancelled = False
-
-    def cancel(self) -> None:
-        """Stop the monitor."""
-        if self.cancelled:
-            return
-        self.cancelled = True
-        pv = self.pv
-        if self in pv.subscriptions:
-            pv.subscriptions.remove(self)
-        if self.subscriptionid is not None and pv.connected:
-            try:
-                pv.circuit.send(pv.channel.unsubscribe(self.subscriptionid))
-            except (LocalProtocolError, OSError):
-                pass
-        self.subscriptionid = None
-
-
-class _LazyList:
-    """A list attribute made on first use (most of thousands of PVs never need theirs);
-    kept in the slot of the same name with a leading underscore (None until then)."""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.private = "_" + name
-
-    def __get__(self, obj: Any, owner: type | None = None) -> Any:
-        if obj is None:
-            return self
-        value = getattr(obj, self.private)
-        if value is None:
-            value = []
-            setattr(obj, self.private, value)
-        return value
-
-    def __set__(self, obj: Any, value: list[Any]) -> None:
-        setattr(obj, self.private, value)
-
-
-class PV:
-    """A named channel: searched, connected, reconnected by its Context."""
-
-    __slots__ = ("context", "name", "priority", "state", "circuit", "channel", "server",
-                 "access_rights", "native_type", "native_count", "_subscriptions",
-                 "_connection_callbacks", "_access_callbacks", "_write_errors", "search_id",
-                 "next_search", "period", "search_ceiling", "disconnected_at")
-
-    #: Monitors on this PV.
-    subscriptions = _LazyList()
-    #: ``callback(pv, connected)`` on each connect and disconnect.
-    connection_callbacks = _LazyList()
-    #: ``callback(pv)`` when the access rights change.
-    access_callbacks = _LazyList()
-    #: Errors the server reported for plain WRITEs (caput reads them after a sync).
-    write_errors = _LazyList()
-
-    def __init__(self, context: "Context", name: str, priority: int) -> None:
-        self.context = context
-        self.name = name
-        self.priority = priority
-        self.state = NEVER_CONNECTED
-        self.circuit: Circuit | None = None
-        self.channel: ClientChannel | None = None
-        self.server: tuple[str, int] | None = None
-        self.access_rights = 0
-        self.native_type: int = -1
-        self.native_count = 0
-        self._subscriptions: list[Subscription] | None = None
-        self._connection_callbacks: list[Callable[["PV", bool], None]] | None = None
-        self._access_callbacks: list[Callable[["PV"], None]] | None = None
-        self._write_errors: list[CaStatusError] | None = None
-        self.search_id: int | None = None
-        self.next_search = 0.0
-        self.period = MIN_PERIOD
-        self.search_ceiling = context.config.max_search_period
-        self.disconnected_at: float | None = None
-
-    @property
-    def connected(self) -> bool:
-        return self.state == CONNECTED
-
-    @property
-    def read_access(self) -> bool:
-        return bool(self.access_rights & 1)
-
-    @property
-    def write_access(self) -> bool:
-        return bool(self.access_rights & 2)
-
-    @property
-    def host(self) -> str:
-        """``host:port`` of the server, as cainfo prints it."""
-        if self.server is None:
-            return "<disconnected>"
-        return f"{self.context.host_label(self.server[0])}:{self.server[1]}"
-
-    def __repr__(self) -> str:
-        return f"<PV {self.name!r} {self.state}>"
-
-
-class Circuit:
-    """A TCP connection to one server at one priority, wrapping a VirtualCircuit."""
-
-    def __init__(self, context: "Context", address: tuple[str, int], priority: int) -> None:
-        self.context = context
-        self.address = address
-        self.priority = priority
-        self.core = VirtualCircuit(CLIENT, address, priority,
-                                   max_payload_size=context.config.max_payload_size)
-        self.sock = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
-        self.sock.setblocking(False)
-        self.sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
-        self.sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_KEEPALIVE, 1)
-        self.connecting = True
-        self.closed = False
-        self.outbuf = bytearray()
-        self.pvs: dict[int, PV] = {}                 # cid -> PV
-        self.ops: dict[int, Operation] = {}          # ioid -> pending operation
-        self.subs: dict[int, Subscription] = {}      # subscriptionid -> Subscription
-        self.last_recv = time.monotonic()
-        self.echo_sent: float | None = None
-        self.name_server = False
-        self.echoes = 0
-        err = self.sock.connect_ex(address)
-        if err not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
-            raise OSError(err, f"connect to {address[0]}:{address[1]}: {errno.errorcode.get(err)}")
-        context.poller.register(self.sock, READ | WRITE, self)
-        self.writable_wanted = True             # until the connection completes
-        self.send(VersionRequest(priority=priority, version=13),
-                  ClientNameRequest(context.user_name), HostNameRequest(context.host_name))
-
-    def send(self, *commands: Any) -> None:
-        """Encode through the core and write (buffered until the socket takes it)."""
-        data = self.core.send(*commands)
-        self.write(data)
-
-    def write(self, data: bytes) -> None:
-        """Queue bytes; the Context flushes every circuit once per loop iteration, so a
-        burst of requests (thousands of creates or reads) goes out in few segments."""
-        if self.closed:
-            return
-        if not self.outbuf and not self.connecting:
-            self.context._dirty.append(self)
-        self.outbuf += data
-
-    def flush(self) -> None:
-        """Send what the socket takes now; wait for writability for the rest."""
-        if self.closed or self.connecting or not self.outbuf:
-            return
-        try:
-            sent = self.sock.send(self.outbuf)
-        except BlockingIOError:
-            sent = 0
-        except OSError:
-            self.context._circuit_lost(self)
-            return
-        del self.outbuf[:sent]
-        self._watch_writable(bool(self.outbuf))
-
-    def _watch_writable(self, wanted: bool) -> None:
-        if wanted != self.writable_wanted:
-            self.writable_wanted = wanted
-            self.context.poller.modify(self.sock, READ | WRITE if wanted else READ)
-
-    def on_writable(self) -> None:
-        if self.connecting:
-            err = self.sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
-            if err:
-                self.context._circuit_lost(self)
-                return
-            self.connecting = False
-        self.flush()
-        if not self.closed and not self.outbuf:
-            self._watch_writable(False)
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        self.context.poller.unregister(self.sock)
-        self.sock.close()
 
 
 class Context:

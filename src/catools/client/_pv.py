@@ -1,0 +1,159 @@
+"""What the client keeps per PV: its state, its pending operations, its monitors."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..protocol import ClientChannel, LocalProtocolError
+from ._errors import CaStatusError
+from ._search import MIN_PERIOD
+
+if TYPE_CHECKING:
+    from ._circuit import Circuit
+    from ._context import Context
+
+#: Channel states, as cainfo names them.
+NEVER_CONNECTED = "never connected"
+PREVIOUSLY_CONNECTED = "previously connected"
+CONNECTED = "connected"
+CLOSED = "closed"
+
+
+class Operation:
+    """A pending get or put-with-notify; ``done`` once answered or failed."""
+
+    __slots__ = ("pv", "kind", "result", "error", "done", "callback")
+
+    def __init__(self, pv: "PV", kind: str, callback: Callable[["Operation"], None] | None
+                 = None) -> None:
+        self.pv = pv
+        self.kind = kind
+        self.result: Any = None
+        self.error: Exception | None = None
+        self.done = False
+        self.callback = callback
+
+    def _finish(self, result: Any = None, error: Exception | None = None) -> None:
+        if self.done:
+            return
+        self.result, self.error, self.done = result, error, True
+        if self.callback is not None:
+            self.callback(self)
+
+
+class Subscription:
+    """A monitor on one PV; survives reconnects (re-subscribed on the new circuit).
+
+    ``callback(sub, event, response)`` gets events ``"update"`` (response is the
+    EventAddResponse), ``"connected"`` and ``"disconnected"`` (response None).
+    """
+
+    __slots__ = ("pv", "callback", "requested_type", "count", "mask", "subscriptionid",
+                 "data_type", "cancelled")
+
+    def __init__(self, pv: "PV", callback: Callable[..., None], data_type: int | str | None,
+                 count: int | None, mask: int) -> None:
+        self.pv = pv
+        self.callback = callback
+        #: a DBR id, a family name ("time"), None (native) or f(native type) -> DBR id
+        self.requested_type = data_type
+        self.count = count
+        self.mask = mask
+        self.subscriptionid: int | None = None
+        self.data_type: int | None = None
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        """Stop the monitor."""
+        if self.cancelled:
+            return
+        self.cancelled = True
+        pv = self.pv
+        if self in pv.subscriptions:
+            pv.subscriptions.remove(self)
+        if self.subscriptionid is not None and pv.connected:
+            try:
+                pv.circuit.send(pv.channel.unsubscribe(self.subscriptionid))
+            except (LocalProtocolError, OSError):
+                pass
+        self.subscriptionid = None
+
+
+class _LazyList:
+    """A list attribute made on first use (most of thousands of PVs never need theirs);
+    kept in the slot of the same name with a leading underscore (None until then)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.private = "_" + name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        value = getattr(obj, self.private)
+        if value is None:
+            value = []
+            setattr(obj, self.private, value)
+        return value
+
+    def __set__(self, obj: Any, value: list[Any]) -> None:
+        setattr(obj, self.private, value)
+
+
+class PV:
+    """A named channel: searched, connected, reconnected by its Context."""
+
+    __slots__ = ("context", "name", "priority", "state", "circuit", "channel", "server",
+                 "access_rights", "native_type", "native_count", "_subscriptions",
+                 "_connection_callbacks", "_access_callbacks", "_write_errors", "search_id",
+                 "next_search", "period", "search_ceiling", "disconnected_at")
+
+    #: Monitors on this PV.
+    subscriptions = _LazyList()
+    #: ``callback(pv, connected)`` on each connect and disconnect.
+    connection_callbacks = _LazyList()
+    #: ``callback(pv)`` when the access rights change.
+    access_callbacks = _LazyList()
+    #: Errors the server reported for plain WRITEs (caput reads them after a sync).
+    write_errors = _LazyList()
+
+    def __init__(self, context: "Context", name: str, priority: int) -> None:
+        self.context = context
+        self.name = name
+        self.priority = priority
+        self.state = NEVER_CONNECTED
+        self.circuit: Circuit | None = None
+        self.channel: ClientChannel | None = None
+        self.server: tuple[str, int] | None = None
+        self.access_rights = 0
+        self.native_type: int = -1
+        self.native_count = 0
+        self._subscriptions: list[Subscription] | None = None
+        self._connection_callbacks: list[Callable[["PV", bool], None]] | None = None
+        self._access_callbacks: list[Callable[["PV"], None]] | None = None
+        self._write_errors: list[CaStatusError] | None = None
+        self.search_id: int | None = None
+        self.next_search = 0.0
+        self.period = MIN_PERIOD
+        self.search_ceiling = context.config.max_search_period
+        self.disconnected_at: float | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self.state == CONNECTED
+
+    @property
+    def read_access(self) -> bool:
+        return bool(self.access_rights & 1)
+
+    @property
+    def write_access(self) -> bool:
+        return bool(self.access_rights & 2)
+
+    @property
+    def host(self) -> str:
+        """``host:port`` of the server, as cainfo prints it."""
+        if self.server is None:
+            return "<disconnected>"
+        return f"{self.context.host_label(self.server[0])}:{self.server[1]}"
+
+    def __repr__(self) -> str:
+        return f"<PV {self.name!r} {self.state}>"
