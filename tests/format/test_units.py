@@ -265,3 +265,8 @@ def test_json_timestamps_and_repeated_fields_stay_right_across_records():
     for i in range(5000):                            # more names than the memo keeps
         assert json.loads(caget_json(f"N{i}", JSON_READINGS[1][1]))["name"] == f"N{i}"
     assert len(_json._NAME) <= 4096
+
+
+def test_format_options_declare_every_option():
+    from catools.format import _options
+    assert list(_options.FormatOptions.__annotations__) == list(_options._DEFAULTS)

@@ -37,6 +37,19 @@ class FormatOptions:
     """
 
     __slots__ = tuple(_DEFAULTS)
+    # (the same names, typed for checkers; a test keeps the two lists equal)
+    mode: str
+    separator: str
+    count: int
+    enum_as_number: bool
+    char_as_string: bool
+    float_as_string: bool
+    float_format: str
+    float_base: str | None
+    int_base: str | None
+    ts_server: bool
+    ts_client: bool
+    ts_type: str
 
     def __init__(self, **options: Any) -> None:
         unknown = set(options) - set(_DEFAULTS)

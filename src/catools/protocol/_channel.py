@@ -60,6 +60,13 @@ class _BaseChannel:
     def native_data_type(self, value: int | None) -> None:
         self._native_data_type = None if value is None else int(value)
 
+    def _known_sid(self) -> int:
+        """The SID (LocalProtocolError before the channel has one)."""
+        if self.sid is None:
+            raise LocalProtocolError(f"channel {self.name!r} has no SID yet "
+                                     f"({self.state.name})")
+        return self.sid
+
     @property
     def states(self) -> ChannelState:
         """Alias of ``state`` (kept for code written against caproto)."""
@@ -88,25 +95,31 @@ class ClientChannel(_BaseChannel):
             raise LocalProtocolError(f"channel {self.name!r} is {self.state.name}, "
                                      "not CONNECTED")
 
+    def _connected(self) -> tuple[int, int, int]:
+        """SID, native type and count of a CONNECTED channel (LocalProtocolError else)."""
+        if self.state is not _CONNECTED:
+            self._require_connected()
+        native_type, native_count = self._native_data_type, self.native_data_count
+        if native_type is None or native_count is None:   # (set when it connected)
+            raise LocalProtocolError(f"channel {self.name!r} has no native type yet")
+        return self._known_sid(), native_type, native_count
+
     def read(self, data_type: int | None = None, data_count: int | None = None,
              notify: bool = True) -> Command:
         """READ_NOTIFY (or the obsolete READ); default type native, count native."""
-        if self.state is not _CONNECTED:
-            self._require_connected()
-        if data_type is None:
-            data_type = self._native_data_type
-        if data_count is None:
-            data_count = self.native_data_count
+        sid, native_type, native_count = self._connected()
         cls = ReadNotifyRequest if notify else ReadRequest
-        return cls(data_type, data_count, self.sid, self.circuit.new_ioid())
+        return cls(native_type if data_type is None else data_type,
+                   native_count if data_count is None else data_count,
+                   sid, self.circuit.new_ioid())
 
     def write(self, data: Any, data_type: int | None = None, data_count: int | None = None,
               notify: bool = False, metadata: DBRMetadata | None = None) -> Command:
         """WRITE, or WRITE_NOTIFY with ``notify=True``; default type native."""
-        self._require_connected()
-        data_type = self.native_data_type if data_type is None else data_type
+        sid, native_type, _ = self._connected()
         cls = WriteNotifyRequest if notify else WriteRequest
-        return cls(data=data, data_type=data_type, data_count=data_count, sid=self.sid,
+        return cls(data=data, data_type=native_type if data_type is None else data_type,
+                   data_count=data_count, sid=sid,
                    ioid=self.circuit.new_ioid() if notify else self.cid,
                    metadata=metadata)
 
@@ -114,28 +127,27 @@ class ClientChannel(_BaseChannel):
                   low: float = 0.0, high: float = 0.0, to: float = 0.0,
                   mask: int = DBE_VALUE | DBE_ALARM) -> EventAddRequest:
         """EVENT_ADD; default type native and count 0 (dynamic) when the server allows."""
-        self._require_connected()
-        data_type = self.native_data_type if data_type is None else data_type
+        sid, native_type, native_count = self._connected()
         if data_count is None:
             data_count = (0 if self.circuit.protocol_version >= DYNAMIC_COUNT_VERSION
-                          else self.native_data_count)
-        return EventAddRequest(data_type=data_type, data_count=data_count, sid=self.sid,
+                          else native_count)
+        return EventAddRequest(data_type=native_type if data_type is None else data_type,
+                               data_count=data_count, sid=sid,
                                subscriptionid=self.circuit.new_subscriptionid(),
                                low=low, high=high, to=to, mask=int(mask))
 
     def unsubscribe(self, subscriptionid: int) -> EventCancelRequest:
         """EVENT_CANCEL for a subscription of this channel."""
-        self._require_connected()
+        sid = self._connected()[0]
         request = self.circuit.event_add_commands.get(subscriptionid)
-        if request is None or request.sid != self.sid:
+        if request is None or request.sid != sid:
             raise LocalProtocolError(f"no subscription {subscriptionid} on {self.name!r}")
         return EventCancelRequest(data_type=request.data_type, data_count=request.data_count,
-                                  sid=self.sid, subscriptionid=subscriptionid)
+                                  sid=sid, subscriptionid=subscriptionid)
 
     def clear(self) -> ClearChannelRequest:
         """CLEAR_CHANNEL."""
-        self._require_connected()
-        return ClearChannelRequest(sid=self.sid, cid=self.cid)
+        return ClearChannelRequest(sid=self._connected()[0], cid=self.cid)
 
 
 class ServerChannel(_BaseChannel):
@@ -178,12 +190,12 @@ class ServerChannel(_BaseChannel):
         """Confirm a cancel (an EVENT_ADD with no payload, carrying the SID)."""
         request = self.circuit.event_add_commands[subscriptionid]
         return EventCancelResponse(data_type=request.data_type,
-                                   data_count=request.data_count, sid=self.sid,
+                                   data_count=request.data_count, sid=self._known_sid(),
                                    subscriptionid=subscriptionid)
 
     def clear(self) -> ClearChannelResponse:
         """Confirm a CLEAR_CHANNEL."""
-        return ClearChannelResponse(sid=self.sid, cid=self.cid)
+        return ClearChannelResponse(sid=self._known_sid(), cid=self.cid)
 
     def disconnect(self) -> ServerDisconnResponse:
         """Tell the client the channel is gone."""

@@ -15,13 +15,13 @@ from ._commands import (AccessRightsResponse, ClearChannelRequest, ClearChannelR
                         NotFoundResponse, ServerDisconnResponse, VersionRequest,
                         VersionResponse, WriteNotifyRequest, WriteNotifyResponse,
                         WriteRequest)
-from ._roles import CLIENT, SERVER, ChannelState, CircuitState
+from ._roles import CLIENT, SERVER, ChannelState, CircuitState, Role
 
 C = CircuitState
 S = ChannelState
 
 #: Commands that concern the circuit as a whole, per sender, per state of that sender.
-CIRCUIT_TRANSITIONS = {
+CIRCUIT_TRANSITIONS: dict[Role, dict[CircuitState, dict[type, CircuitState]]] = {
     CLIENT: {
         C.SEND_VERSION_REQUEST: {VersionRequest: C.CONNECTED},
         C.CONNECTED: {
@@ -56,7 +56,7 @@ _IN_FLIGHT = {
 }
 
 #: ``CHANNEL_TRANSITIONS[state][command class] -> next state``.
-CHANNEL_TRANSITIONS = {
+CHANNEL_TRANSITIONS: dict[ChannelState, dict[type, ChannelState]] = {
     S.SEND_CREATE_CHAN_REQUEST: {CreateChanRequest: S.AWAIT_CREATE_CHAN_RESPONSE},
     S.AWAIT_CREATE_CHAN_RESPONSE: {
         # RSRV sends ACCESS_RIGHTS before the CREATE_CHAN reply.
@@ -85,7 +85,7 @@ CHANNEL_TRANSITIONS = {
 }
 
 #: Which field of a command names its channel, and in which index of the circuit.
-CHANNEL_KEY = {
+CHANNEL_KEY: dict[type, str] = {
     CreateChanRequest: "cid", CreateChanResponse: "cid", CreateChFailResponse: "cid",
     AccessRightsResponse: "cid", ServerDisconnResponse: "cid",
     ClearChannelRequest: "sid", ClearChannelResponse: "sid",
