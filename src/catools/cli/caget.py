@@ -179,7 +179,8 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
         lines = scalar_lines(ops, opts) if plain else [None] * len(ops)
         if plain and len(ops) == len(pvs) and None not in lines:
             # the usual case: every PV (each named once) answered with one value
-            out.stream.write("".join(lines).encode("utf-8", "surrogateescape"))
+            text = "".join(lines)  # type: ignore[arg-type]  # (no None in it: checked)
+            out.stream.write(text.encode("utf-8", "surrogateescape"))
             out.flush()
             return report_missing(missing)
         if any(not op.done or isinstance(op.error, AccessDeniedError) for op in ops):

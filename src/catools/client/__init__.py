@@ -64,9 +64,9 @@ def get(names: str | Sequence[str], *, timeout: float = 1.0, data_type: int | st
     CaTimeoutError or CaStatusError naming the PV.
     """
     single = isinstance(names, str)
-    name_list = [names] if single else list(names)
+    name_list: list[str] = [names] if isinstance(names, str) else list(names)
     own = context is None
-    ctx = Context() if own else context
+    ctx = Context() if context is None else context
     try:
         pvs = ctx.pvs_for(name_list, priority)
         ctx.wait_connected(pvs, timeout)
@@ -102,7 +102,7 @@ def put(name: str, value: Any, *, wait: bool = False, timeout: float = 1.0,
     completion; a rejected put raises CaStatusError, in both modes.
     """
     own = context is None
-    ctx = Context() if own else context
+    ctx = Context() if context is None else context
     try:
         pv = ctx.pv(name, priority)
         if not ctx.wait_connected([pv], timeout):

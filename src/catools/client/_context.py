@@ -199,10 +199,11 @@ class Context:
         if not pv.write_access:
             op._finish(error=AccessDeniedError(pv.name, "Write access denied"))
             return op
-        request = pv.channel.write(data, data_type=data_type, data_count=count, notify=notify)
+        circuit, channel = pv.link()
+        request = channel.write(data, data_type=data_type, data_count=count, notify=notify)
         if notify:
-            pv.circuit.ops[request.ioid] = op
-        pv.circuit.send(request)
+            circuit.ops[request.ioid] = op
+        circuit.send(request)
         if not notify:
             op._finish(result=None)
         return op
@@ -383,7 +384,7 @@ class Context:
         backlog = self._search_backlog
         for pv in due:
             pv.next_search = parked         # until its datagram is sent
-            backlog.append((pv.search_id, pv.name))
+            backlog.append((pv.search_id, pv.name))  # type: ignore[arg-type]  # (set)
         self._send_backlog(now)
 
     def _send_backlog(self, now: float) -> None:
@@ -468,12 +469,11 @@ class Context:
             except RemoteProtocolError:
                 continue        # a bad datagram from someone: drop it
             for command in commands:
-                kind = type(command)
-                if kind is SearchResponse:
+                if isinstance(command, SearchResponse):
                     self._on_search_response(command.cid, command.address, creates)
-                elif kind is Beacon:
+                elif isinstance(command, Beacon):
                     self._on_beacon(command, address)
-                elif kind is RepeaterConfirmResponse:
+                elif isinstance(command, RepeaterConfirmResponse):
                     self.repeater_registered = True
 
     def _on_search_replies(self, replies: list[tuple[int, int, int, int]], host: str,
@@ -640,7 +640,8 @@ class Context:
         type_changed = pv.native_type != data_type and pv.native_type != -1
         pv.native_type = data_type
         pv.native_count = command.data_count
-        pv.access_rights = int(pv.channel.access_rights)
+        channel = pv.channel
+        pv.access_rights = 0 if channel is None else int(channel.access_rights)
         pv.state = CONNECTED
         pv.disconnected_at = None
         for sub in pv._subscriptions or ():
@@ -712,11 +713,11 @@ class Context:
         count = sub.count
         if count and pv.native_count and count > pv.native_count:
             count = pv.native_count     # as libca/camonitor: never more than the channel has
-        request = pv.channel.subscribe(data_type=data_type, data_count=count,
-                                       mask=sub.mask)
+        circuit, channel = pv.link()
+        request = channel.subscribe(data_type=data_type, data_count=count, mask=sub.mask)
         sub.subscriptionid = request.subscriptionid
-        pv.circuit.subs[request.subscriptionid] = sub
-        pv.circuit.send(request)
+        circuit.subs[request.subscriptionid] = sub
+        circuit.send(request)
 
     def _circuit_lost(self, circuit: Circuit, reason: str = "Virtual circuit disconnect"
                       ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..protocol import ClientChannel, LocalProtocolError
-from ._errors import CaStatusError
+from ._errors import CaStatusError, DisconnectedError
 from ._search import MIN_PERIOD
 
 if TYPE_CHECKING:
@@ -71,8 +71,9 @@ class Subscription:
         if self in pv.subscriptions:
             pv.subscriptions.remove(self)
         if self.subscriptionid is not None and pv.connected:
+            circuit, channel = pv.link()
             try:
-                pv.circuit.send(pv.channel.unsubscribe(self.subscriptionid))
+                circuit.send(channel.unsubscribe(self.subscriptionid))
             except (LocalProtocolError, OSError):
                 pass
         self.subscriptionid = None
@@ -139,6 +140,13 @@ class PV:
     @property
     def connected(self) -> bool:
         return self.state == CONNECTED
+
+    def link(self) -> tuple[Circuit, ClientChannel]:
+        """The circuit and channel of a connected PV (DisconnectedError otherwise)."""
+        circuit, channel = self.circuit, self.channel
+        if circuit is None or channel is None or self.state != CONNECTED:
+            raise DisconnectedError(self.name, "not connected")
+        return circuit, channel
 
     @property
     def read_access(self) -> bool:

@@ -105,7 +105,7 @@ class ClientChannel(_BaseChannel):
         return self._known_sid(), native_type, native_count
 
     def read(self, data_type: int | None = None, data_count: int | None = None,
-             notify: bool = True) -> Command:
+             notify: bool = True) -> ReadNotifyRequest | ReadRequest:
         """READ_NOTIFY (or the obsolete READ); default type native, count native."""
         sid, native_type, native_count = self._connected()
         cls = ReadNotifyRequest if notify else ReadRequest
@@ -114,7 +114,8 @@ class ClientChannel(_BaseChannel):
                    sid, self.circuit.new_ioid())
 
     def write(self, data: Any, data_type: int | None = None, data_count: int | None = None,
-              notify: bool = False, metadata: DBRMetadata | None = None) -> Command:
+              notify: bool = False, metadata: DBRMetadata | None = None
+              ) -> WriteNotifyRequest | WriteRequest:
         """WRITE, or WRITE_NOTIFY with ``notify=True``; default type native."""
         sid, native_type, _ = self._connected()
         cls = WriteNotifyRequest if notify else WriteRequest

@@ -225,12 +225,14 @@ class VirtualCircuit:
             if count is None:
                 count = channel.native_data_count
             ioid = next_free_id(ioid, ioids)
-            if count < 0xFFFF:
+            # (a connected channel has its SID, native type and count: not None here)
+            if count < 0xFFFF:  # type: ignore[operator]
                 out.append(_pack_header(_READ_NOTIFY, 0, data_type, count, channel.sid, ioid))
                 ioids[ioid] = (channel, ReadNotifyRequest)
                 channel.state = reading
             else:                   # a large array: the long header, and its checks
-                out.append(self.send(ReadNotifyRequest(data_type, count, channel.sid, ioid)))
+                out.append(self.send(ReadNotifyRequest(
+                    data_type, count, channel.sid, ioid)))  # type: ignore[arg-type]
             new_ioids.append(ioid)
         self._next_ioid = ioid
         return new_ioids, b"".join(out)

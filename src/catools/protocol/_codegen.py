@@ -163,10 +163,10 @@ from ._dbr import DBRMetadata
 from ._headers import Header
 ''')
 
-#: Field name -> (constructor argument type, attribute type); the rest are ints.
+#: Field name -> (constructor argument type, attribute type); IPv4 addresses are dotted
+#: strings and the rest are ints.
 _TYPES = {
-    "name": ("str | bytes", "str"), "ip": ("str", "str"), "address": ("str", "str"),
-    "repeater_address": ("str", "str"), "error_message": ("str | bytes", "str"),
+    "name": ("str | bytes", "str"), "error_message": ("str | bytes", "str"),
     "original_request": ("Any", "bytes"), "low": ("float", "float"),
     "high": ("float", "float"), "to": ("float", "float"), "data": ("Any", ""),
     "metadata": ("DBRMetadata | Mapping[str, Any] | None", ""),
@@ -178,6 +178,8 @@ def _field_types(row: Row, name: str) -> tuple[str, str]:
         return "int | None", "int | None"
     if name == "data_count" and row.payload == "dbr":
         return "int | None", "int"
+    if "ip:" + name in row.header:
+        return "str", "str"
     return _TYPES.get(name, ("int", "int"))
 
 
