@@ -147,11 +147,11 @@ def unescape(text: str) -> bytes:
                 i += 1
             out.append(int(digits, 16) if digits else ord("x"))
         elif e in "01234567":
-            digits = e
-            while i < n and len(digits) < 3 and chr(raw[i]) in "01234567":
-                digits += chr(raw[i])
+            octal = e
+            while i < n and len(octal) < 3 and chr(raw[i]) in "01234567":
+                octal += chr(raw[i])
                 i += 1
-            out.append(int(digits, 8) & 0xFF)
+            out.append(int(octal, 8) & 0xFF)
         elif e in _ESCAPES:
             out.append(_ESCAPES[e])
         else:

@@ -37,7 +37,7 @@ class Circuit:
         self.last_recv = time.monotonic()
         self.echo_sent: float | None = None
         self.name_server = False
-        self.echoes = 0
+        self.echoes: int = 0
         err = self.sock.connect_ex(address)
         if err not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
             raise OSError(err, f"connect to {address[0]}:{address[1]}: {errno.errorcode.get(err)}")

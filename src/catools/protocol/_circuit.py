@@ -1,7 +1,7 @@
 """VirtualCircuit: one TCP connection, as bytes <-> commands, with its state."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from ._channel import ClientChannel, ServerChannel, _BaseChannel
 from ._commands import (_DBR_SIZES, REGISTRY, AccessRightsResponse, ClearChannelResponse,
@@ -100,7 +100,7 @@ class VirtualCircuit:
         self._eof = False
         self._deferred: ProtocolError | None = None
         self._their_registry = REGISTRY[self.their_role]
-        self._handlers = {
+        self._handlers: dict[type, Callable[[Any, Any], None]] = {
             VersionRequest: self._on_version, VersionResponse: self._on_version,
             CreateChanRequest: self._on_create, CreateChanResponse: self._on_created,
             CreateChFailResponse: self._on_gone, ServerDisconnResponse: self._on_gone,
@@ -294,6 +294,7 @@ class VirtualCircuit:
             pos = 0
         self._pos = end
         cls = self._their_registry.get(cmd)
+        payload: bytes | memoryview
         if psize < _VIEW_THRESHOLD or cls not in _DBR_CARRIERS:
             payload = buf[start:end] if psize else b""
         else:
@@ -602,7 +603,7 @@ class VirtualCircuit:
                 f"{self.states[SERVER].name}>")
 
 
-_REPLY_TO = {ReadNotifyRequest: ReadNotifyResponse, ReadRequest: ReadResponse,
+_REPLY_TO: dict[type, type] = {ReadNotifyRequest: ReadNotifyResponse, ReadRequest: ReadResponse,
              WriteNotifyRequest: WriteNotifyResponse}
 
 __all__ = ["VirtualCircuit", "ClientChannel", "ServerChannel"]

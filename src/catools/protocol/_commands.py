@@ -254,6 +254,11 @@ class Command(tuple):
     def _header_fields(self) -> tuple[int, int, int, int]:  # generated per class
         raise NotImplementedError
 
+    @classmethod
+    def _from_wire(cls, dtype: int, count: int, p1: int, p2: int,
+                   payload: Any) -> Command:  # generated per class
+        raise NotImplementedError
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Command):
             return NotImplemented

@@ -47,7 +47,7 @@ CIRCUIT_TRANSITIONS: dict[Role, dict[CircuitState, dict[type, CircuitState]]] = 
     },
 }
 
-_IN_FLIGHT = {
+_IN_FLIGHT: dict[type, ChannelState] = {
     # Replies that may still arrive after a clear was sent.
     ReadNotifyResponse: S.MUST_CLOSE, ReadResponse: S.MUST_CLOSE,
     WriteNotifyResponse: S.MUST_CLOSE, EventAddResponse: S.MUST_CLOSE,
