@@ -26,8 +26,8 @@ def search_datagrams(requests: Iterable[tuple[int, str]], sequence: int,
     Returns ``[(datagram, [search ids...]), ...]``; sequence numbers count up from
     ``sequence``. With ``max_datagrams``, stops once that many are full: their ids say
     how many requests went in (an iterator may have given one more). Encodes what
-    ``SearchRequest(name, cid)`` encodes,
-    without building the command objects (a many-PV search sends thousands).
+    ``SearchRequest(name, cid)`` encodes, without building the command objects (a
+    many-PV search sends thousands).
     """
     out: list[tuple[bytes, list[int]]] = []
     parts: list[bytes] = []
