@@ -142,3 +142,11 @@ def test_version_and_help(quiet_ioc):
     c_lines = c.stderr.decode().splitlines()
     our_lines = ours.stderr.decode().splitlines()
     assert [line for line in our_lines if line in c_lines] == c_lines
+
+
+@pytest.mark.parametrize("flags", [[], ["-t"], ["-a"], ["-c"], ["-#", "2"]],
+                         ids=lambda f: " ".join(f) or "plain")
+def test_a_name_given_twice_prints_twice(quiet_ioc, flags):
+    # read once, printed at each place it was named, as the C caget's channel per name
+    names = [READABLE[0], READABLE[1], READABLE[0], READABLE[-1], READABLE[1]]
+    check(quiet_ioc, flags, names=names)

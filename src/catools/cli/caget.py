@@ -157,12 +157,16 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
         missing = [pv for pv in pvs if pv.state != CONNECTED]
         req = opts.count
         plan = []
-        seen: set[Any] = set()              # (a name given twice is read once)
+        # a name given twice is read once (the context has one PV per name)
+        seen: set[Any] | None = None if len(ctx.pvs) == len(pvs) else set()
         types: dict[int, int] = {}          # native type -> request type
         for pv in pvs:
-            if pv.state != CONNECTED or pv in seen:
+            if pv.state != CONNECTED:
                 continue
-            seen.add(pv)
+            if seen is not None:
+                if pv in seen:
+                    continue
+                seen.add(pv)
             native_count = pv.native_count
             if callback:
                 n = native_count if req > native_count else req
