@@ -103,12 +103,7 @@ class Context:
 
     def pv(self, name: str, priority: int = 0) -> PV:
         """The PV object for ``name`` (created and searched for on first use)."""
-        key = (name, priority)
-        pv = self.pvs.get(key)
-        if pv is None:
-            pv = self.pvs[key] = PV(self, name, priority)
-            self._start_search(pv, time.monotonic())
-        return pv
+        return self.pvs_for((name,), priority)[0]
 
     def pvs_for(self, names: Iterable[str], priority: int = 0) -> list[PV]:
         """PV objects for many names; all are searched in the first batch."""
@@ -121,7 +116,7 @@ class Context:
         for name in names:
             key = (name, priority)
             pv = pvs.get(key)
-            if pv is None:      # a new PV's first search (_start_search, inline)
+            if pv is None:      # a new PV: its search id, and its first search now
                 pv = pvs[key] = PV(self, name, priority)
                 search_id = (search_id + 1) & 0xFFFFFFFF
                 pv.search_id = search_id
@@ -360,11 +355,8 @@ class Context:
     # -- searching -----------------------------------------------------------
 
     def _start_search(self, pv: PV, now: float) -> None:
-        if pv.search_id is None:
-            self._next_search_id = (self._next_search_id + 1) % (1 << 32)
-            pv.search_id = self._next_search_id
-            self._by_search_id[pv.search_id] = pv
-        self._searching[pv.search_id] = pv
+        """Search again for a PV (its search id was given by pvs_for)."""
+        self._searching[pv.search_id] = pv  # type: ignore[index]
         pv.next_search = now
         if now < self._search_due:
             self._search_due = now
@@ -589,7 +581,6 @@ class Context:
         core = circuit.core
         core.recv(data)
         dispatch = _DISPATCH
-        pvs = circuit.pvs
         while True:
             try:
                 commands = core.next_commands()
@@ -599,13 +590,7 @@ class Context:
             if not commands:
                 return
             for command in commands:
-                cls = command.__class__
-                if cls is AccessRightsResponse:     # (one per channel created)
-                    pv = pvs.get(command.cid)
-                    if pv is not None and pv.state != CONNECTED:
-                        pv.access_rights = command.access_rights & 3    # no one to tell
-                        continue
-                handler = dispatch.get(cls)
+                handler = dispatch.get(command.__class__)
                 if handler is not None:
                     handler(self, circuit, command)
                     if circuit.closed:
@@ -622,15 +607,12 @@ class Context:
     def _on_io_reply(self, circuit: Circuit, command: Any) -> None:
         """A READ_NOTIFY or WRITE_NOTIFY reply ends its operation (status in p1)."""
         op = circuit.ops.pop(command.ioid, None)
-        if op is None or op.done:
+        if op is None:
             return
         if command.status & 1:
-            op.result = command
+            op._finish(result=command)
         else:
-            op.error = CaStatusError(op.pv.name, command.status)
-        op.done = True
-        if op.callback is not None:
-            op.callback(op)
+            op._finish(error=CaStatusError(op.pv.name, command.status))
 
     def _on_created(self, circuit: Circuit, command: Any) -> None:
         pv = circuit.pvs.get(command.cid)

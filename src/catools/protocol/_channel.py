@@ -12,7 +12,6 @@ from ._commands import (AccessRightsResponse, ClearChannelRequest, ClearChannelR
 from ._constants import DBE_ALARM, DBE_VALUE, DYNAMIC_COUNT_VERSION, AccessRights
 from ._dbr import DBRMetadata, _lazy
 from ._errors import LocalProtocolError
-from ._headers import next_free_id
 from ._roles import ChannelState
 
 if TYPE_CHECKING:
@@ -34,8 +33,8 @@ class _BaseChannel:
         if circuit.__class__ is str:        # (name, circuit): caproto's order
             circuit, name = name, circuit
         channels = circuit.channels
-        if cid is None:     # circuit.new_channel_id(), inline (thousands per get)
-            cid = circuit._next_cid = next_free_id(circuit._next_cid, channels)
+        if cid is None:
+            cid = circuit.new_channel_id()
         else:
             cid = int(cid)
             if cid in channels:

@@ -145,21 +145,7 @@ class VirtualCircuit:
     def send(self, *commands: Command) -> bytes:
         """Check, apply and encode commands that we send."""
         out = []
-        # READ_NOTIFY (thousands in a many-PV get) takes a short path: the same checks
-        # and state changes as _process, inlined (many channels: create_channels)
-        fast = self.our_role is CLIENT and self.states[CLIENT] is _CIRCUIT_UP
         for command in commands:
-            cls = type(command)
-            if fast and cls is ReadNotifyRequest:
-                data_type, count, sid, ioid, _ = command
-                channel = self.channels_sid.get(sid)
-                if channel is not None and count < 0xFFFF and ioid not in self._ioids:
-                    new_state = _READ_MOVE.get(channel.state)
-                    if new_state is not None:
-                        self._ioids[ioid] = (channel, ReadNotifyRequest)
-                        channel.state = new_state
-                        out.append(_pack_header(_READ_NOTIFY, 0, data_type, count, sid, ioid))
-                        continue
             if command.SENDER is not self.our_role:
                 raise LocalProtocolError(f"a {self.our_role.value.lower()} cannot send "
                                          f"{type(command).__name__}")

@@ -169,7 +169,6 @@ _MON_INFO = struct.Struct(">fffHxx")
 _unpack_header = HEADER.unpack_from
 _unpack_tail = struct.Struct(">II").unpack_from
 _SEARCH_VERSION = struct.Struct(">H6x")
-_unpack_version = _SEARCH_VERSION.unpack_from
 
 
 def ip_to_int(address: str) -> int:
@@ -524,11 +523,6 @@ def read_datagram(data: bytes, sender: Role) -> list[Command]:
             raise RemoteProtocolError(f"datagram truncated: message at byte {pos} "
                                       f"announces {psize} payload bytes")
         cls = registry.get(cmd)
-        if cls is SearchResponse and psize == 8:    # (thousands in a many-PV search)
-            append(_tnew(SearchResponse, (dtype, int_to_ip(p1), p2,
-                                          _unpack_version(data, start)[0], data[start:stop])))
-            pos = stop
-            continue
         if cls is None:
             raise RemoteProtocolError(f"unknown command code {cmd} from the "
                                       f"{sender.value.lower()}")
