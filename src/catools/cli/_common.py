@@ -224,7 +224,7 @@ def usage_error_option(letter: str) -> Callable:
             sys.stderr.write(ctx.command.get_help(ctx))
             ctx.exit(1)
     return option(f"-{letter}", f"unhandled_{letter}", is_flag=True,
-                        expose_value=False, callback=show, hidden=True)
+                  expose_value=False, callback=show, hidden=True)
 
 
 def help_option(f: Callable) -> Callable:
@@ -235,7 +235,7 @@ def help_option(f: Callable) -> Callable:
             sys.stderr.flush()
             ctx.exit(0)
     return option("-h", "--help", is_flag=True, expose_value=False, is_eager=True,
-                        callback=show, help="Print the usage on stderr.")(f)
+                  callback=show, help="Print the usage on stderr.")(f)
 
 
 def version_option(f: Callable) -> Callable:
@@ -245,7 +245,7 @@ def version_option(f: Callable) -> Callable:
             sys.stdout.write(VERSION_TEXT)
             ctx.exit(0)
     return option("-V", "version", is_flag=True, expose_value=False, is_eager=True,
-                        callback=show, help="Show the version.")(f)
+                  callback=show, help="Show the version.")(f)
 
 
 def split_plain_tail(args: list[str]) -> tuple[list[str], list[str]]:
@@ -273,18 +273,18 @@ class PVNames(click.Argument):
 def ca_options(f: Callable) -> Callable:
     """``-w``, ``-p``: timeout and priority, parsed leniently like the C tools."""
     f = option("-p", "priority", metavar="<prio>", default=None,
-                     help="CA priority (0-99, default 0=lowest).")(f)
+               help="CA priority (0-99, default 0=lowest).")(f)
     f = option("-w", "timeout", metavar="<sec>", default=None,
-                     help="Wait time (CA timeout), default 1.0 s; 0 waits forever.")(f)
+               help="Wait time (CA timeout), default 1.0 s; 0 waits forever.")(f)
     return f
 
 
 def json_options(f: Callable) -> Callable:
     """``--json`` and ``--file``: our additions (long options only)."""
     f = option("--file", "name_file", metavar="FILE", default=None,
-                     help="Also read PV names from FILE, one per line ('-' = stdin).")(f)
+               help="Also read PV names from FILE, one per line ('-' = stdin).")(f)
     f = option("--json", "as_json", is_flag=True,
-                     help="One JSON object per PV (or update) per line.")(f)
+               help="One JSON object per PV (or update) per line.")(f)
     return f
 
 
@@ -363,6 +363,24 @@ def float_format_option(kind: str, value: str, current: str) -> str:
 
 
 NUMBER_OPTIONS = ("fmt_e", "fmt_f", "fmt_g", "long_base", "int_base")
+
+
+def number_format_options(digits: str) -> Callable:
+    """``-e``/``-f``/``-g <digits>``, ``-l``/``-0 <x|o|b>`` and ``-F <ofs>``, as caget
+    and camonitor both take them (``digits``: the name their usage gives the precision,
+    ``<nr>`` or ``<num>``); see :func:`number_format_option` for their effect."""
+    def decorate(f: Callable) -> Callable:
+        f = option("-F", "separator", metavar="<ofs>",
+                   help="Alternate output field separator.")(f)
+        f = option("-0", "int_base", metavar="<x|o|b>", callback=record_order,
+                   help="Print integers as hex, octal or binary.")(f)
+        f = option("-l", "long_base", metavar="<x|o|b>", callback=record_order,
+                   help="Round to long and print as hex, octal or binary.")(f)
+        for kind in "gfe":
+            f = option(f"-{kind}", f"fmt_{kind}", metavar=digits, callback=record_order,
+                       help=f"Use %{kind} with {digits} digits.")(f)
+        return f
+    return decorate
 
 
 def number_format_option(name: str, value: str, formats: dict[str, Any]) -> bool:

@@ -7,9 +7,9 @@ import click
 
 from ._common import (NUMBER_OPTIONS, CaCommand, Output, PVNames, ca_options, collect_names,
                       fail, help_option, json_options, make_context, number_format_option,
-                      option, read_error_kind, record_order, report_missing, resolve_count,
-                      resolve_priority, resolve_timeout, usage_error_option, version_option,
-                      warn)
+                      number_format_options, option, read_error_kind, record_order,
+                      report_missing, resolve_count, resolve_priority, resolve_timeout,
+                      usage_error_option, version_option, warn)
 
 USAGE = """
 Usage: caget [options] <PV name> ...
@@ -83,14 +83,7 @@ Example: caget -a -f8 my_channel another_channel
 @option("-s", "float_string", is_flag=True, help="Get floats as strings (server PREC).")
 @option("-S", "char_string", is_flag=True, help="Print char arrays as strings.")
 @option("-#", "count", metavar="<count>", help="Print the first <count> elements.")
-@option("-e", "fmt_e", metavar="<nr>", callback=record_order, help="Use %e with <nr> digits.")
-@option("-f", "fmt_f", metavar="<nr>", callback=record_order, help="Use %f with <nr> digits.")
-@option("-g", "fmt_g", metavar="<nr>", callback=record_order, help="Use %g with <nr> digits.")
-@option("-l", "long_base", metavar="<x|o|b>", callback=record_order,
-        help="Round to long and print as hex, octal or binary.")
-@option("-0", "int_base", metavar="<x|o|b>", callback=record_order,
-        help="Print integers as hex, octal or binary.")
-@option("-F", "separator", metavar="<ofs>", help="Alternate output field separator.")
+@number_format_options("<nr>")
 @usage_error_option("i")
 @json_options
 @click.argument("names", nargs=-1, cls=PVNames)

@@ -9,7 +9,7 @@ import click
 
 from ._common import (EXIT_SIGTERM, NUMBER_OPTIONS, CaCommand, Output, PVNames, ca_options,
                       collect_names, fail, help_option, json_options, make_context,
-                      number_format_option, option, record_order, resolve_count,
+                      number_format_option, number_format_options, option, resolve_count,
                       resolve_priority, resolve_timeout, scan_double, version_option, warn)
 
 USAGE = """
@@ -79,14 +79,7 @@ _MASK_BITS = {"v": 1, "a": 4, "l": 2, "p": 8}
 @option("-#", "count", metavar="<num>", help="Request and print up to <num> elements.")
 @option("-S", "char_string", is_flag=True, help="Print char arrays as strings.")
 @option("-s", "float_string", is_flag=True, help="Get floats as strings (server PREC).")
-@option("-e", "fmt_e", metavar="<num>", callback=record_order, help="Use %e with <num> digits.")
-@option("-f", "fmt_f", metavar="<num>", callback=record_order, help="Use %f with <num> digits.")
-@option("-g", "fmt_g", metavar="<num>", callback=record_order, help="Use %g with <num> digits.")
-@option("-l", "long_base", metavar="<x|o|b>", callback=record_order,
-        help="Round to long and print as hex, octal or binary.")
-@option("-0", "int_base", metavar="<x|o|b>", callback=record_order,
-        help="Print integers as hex, octal or binary.")
-@option("-F", "separator", metavar="<ofs>", help="Alternate output field separator.")
+@number_format_options("<num>")
 @json_options
 @option("--count", "max_updates", type=int, default=None, metavar="N",
         help="Exit after N updates in all.")
