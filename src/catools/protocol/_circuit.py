@@ -11,11 +11,11 @@ from ._commands import (_DBR_SIZES, REGISTRY, AccessRightsResponse, ClearChannel
                         HostNameRequest, ReadNotifyRequest,
                         ReadNotifyResponse, ReadRequest, ReadResponse, ServerDisconnResponse,
                         VersionRequest, VersionResponse, WriteNotifyRequest,
-                        WriteNotifyResponse)
+                        WriteNotifyResponse, check_dbr_size)
 from ._constants import (DEFAULT_PROTOCOL_VERSION, LARGE_HEADER_VERSION,
                          MIN_PROTOCOL_VERSION, PRIORITY_MAX, PRIORITY_MIN, AccessRights)
 from ._errors import LocalProtocolError, ProtocolError, RemoteProtocolError, as_remote
-from ._headers import HEADER, NUL_PADS, Header, next_free_id
+from ._headers import EXTENDED_MARKER, HEADER, NUL_PADS, Header, next_free_id
 from ._roles import (CLIENT, DISCONNECTED, NEED_DATA, SERVER, ChannelState, CircuitState,
                      Role)
 from ._state import CHANNEL_KEY, CHANNEL_TRANSITIONS, CIRCUIT_TRANSITIONS, STAYS
@@ -38,6 +38,7 @@ _tnew = tuple.__new__
 #: Per DBR type: where the values start, and the size of one (the fast paths' size check).
 _VALUE_OFFSETS = tuple(offset for offset, _ in _DBR_SIZES)
 _ELEMENT_SIZES = tuple(size for _, size in _DBR_SIZES)
+_DBR_TYPE_COUNT = len(_DBR_SIZES)
 _RIGHTS = tuple(AccessRights(bits) for bits in range(4))
 #: Command codes of the fast paths (from the command table).
 _EVENT_ADD, _READ_NOTIFY = EventAddResponse.ID, ReadNotifyResponse.ID
@@ -151,6 +152,11 @@ class VirtualCircuit:
                                          f"{type(command).__name__}")
             if "tcp" not in command.TRANSPORTS:
                 raise LocalProtocolError(f"{type(command).__name__} is not sent on a circuit")
+            if command.__class__ in _DBR_CARRIERS:      # (data_type, data_count, ...)
+                dtype = command[0]
+                if not 0 <= dtype < _DBR_TYPE_COUNT or len(command[-1]) < \
+                        _VALUE_OFFSETS[dtype] + command[1] * _ELEMENT_SIZES[dtype]:
+                    check_dbr_size(command)   # raises, unless a single string cut short
             raw = bytes(command)
             if raw[2:4] == b"\xff\xff" and (self.their_version or LARGE_HEADER_VERSION) \
                     < LARGE_HEADER_VERSION:
@@ -259,7 +265,7 @@ class VirtualCircuit:
             buf, pos = self._buf, 0
         cmd, psize, dtype, count, p1, p2 = _unpack_header(buf, pos)
         start = pos + 16
-        if psize == 0xFFFF:
+        if psize == EXTENDED_MARKER:
             if len(buf) - pos < 24:
                 if not self._fill(24):
                     return self._need_data()
@@ -340,7 +346,8 @@ class VirtualCircuit:
         cancelling = self._cancelling
         channels_sid = self.channels_sid
         sizes, elems = _VALUE_OFFSETS, _ELEMENT_SIZES
-        limit = min(self.max_payload_size, _VIEW_THRESHOLD - 1)
+        # (a 16-bit size of 0xFFFF marks the 24-byte extended header: never fast)
+        limit = min(self.max_payload_size, _VIEW_THRESHOLD - 1, EXTENDED_MARKER - 1)
         buf = self._buf
         pos = self._pos             # (kept here, stored before next_command and return)
         size = len(buf)
@@ -571,11 +578,7 @@ class VirtualCircuit:
 
     def _on_error(self, command: Any, sender: Any) -> None:
         """An ERROR ends the request it quotes."""
-        from ._headers import unpack_header
-        parsed = unpack_header(command.original_request)
-        if parsed is None:
-            return
-        header = parsed[0]
+        header = command.original_header
         if header.command in (3, 15, 19):
             self._ioids.pop(header.parameter2, None)
         elif header.command == 1:

@@ -68,9 +68,7 @@ def EventAddResponse__new__(cls, data, metadata=None, data_type=_UNSET, data_cou
     data_type = int(data_type)
     status = int(status)
     subscriptionid = int(subscriptionid)
-    data_type, n, payload = _encode_dbr(cls, data, metadata, data_type)
-    if data_count is None: data_count = n
-    data_count = int(data_count)
+    data_type, data_count, payload = _encode_dbr(cls, data, metadata, data_type, data_count)
     self = _tnew(cls, (data_type, data_count, status, subscriptionid, payload,))
     if isinstance(metadata, Mapping): metadata = DBRMetadata(**metadata)
     d = self.__dict__; d['_data'] = data
@@ -152,9 +150,7 @@ def ReadResponse__new__(cls, data, metadata=None, data_type=_UNSET, data_count=N
     data_type = int(data_type)
     cid = int(cid)
     ioid = int(ioid)
-    data_type, n, payload = _encode_dbr(cls, data, metadata, data_type)
-    if data_count is None: data_count = n
-    data_count = int(data_count)
+    data_type, data_count, payload = _encode_dbr(cls, data, metadata, data_type, data_count)
     self = _tnew(cls, (data_type, data_count, cid, ioid, payload,))
     if isinstance(metadata, Mapping): metadata = DBRMetadata(**metadata)
     d = self.__dict__; d['_data'] = data
@@ -181,9 +177,7 @@ def WriteRequest__new__(cls, data, data_type, data_count=None, sid=_UNSET, ioid=
     data_type = int(data_type)
     sid = int(sid)
     ioid = int(ioid)
-    data_type, n, payload = _encode_dbr(cls, data, metadata, data_type)
-    if data_count is None: data_count = n
-    data_count = int(data_count)
+    data_type, data_count, payload = _encode_dbr(cls, data, metadata, data_type, data_count)
     self = _tnew(cls, (data_type, data_count, sid, ioid, payload,))
     if isinstance(metadata, Mapping): metadata = DBRMetadata(**metadata)
     d = self.__dict__; d['_data'] = data
@@ -404,9 +398,7 @@ def ReadNotifyResponse__new__(cls, data, metadata=None, data_type=_UNSET, data_c
     data_type = int(data_type)
     status = int(status)
     ioid = int(ioid)
-    data_type, n, payload = _encode_dbr(cls, data, metadata, data_type)
-    if data_count is None: data_count = n
-    data_count = int(data_count)
+    data_type, data_count, payload = _encode_dbr(cls, data, metadata, data_type, data_count)
     self = _tnew(cls, (data_type, data_count, status, ioid, payload,))
     if isinstance(metadata, Mapping): metadata = DBRMetadata(**metadata)
     d = self.__dict__; d['_data'] = data
@@ -488,9 +480,7 @@ def WriteNotifyRequest__new__(cls, data, data_type, data_count=None, sid=_UNSET,
     data_type = int(data_type)
     sid = int(sid)
     ioid = int(ioid)
-    data_type, n, payload = _encode_dbr(cls, data, metadata, data_type)
-    if data_count is None: data_count = n
-    data_count = int(data_count)
+    data_type, data_count, payload = _encode_dbr(cls, data, metadata, data_type, data_count)
     self = _tnew(cls, (data_type, data_count, sid, ioid, payload,))
     if isinstance(metadata, Mapping): metadata = DBRMetadata(**metadata)
     d = self.__dict__; d['_data'] = data

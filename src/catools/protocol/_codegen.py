@@ -58,9 +58,8 @@ def _class_source(row: Row) -> list[str]:
         elif not (name == "data_count" and row.payload == "dbr"):
             body.append(f"    {name} = int({name})")
     if row.payload == "dbr":
-        body.append("    data_type, n, payload = _encode_dbr(cls, data, metadata, data_type)")
-        body.append("    if data_count is None: data_count = n")
-        body.append("    data_count = int(data_count)")
+        body.append("    data_type, data_count, payload = _encode_dbr(cls, data, metadata, "
+                    "data_type, data_count)")
     elif row.payload == "name":
         body.append("    if name.__class__ is str:")
         body.append("        raw = name.encode('utf-8', 'surrogateescape')")

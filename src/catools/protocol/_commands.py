@@ -17,7 +17,8 @@ from ._constants import (DEFAULT_PROTOCOL_VERSION, DONT_REPLY, DO_REPLY,
 from ._dbr import (DBR_TYPES, MAX_DBR_TYPE, SCALAR_DECODERS, DBRMetadata,
                    decode_metadata, decode_values, encode_metadata, encode_values)
 from ._errors import LocalProtocolError, RemoteProtocolError
-from ._headers import HEADER, NUL_PADS, Header, pack_header, unpack_header
+from ._headers import (HEADER, NUL_PADS, Header, pack_header, quoted_header,
+                       unpack_header)
 from ._records import Record
 from ._roles import CLIENT, SERVER, Role
 from . import _codecs
@@ -288,8 +289,15 @@ def _rebuild(name: str, raw: bytes) -> Command:
 # ---------------------------------------------------------------------------
 
 
-def _encode_dbr(cls: type, data: Any, metadata: Any, data_type: int) -> tuple[int, int, bytes]:
-    """Encode a DBR payload; return (data_type, element count, padded payload)."""
+def _encode_dbr(cls: type, data: Any, metadata: Any, data_type: int,
+                data_count: Any = None) -> tuple[int, int, bytes]:
+    """Encode a DBR payload; return (data_type, element count, padded payload).
+
+    ``data_count`` None means "as many as ``data`` holds"; any other value must be that
+    number: the receiver reads exactly ``data_count`` elements, so a larger one makes a
+    message too short for its header and a smaller one silently drops values.
+    (Zero-filling a short read, as RSRV does, is for the server to do in ``data``.)
+    """
     data_type = int(data_type)
     if not 0 <= data_type <= MAX_DBR_TYPE:
         raise LocalProtocolError(f"invalid DBR type {data_type}")
@@ -304,6 +312,10 @@ def _encode_dbr(cls: type, data: Any, metadata: Any, data_type: int) -> tuple[in
     if row.id == 0 and count == 1 and cls.ID in (4, 19):
         # libca sends a single DBR_STRING put as strlen+1, padded (not 40 bytes).
         raw = raw[:raw.index(b"\0") + 1]
+    if data_count is not None and int(data_count) != count:
+        raise LocalProtocolError(f"{cls.__name__}: data_count {int(data_count)} but the "
+                                 f"data holds {count} DBR_{row.name} element"
+                                 f"{'' if count == 1 else 's'}")
     body = encode_metadata(row, metadata) + raw
     return data_type, count, body + b"\0" * (-len(body) & 7)
 
@@ -352,15 +364,24 @@ def _dbr_metadata(self: Any) -> DBRMetadata:
     return metadata
 
 
-def _dbr_size_error(data_type: int, count: int, payload: bytes) -> None:
-    if data_type > MAX_DBR_TYPE:
-        raise RemoteProtocolError(f"invalid DBR type {data_type}")
+def _dbr_size_error(data_type: int, count: int, payload: bytes,
+                    error: type[Exception] = RemoteProtocolError) -> None:
+    """Raise ``error`` unless ``payload`` holds ``count`` elements of ``data_type`` (a
+    single string may be cut short after its NUL, as libca writes it)."""
+    if not 0 <= data_type <= MAX_DBR_TYPE:
+        raise error(f"invalid DBR type {data_type}")
     row = DBR_TYPES[data_type]
     need = row.value_offset + count * row.elem_size
     if len(payload) < need and not (row.typecode is None and count == 1
                                     and len(payload) >= row.value_offset + 1):
-        raise RemoteProtocolError(f"DBR_{row.name} x{count} needs {need} payload bytes, "
-                                  f"message has {len(payload)}")
+        raise error(f"DBR_{row.name} x{count} needs {need} payload bytes, "
+                    f"message has {len(payload)}")
+
+
+def check_dbr_size(command: Any) -> None:
+    """LocalProtocolError unless a DBR-carrying command we send holds the elements its
+    header announces (what its receiver checks)."""
+    _dbr_size_error(command.data_type, command.data_count, command[-1], LocalProtocolError)
 
 
 #: (value offset, element size) per DBR type, for the inline size check of decoders.
@@ -404,8 +425,8 @@ def _make_class(row: Row) -> type[Command]:
         ns["count"] = _tuplegetter(index["data_count"], "Alias of data_count.")
     if row.payload == "error":
         ns["original_header"] = property(
-            lambda self: unpack_header(self.original_request)[0],
-            doc="The failed request's header, decoded.")
+            lambda self: quoted_header(self.original_request),
+            doc="The failed request's header, decoded (never raises: see quoted_header).")
     if row.name == "SearchResponse":
         ns["address"] = property(_search_response_address)
 

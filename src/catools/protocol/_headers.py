@@ -8,7 +8,8 @@ from ._records import Record
 HEADER = struct.Struct(">HHHHII")
 EXTENDED_HEADER = struct.Struct(">HHHHIIII")
 _EXT_TAIL = struct.Struct(">II")
-_LARGE = 0xFFFF
+#: A 16-bit payload size of 0xFFFF marks the 24-byte extended header.
+EXTENDED_MARKER = 0xFFFF
 
 
 class Header(Record):
@@ -42,8 +43,8 @@ def pad(payload: bytes) -> bytes:
 def pack_header(command: int, payload_size: int, data_type: int, data_count: int,
                 parameter1: int, parameter2: int) -> bytes:
     """Pack a header, using the extended form when size or count need it."""
-    if payload_size >= _LARGE or data_count >= _LARGE:
-        return EXTENDED_HEADER.pack(command, _LARGE, data_type, 0, parameter1,
+    if payload_size >= EXTENDED_MARKER or data_count >= EXTENDED_MARKER:
+        return EXTENDED_HEADER.pack(command, EXTENDED_MARKER, data_type, 0, parameter1,
                                     parameter2, payload_size, data_count)
     return HEADER.pack(command, payload_size, data_type, data_count,
                        parameter1, parameter2)
@@ -54,12 +55,25 @@ def unpack_header(data: bytes, offset: int = 0) -> tuple[Header, int] | None:
     if len(data) - offset < 16:
         return None
     cmd, psize, dtype, count, p1, p2 = HEADER.unpack_from(data, offset)
-    if psize == _LARGE:
+    if psize == EXTENDED_MARKER:
         if len(data) - offset < 24:
             return None
         psize, count = _EXT_TAIL.unpack_from(data, offset + 16)
         return Header(cmd, psize, dtype, count, p1, p2), 24
     return Header(cmd, psize, dtype, count, p1, p2), 16
+
+
+def quoted_header(raw: bytes) -> Header:
+    """The request header an ERROR quotes, from whatever bytes it holds: widened when
+    the 24-byte extended form is all there; a quote cut short of its extended tail keeps
+    the 16-bit size and count, and bytes missing from a short quote read as zero."""
+    raw = bytes(raw[:EXTENDED_HEADER.size])
+    if len(raw) < HEADER.size:
+        raw = raw.ljust(HEADER.size, b"\0")
+    cmd, psize, dtype, count, p1, p2 = HEADER.unpack_from(raw)
+    if psize == EXTENDED_MARKER and len(raw) == EXTENDED_HEADER.size:
+        psize, count = _EXT_TAIL.unpack_from(raw, HEADER.size)
+    return Header(cmd, psize, dtype, count, p1, p2)
 
 
 def next_free_id(last: int, used: Container[int]) -> int:

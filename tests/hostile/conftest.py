@@ -1,0 +1,8 @@
+"""Make ``corefuzz`` (this directory) and the protocol test helpers (``helpers``,
+``fuzzing`` in tests/protocol) importable from the hostile-input tests."""
+import os
+import sys
+
+HERE = os.path.dirname(__file__)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "protocol"))
+sys.path.insert(0, HERE)
