@@ -10,6 +10,7 @@ import click
 
 from .._version import __version__
 from ..config import ConfigError as _ConfigError
+from ..config import scan_double
 
 #: Exit statuses (the C tools use 0 and 1; signals as a shell reports them).
 EXIT_OK = 0
@@ -47,6 +48,55 @@ def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     """One line on stderr, then exit."""
     warn(message)
     raise SystemExit(code)
+
+
+class OutputError(Exception):
+    """Standard output could not be written (closed, full disk, I/O error): the tools
+    report it in one line and exit 1 (the C tools ignore it and exit 0)."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        if isinstance(error, OSError) and error.strerror:
+            reason = error.strerror
+        elif error is None or isinstance(error, (OSError, ValueError)):
+            reason = "Bad file descriptor"      # closed (by the shell or before exit)
+        else:
+            reason = str(error)
+        super().__init__(reason)
+        self.reason = reason
+
+
+def stdout_buffer() -> Any:
+    """``sys.stdout.buffer``; OutputError when standard output is closed."""
+    stream = sys.stdout
+    if stream is None:                          # started with descriptor 1 closed
+        raise OutputError()
+    return stream.buffer
+
+
+class _Stdout:
+    """The binary standard output: a failed write or flush raises OutputError (a closed
+    pipe still raises BrokenPipeError: the tools then end as killed by SIGPIPE)."""
+
+    __slots__ = ("_buffer",)
+
+    def __init__(self, buffer: Any) -> None:
+        self._buffer = buffer
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self._buffer.write(data)
+        except BrokenPipeError:
+            raise
+        except (OSError, ValueError) as exc:
+            raise OutputError(exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._buffer.flush()
+        except BrokenPipeError:
+            raise
+        except (OSError, ValueError) as exc:
+            raise OutputError(exc) from None
 
 
 class CaCommand(click.Command):
@@ -129,6 +179,10 @@ class CaCommand(click.Command):
         except BrokenPipeError:
             _silence_stdout()
             _die_by_signal(13)            # SIGPIPE
+        except OutputError as exc:
+            _silence_stdout()
+            warn(f"{name}: error writing standard output: {exc.reason}")
+            code = EXIT_ERROR
         except _ConfigError as exc:
             warn(f"{name}: {exc}")
             code = EXIT_ERROR
@@ -142,10 +196,11 @@ class CaCommand(click.Command):
             warn(f"{name}: internal error: {type(exc).__name__}: {exc} "
                  "(set CATOOLS_DEBUG=1 for a traceback)")
             code = EXIT_ERROR
-        _flush_quietly()
+        if not _flush_stdout(name):
+            code = EXIT_ERROR
         try:
             sys.stderr.flush()
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError):
             pass
         if fast_exit:
             # Everything is flushed and every socket closed: skip the interpreter's
@@ -170,7 +225,10 @@ def _die_by_signal(signum: int) -> NoReturn:
 
 
 def _silence_stdout() -> None:
-    """After a closed pipe, point stdout at /dev/null so exit does not complain."""
+    """After a closed pipe or a failed write, point stdout at /dev/null so that later
+    flushes (and exit) do not complain."""
+    if sys.stdout is None:
+        return
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -183,8 +241,23 @@ def _flush_quietly() -> None:
         sys.stdout.flush()
     except BrokenPipeError:
         _silence_stdout()
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):
         pass
+
+
+def _flush_stdout(name: str) -> bool:
+    """Flush stdout at the end of a command; a failure other than a closed pipe is
+    reported in one line. False when it failed."""
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    except (OSError, ValueError) as exc:
+        _silence_stdout()
+        warn(f"{name}: error writing standard output: {OutputError(exc).reason}")
+        return False
+    return True
 
 
 
@@ -242,7 +315,7 @@ def version_option(f: Callable) -> Callable:
     """``-V``: the version line on stdout."""
     def show(ctx: click.Context, param: click.Parameter, value: bool) -> None:
         if value and not ctx.resilient_parsing:
-            sys.stdout.write(VERSION_TEXT)
+            _Stdout(stdout_buffer()).write(VERSION_TEXT.encode())
             ctx.exit(0)
     return option("-V", "version", is_flag=True, expose_value=False, is_eager=True,
                   callback=show, help="Show the version.")(f)
@@ -288,17 +361,6 @@ def json_options(f: Callable) -> Callable:
     return f
 
 
-def scan_double(text: str) -> float | None:
-    """epicsScanDouble: the whole string (white space around allowed) must be a number:
-    sign, digits with an optional point and exponent, or inf/infinity/nan."""
-    if "_" in text:             # float() would take "1_000"; C does not
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
 def resolve_timeout(tool: str, value: str | None) -> float | None:
     """The -w timeout: -w, else EPICS_CLI_TIMEOUT, else 1.0; 0 means forever (None)."""
     timeout = DEFAULT_TIMEOUT
@@ -317,8 +379,9 @@ def resolve_timeout(tool: str, value: str | None) -> float | None:
                  f"('{tool} -h' for help.)")
         else:
             timeout = parsed
-    # As in C, a negative timeout is accepted and gives up at once.
-    return None if timeout == 0 else max(timeout, 0.0)
+    # As in C, a negative timeout is accepted and gives up at once; 0 and inf wait
+    # forever.
+    return None if timeout == 0 or timeout == float("inf") else max(timeout, 0.0)
 
 
 def scan_int(text: str) -> int | None:
@@ -431,22 +494,51 @@ def base_option(option: str, value: str) -> str | None:
 
 
 def collect_names(tool: str, names: Iterable[str], name_file: str | None) -> list[str]:
-    """PV names from the command line, then from --file (one per line, '-' = stdin)."""
+    """PV names from the command line, then from --file (one per line, '-' = stdin);
+    then :func:`check_names`. A NUL byte in the file is an error naming the line."""
     out = list(names)
     if name_file is not None:
         try:
             if name_file == "-":
-                lines = sys.stdin.read().splitlines()
+                stdin = sys.stdin
+                if stdin is None:
+                    raise OSError(9, "Bad file descriptor")
+                text = stdin.buffer.read().decode("utf-8", "surrogateescape")
             else:
                 with open(name_file, encoding="utf-8", errors="surrogateescape") as fh:
-                    lines = fh.read().splitlines()
+                    text = fh.read()
         except OSError as exc:
             fail(f"{tool}: cannot read PV names from '{name_file}': {exc.strerror}")
+        lines = text.splitlines()
+        if "\0" in text:
+            number = next(n for n, line in enumerate(lines, 1) if "\0" in line)
+            fail(f"{tool}: '{name_file}' line {number}: a PV name cannot contain a "
+                 "NUL byte")
         for line in lines:
             line = line.strip()
             if line and not line.startswith("#"):
                 out.append(line)
+    check_names(out)
     return out
+
+
+def check_names(names: Iterable[str]) -> None:
+    """As the C tools: a name libca refuses (empty, or longer than MAX_NAME_LENGTH
+    bytes: a search must fit one datagram) gets one line each, then exit 1 before
+    anything is read."""
+    bad = []
+    for name in names:
+        # (a name of 251 characters or fewer is never more than 1007 UTF-8 bytes)
+        if not name or len(name) > 251:
+            from ..protocol._constants import MAX_NAME_LENGTH
+            if not name or len(name.encode("utf-8", "surrogateescape")) > MAX_NAME_LENGTH:
+                bad.append(name)
+    if bad:
+        from ..protocol import CAStatus, ca_message
+        text = ca_message(int(CAStatus.ECA_BADSTR))
+        for name in bad:
+            warn(f"CA error {text} occurred while trying to create channel '{name}'.")
+        raise SystemExit(EXIT_ERROR)
 
 
 def make_context(tool: str, **options: Any) -> Any:
@@ -460,7 +552,7 @@ class Output:
     """stdout as bytes, with optional colour by severity for a terminal."""
 
     def __init__(self, colour: bool | None = None) -> None:
-        self.stream = sys.stdout.buffer
+        self.stream = _Stdout(stdout_buffer())
         if colour is None:
             try:
                 colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")

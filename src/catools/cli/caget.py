@@ -170,17 +170,19 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
                 req_type = types[pv.native_type] = request_type(pv.native_type, opts,
                                                                 dbr_type)
             plan.append((pv, req_type, n))
-        ops = ctx.read_many(plan)
+        ops = read_bounded(ctx, plan)
         ctx.wait(ops, timeout)
         plain = not as_json and out.colorize is None
-        lines = scalar_lines(ops, opts) if plain else [None] * len(ops)
+        lines = scalar_lines(ops, opts, None if callback else [n for _, _, n in plan]) \
+            if plain else [None] * len(ops)
         if plain and len(ops) == len(pvs) and None not in lines:
             # the usual case: every PV (each named once) answered with one value
             text = "".join(lines)  # type: ignore[arg-type]  # (no None in it: checked)
             out.stream.write(text.encode("utf-8", "surrogateescape"))
             out.flush()
             return report_missing(missing)
-        if any(not op.done or isinstance(op.error, AccessDeniedError) for op in ops):
+        if any(not op.done or isinstance(op.error, AccessDeniedError) or too_large(op)
+               for op in ops):
             warn("Read operation timed out: some PV data was not read.")
         reads = {pv: (op, n, req_type, line)
                  for op, (pv, req_type, n), line in zip(ops, plan, lines)}
@@ -201,19 +203,24 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
                 continue
             pad_count = 0 if callback else n
             result = op.result if op.done and op.error is None else None
-            if (result is None and not callback and not as_json and op.done
-                    and isinstance(op.error, CaStatusError)):
-                # C caget (ca_array_get) prints its zeroed buffer when the server
-                # fails the read; libca reports the error on stderr.
-                from ..protocol import ca_message
-                result = _zero_response(req_type, n)
-                warn(f"Read of '{pv.name}' failed: {ca_message(op.error.status)}")
+            if not callback and not as_json:
+                if result is not None:
+                    # C caget (ca_array_get) prints the count it asked for, its buffer
+                    # zero-filled beyond a short reply
+                    result = padded(result, n)
+                elif (op.done and isinstance(op.error, CaStatusError)
+                        and not too_large(op)):
+                    # ... and its zeroed buffer when the server fails the read; libca
+                    # reports the error on stderr.
+                    from ..protocol import ca_message
+                    result = _zero_response(req_type, n)
+                    warn(f"Read of '{pv.name}' failed: {ca_message(op.error.status)}")
             if result is not None:
                 reading = _reading(pv, result)
                 if as_json:
                     out.text(caget_json(pv.name, reading, char_as_string=opts.char_as_string))
                 elif out.colorize is None:
-                    write_caget(out.stream, pv.name, reading, opts)
+                    write_caget(out.stream, pv.name, reading, opts)  # type: ignore[arg-type]
                 else:
                     from ..format import format_caget as format_line
                     out.text(format_line(pv.name, reading, opts),
@@ -231,17 +238,20 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
         ctx.close(clear_channels=False)   # as the C tools: the circuit's end frees them
 
 
-def scalar_lines(ops: list[Any], opts: Any) -> list[str | None]:
+def scalar_lines(ops: list[Any], opts: Any, wanted: list[int] | None = None
+                 ) -> list[str | None]:
     """caget's line for each read answered with one value (None for the others), the
-    common numeric ones straight from the reply's bytes."""
+    common numeric ones straight from the reply's bytes; with ``wanted`` (the counts
+    asked for), only for reads that asked for one."""
     from ..format import format_caget, scalar_formats
     from ..protocol import FIRST_VALUE
     forms = scalar_formats(opts)
     lines: list[str | None] = []
     append = lines.append
-    for op in ops:
+    for index, op in enumerate(ops):
         result = op.result
-        if op.error is not None or result is None or result.data_count != 1:
+        if (op.error is not None or result is None or result.data_count != 1
+                or (wanted is not None and wanted[index] != 1)):
             append(None)
             continue
         form = forms[result.data_type]
@@ -253,6 +263,62 @@ def scalar_lines(ops: list[Any], opts: Any) -> list[str | None]:
                 continue
         append(format_caget(op.pv.name, _reading(op.pv, result), opts))
     return lines
+
+
+def read_bounded(ctx: Any, plan: list[tuple[Any, int, int]]) -> list[Any]:
+    """``ctx.read_many(plan)``, except that a read whose reply could not fit in the
+    client's message bound (EPICS_CA_MAX_ARRAY_BYTES; ``ClientConfig.max_payload_size``)
+    is not sent: its Operation fails at once with ECA_TOLARGE, as libca's
+    ``ca_array_get`` does for a count too large to transfer."""
+    limit = ctx.config.max_payload_size
+    big: set[int] = set()
+    for index, (_pv, data_type, count) in enumerate(plan):
+        # (no DBR of 400 elements or fewer can exceed the smallest bound, 16 KiB)
+        if count > 400:
+            from ..protocol import data_size
+            if data_size(data_type, count) > limit:
+                big.add(index)
+    if not big:
+        return ctx.read_many(plan)
+    from ..client import CaStatusError, Operation
+    from ..protocol import CAStatus
+    sent = iter(ctx.read_many([p for i, p in enumerate(plan) if i not in big]))
+    ops = []
+    for index, (pv, _type, _count) in enumerate(plan):
+        if index in big:
+            op = Operation(pv, "read")
+            op.error, op.done = CaStatusError(pv.name, int(CAStatus.ECA_TOLARGE)), True
+            ops.append(op)
+        else:
+            ops.append(next(sent))
+    return ops
+
+
+def too_large(op: Any) -> bool:
+    """True for a read :func:`read_bounded` refused (ECA_TOLARGE)."""
+    error = op.error
+    if error is None or not hasattr(error, "status"):
+        return False
+    from ..protocol import CAStatus
+    return error.status == int(CAStatus.ECA_TOLARGE)
+
+
+def padded(response: Any, count: int) -> Any:
+    """``response``, or when it holds fewer than ``count`` elements a response-like
+    object with its data zero-filled (empty strings) up to ``count``."""
+    have = response.data_count
+    if have >= count:
+        return response
+    from types import SimpleNamespace
+    data = response.data
+    if isinstance(data, list):
+        data = data + [b""] * (count - have)
+    else:
+        from array import array
+        data = array(data.typecode, data)
+        data.extend(array(data.typecode, bytes(data.itemsize * (count - have))))
+    return SimpleNamespace(data_type=response.data_type, data=data, data_count=count,
+                           metadata=response.metadata, status=response.status)
 
 
 def _zero_response(data_type: int, count: int) -> Any:

@@ -126,6 +126,8 @@ def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
         stop_after = scan_double(run_time)
         if stop_after is None or stop_after < 0:
             fail(f"camonitor: --timeout {run_time!r} is not a number of seconds")
+        if stop_after == float("inf"):
+            stop_after = None                   # (no limit)
     if max_updates is not None and max_updates < 1:
         fail(f"camonitor: --count {max_updates} must be at least 1")
     opts = FormatOptions(mode="wide", separator=(separator or " ")[0], count=req_elems,

@@ -6,9 +6,10 @@ from typing import Any
 
 import click
 
-from ._common import (CaCommand, Output, ca_options, error_word, fail, help_option,
-                      make_context, option, read_error_kind, record_order, resolve_count,
-                      resolve_priority, resolve_timeout, version_option, warn)
+from ._common import (CaCommand, Output, ca_options, check_names, error_word, fail,
+                      help_option, make_context, option, read_error_kind, record_order,
+                      resolve_count, resolve_priority, resolve_timeout, version_option,
+                      warn)
 
 USAGE = """
 Usage: caput [options] <PV name> <PV value> ...
@@ -95,6 +96,7 @@ def command(ctx: click.Context, args: tuple[str, ...], timeout: str | None,
         fail("No pv name specified. ('caput -h' for help.)")
     if len(args) == 1:
         fail("No value specified. ('caput -h' for help.)")
+    check_names(args[:1])
     from ..format import FormatOptions
     opts = FormatOptions(mode=mode, separator=(separator or " ")[0],
                          enum_as_number=enum_nr, char_as_string=char_str)
@@ -258,12 +260,13 @@ def run(name: str, values: list[str], opts: Any, timeout: float | None, priority
 def _print(out: Output, ctx: Any, pv: Any, opts: Any, which: str, timeout: float | None,
            as_json: bool) -> None:
     """caput's Old/New line: TIME_<native> read (enums as string, -n number)."""
-    from ..client import AccessDeniedError
+    from ..client import AccessDeniedError, CaStatusError
     from ..format import default_request_type
-    from .caget import _reading
+    from .caget import _reading, _zero_response, padded, read_bounded, too_large
 
     dtype = default_request_type(pv.native_type, enum_as_number=opts.enum_as_number)
-    op = ctx.read(pv, dtype, pv.native_count)
+    count = pv.native_count
+    op = read_bounded(ctx, [(pv, dtype, count)])[0]
     ctx.wait([op], timeout)
     if as_json:
         from ..format import caget_json, caget_json_error
@@ -276,13 +279,22 @@ def _print(out: Output, ctx: Any, pv: Any, opts: Any, which: str, timeout: float
         out.text(body[:-1] + f',"which":"{which}"}}\n')
         return
     from ..format import format_caget_error, format_caput
+    result = None
     if op.done and op.error is None:
-        reading = _reading(pv, op.result)
+        # C caput prints the count it asked for, zero-filled beyond a short reply ...
+        result = padded(op.result, count)
+    elif op.done and isinstance(op.error, CaStatusError) and not too_large(op):
+        # ... and its zeroed buffer when the server fails the read
+        from ..protocol import ca_message
+        result = _zero_response(dtype, count)
+        warn(f"Read of '{pv.name}' failed: {ca_message(op.error.status)}")
+    if result is not None:
+        reading = _reading(pv, result)
         out.text(format_caput(which, pv.name, reading, opts),
                  getattr(reading.metadata, "severity", None))
         return
     error = op.error
-    if isinstance(error, AccessDeniedError) or not op.done:
+    if isinstance(error, AccessDeniedError) or not op.done or too_large(op):
         warn("Read operation timed out: PV data was not read.")
     prefix = "" if opts.mode == "terse" else ("Old : " if which == "old" else "New : ")
     kind, message = read_error_kind(error)
