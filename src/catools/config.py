@@ -42,6 +42,32 @@ def parse_float(name: str, text: str, minimum: float = 0.0) -> float:
     return value
 
 
+def scan_double(text: str) -> float | None:
+    """epicsScanDouble, as the tools parse -w and EPICS_CLI_TIMEOUT: the whole string
+    (white space around allowed) must be a decimal number or inf/infinity; None for
+    anything else. Unlike C, nan is refused, and so is a value that overflows
+    (1e400, which C also refuses) or underflows to zero."""
+    if "_" in text:             # float() would take "1_000"; C does not
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        if "x" not in text.lower():
+            return None
+        try:                    # strtod also reads C99 hex floats: 0x2, 0x1.8p3
+            value = float.fromhex(text)
+        except (ValueError, OverflowError):
+            return None
+    if value != value:
+        return None
+    if value in (float("inf"), float("-inf")):
+        if text.strip().lstrip("+-").lower() not in ("inf", "infinity"):
+            return None                         # overflow (ERANGE in C)
+    elif value == 0.0 and any(c in "123456789" for c in text.lower().partition("e")[0]):
+        return None                             # underflow (ERANGE in C)
+    return value
+
+
 def parse_int(name: str, text: str, minimum: int = 0) -> int:
     try:
         value = int(text.strip(), 10)
@@ -139,7 +165,8 @@ class ClientConfig(_Frozen):
     _DEFAULTS = {"addr_list": [], "auto_addr_list": True, "name_servers": [],
                  "server_port": SERVER_PORT, "repeater_port": REPEATER_PORT,
                  "conn_tmo": 30.0, "max_array_bytes": 16384, "auto_array_bytes": True,
-                 "max_search_period": 300.0, "cli_timeout": None}
+                 "max_search_period": 300.0, "cli_timeout": None,
+                 "reconnect_delay": 0.25, "reconnect_ceiling": 5.0}
     __slots__ = tuple(_DEFAULTS)
     addr_list: list[Address]
     auto_addr_list: bool
@@ -151,6 +178,11 @@ class ClientConfig(_Frozen):
     auto_array_bytes: bool
     max_search_period: float
     cli_timeout: float | None
+    #: Back-off of connects to one server address (no EPICS variable sets these): the
+    #: wait after a first failure (refused, dropped before it was healthy, silent), which
+    #: doubles with each further failure up to ``reconnect_ceiling`` seconds.
+    reconnect_delay: float
+    reconnect_ceiling: float
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "ClientConfig":
@@ -173,10 +205,8 @@ class ClientConfig(_Frozen):
             period = max(60.0, parse_float("EPICS_CA_MAX_SEARCH_PERIOD", text, 0.0))
         cli_timeout = None
         if (text := _get(env, "EPICS_CLI_TIMEOUT")) is not None:
-            try:   # the tools warn about a bad value themselves and ignore it
-                cli_timeout = parse_float("EPICS_CLI_TIMEOUT", text, 0.0)
-            except ConfigError:
-                cli_timeout = None
+            # the tools warn about a bad value themselves and ignore it
+            cli_timeout = scan_double(text)
         auto_array = env.get("EPICS_CA_AUTO_ARRAY_BYTES")
         return cls(
             addr_list=parse_address_list("EPICS_CA_ADDR_LIST",

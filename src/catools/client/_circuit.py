@@ -34,12 +34,21 @@ class Circuit:
         self.pvs: dict[int, PV] = {}                 # cid -> PV
         self.ops: dict[int, Operation] = {}          # ioid -> pending operation
         self.subs: dict[int, Subscription] = {}      # subscriptionid -> Subscription
-        self.last_recv = time.monotonic()
+        self.last_recv = self.created_at = time.monotonic()
+        #: When the server first sent something (None: not yet; the handshake is due)
+        self.established_at: float | None = None
+        #: When channels were last requested, and when a CREATE_CHAN (or _FAIL) reply
+        #: last came: a server silent while it owes replies fails like a silent one
+        self.creates_sent_at: float | None = None
+        self.creates_answered_at = 0.0
+        #: The errno of a failed connect (reported once per failure streak)
+        self.connect_error = 0
         self.echo_sent: float | None = None
         self.name_server = False
         self.echoes: int = 0
         err = self.sock.connect_ex(address)
         if err not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
+            self.sock.close()
             raise OSError(err, f"connect to {address[0]}:{address[1]}: {errno.errorcode.get(err)}")
         context.poller.register(self.sock, READ | WRITE, self)
         self.writable_wanted = True             # until the connection completes
@@ -83,6 +92,7 @@ class Circuit:
         if self.connecting:
             err = self.sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
             if err:
+                self.connect_error = err
                 self.context._circuit_lost(self)
                 return
             self.connecting = False

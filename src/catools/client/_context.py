@@ -8,6 +8,8 @@ happens.
 from __future__ import annotations
 
 import _socket  # (socket.py's wrapper costs ~1.2 ms to import; _socket.socket suffices)
+import errno
+import os
 import sys
 import time
 from operator import attrgetter
@@ -23,6 +25,7 @@ from ..protocol import (CLIENT, DISCONNECTED, MAX_UDP_SEND, AccessRightsResponse
                         ServerDisconnResponse, VersionResponse, WriteNotifyResponse,
                         int_to_ip, promote, search_datagrams, search_replies)
 from . import _net
+from ._backoff import Backoff
 from ._circuit import Circuit
 from ._errors import AccessDeniedError, CaStatusError, CaTimeoutError, DisconnectedError
 from ._poll import READ, WRITE, Poller
@@ -42,10 +45,22 @@ ECHO_TIMEOUT = 5.0
 REGISTER_RETRY = 5.0
 #: Re-search period of unresolved channels right after a beacon anomaly.
 ANOMALY_PERIOD = 1.0
+#: A channel dropped after a bad reply is searched again after this long (libca's
+#: disconnect-governor period), so a server that keeps sending it is not hammered.
+DROP_RETRY = 10.0
+#: sendto errors that are not the destination's fault (retried with the next search).
+_TRANSIENT_SEND = (errno.EINTR, errno.EAGAIN, errno.EWOULDBLOCK, errno.ECONNREFUSED)
 
 
 class Context:
-    """A CA client context configured from the environment (or a ClientConfig)."""
+    """A CA client context configured from the environment (or a ClientConfig).
+
+    Connects back off per server address (``ClientConfig.reconnect_delay``, doubling
+    up to ``reconnect_ceiling``); a channel that gets a bad reply is cleared alone.
+    With ``listen_beacons`` (through a caRepeater), :meth:`on_beacon` callbacks see
+    every beacon, and a beacon anomaly (a new or restarted server) searches at once for
+    the PVs not connected. ``on_log(line)`` prints libca's one-line errors (stderr).
+    """
 
     def __init__(self, config: ClientConfig | None = None, *,
                  on_warning: Callable[[str, str], None] | None = None,
@@ -71,8 +86,23 @@ class Context:
                 self.search_targets.append((_net.resolve(host), port))
             except OSError:
                 self.on_warning("Unable to resolve EPICS_CA_ADDR_LIST entry", host)
-        if config.auto_addr_list:
+        # as libca: always (an EPICS_CA_ADDR_LIST entry may be a subnet broadcast)
+        try:
             self.udp.setsockopt(_socket.SOL_SOCKET, _socket.SO_BROADCAST, 1)
+        except OSError as exc:
+            _errlog(f'CAC: IP broadcasting enable failed because = "{exc.strerror}"')
+        self.on_log: Callable[[str], None] = _errlog
+        self._send_failed: set[tuple[str, int]] = set()    # reported once each
+        self.backoff = Backoff(config.reconnect_delay, config.reconnect_ceiling)
+        self._ns_addresses: list[tuple[str, int]] = []
+        for host, port in config.name_servers:
+            try:
+                address = (_net.resolve(host), port)
+            except OSError:
+                self.on_warning("Unable to resolve EPICS_CA_NAME_SERVERS entry", host)
+                continue
+            if address not in self._ns_addresses:
+                self._ns_addresses.append(address)
         self.host_name = _net.host_name()
         self.user_name = _net.user_name()
         self.pvs: dict[tuple[str, int], PV] = {}
@@ -86,8 +116,10 @@ class Context:
         self._servers: dict[tuple[str, int], tuple[str, int]] = {}
         self._next_search_id = 0
         self._sequence = 0
-        self._name_servers: list[Circuit] = []
-        self._ns_pending: list[bytes] = []
+        #: name-server address -> its circuit (also its priority-0 data circuit)
+        self._name_servers: dict[tuple[str, int], Circuit] = {}
+        self._ns_missed: set[tuple[str, int]] = set()   # skipped a search while down
+        self._refused: set[tuple[str, int]] = set()     # connect failure said already
         self._host_labels: dict[str, str] = {}
         self._closed = False
         self._dirty: list[Circuit] = []     # circuits with queued output
@@ -97,6 +129,9 @@ class Context:
         self.repeater_registered = False
         self._register_at = 0.0 if listen_beacons else None
         self._beacons: dict[tuple[str, int], int] = {}
+        self._beacon_tracker: Any = None    # made at the first beacon
+        self._listening_since = time.monotonic()
+        self._beacon_callbacks: list[Callable[[tuple[str, int], int, Any], None]] = []
         self._last_anomaly = 0.0
 
     # -- public API ----------------------------------------------------------
@@ -237,6 +272,16 @@ class Context:
             self._install(sub)
         return sub
 
+    def on_beacon(self, callback: Callable[[tuple[str, int], int, Any], None]
+                  ) -> Callable[[tuple[str, int], int, Any], None]:
+        """Call ``callback(server_address, beacon_id, anomaly)`` for each beacon heard
+        (needs ``listen_beacons=True`` and a caRepeater); ``anomaly`` is None or the
+        ``catools.client.beacons.BeaconAnomaly`` it shows (a new, restarted or
+        reappeared server, or a shortened period), on which the Context also searches
+        at once for its unconnected PVs. Returns ``callback`` (a decorator)."""
+        self._beacon_callbacks.append(callback)
+        return callback
+
     def close(self, clear_channels: bool = True) -> None:
         """Clear channels politely (unless ``clear_channels`` is False: the server frees
         them when the circuit closes, as for libca's ``ca_context_destroy``) and close
@@ -244,7 +289,9 @@ class Context:
         if self._closed:
             return
         self._closed = True
-        for circuit in list(self.circuits.values()) + self._name_servers:
+        circuits = list(self.circuits.values())
+        circuits += [c for c in self._name_servers.values() if c not in circuits]
+        for circuit in circuits:
             if not circuit.closed and not circuit.connecting:
                 try:
                     clears = [pv.channel.clear() for pv in circuit.pvs.values()
@@ -334,11 +381,29 @@ class Context:
                 self._send_backlog(now)
             if self._search_backlog:
                 nxt = self._backlog_due if nxt is None else min(nxt, self._backlog_due)
+        if self._ns_addresses and self._searching:
+            t = self._connect_name_servers(now)
+            if t is not None:
+                nxt = t if nxt is None else min(nxt, t)
         conn_tmo = self.config.conn_tmo
+        # a server that accepts but never answers fails like one that refuses
+        handshake = min(conn_tmo, ECHO_TIMEOUT)
         for circuit in list(self.circuits.values()):
-            if circuit.connecting or circuit.closed:
+            if circuit.closed:
                 continue
-            if circuit.echo_sent is not None:
+            sent = circuit.creates_sent_at
+            if circuit.established_at is None:      # connecting, or no reply yet
+                t = circuit.created_at + handshake
+                if now >= t:
+                    self._circuit_lost(circuit, "")
+                    continue
+            elif sent is not None and circuit.creates_answered_at < sent and \
+                    circuit.echo_sent is None:      # silent since channels were requested
+                t = max(sent, circuit.last_recv) + handshake
+                if now >= t:
+                    self._circuit_lost(circuit, "Virtual circuit unresponsive")
+                    continue
+            elif circuit.echo_sent is not None:
                 if now - circuit.echo_sent > ECHO_TIMEOUT:
                     self._circuit_lost(circuit, "Virtual circuit unresponsive")
                     continue
@@ -350,6 +415,8 @@ class Context:
             else:
                 t = circuit.last_recv + conn_tmo
             nxt = t if nxt is None else min(nxt, t)
+        if self._searching and (nxt is None or self._search_due < nxt):
+            nxt = self._search_due      # (PVs of circuits lost just now search again)
         return nxt
 
     # -- searching -----------------------------------------------------------
@@ -367,7 +434,7 @@ class Context:
             pv.search_ceiling = self.config.max_search_period
 
     def _send_searches(self, due: list[PV], now: float) -> None:
-        if not self.search_targets and not self.config.name_servers:
+        if not self.search_targets and not self._ns_addresses:
             for pv in due:
                 pv.next_search = now + pv.search_ceiling
             return
@@ -408,26 +475,87 @@ class Context:
                     self.udp.sendto(datagram, target)
                 except BlockingIOError:
                     break
-                except OSError:
-                    continue
-            self._search_name_servers(datagram)
+                except OSError as exc:
+                    self._send_failed_to(target, exc)
+            if self._ns_addresses:
+                self._search_name_servers(datagram, now)
         self._backlog_due = now + BURST_GAP
         self._search_due = earliest
 
-    def _search_name_servers(self, datagram: bytes) -> None:
-        if not self.config.name_servers:
+    def _send_failed_to(self, target: tuple[str, int], exc: OSError) -> None:
+        """Report a sendto error once per destination, in libca's words."""
+        if exc.errno in _TRANSIENT_SEND or target in self._send_failed:
             return
-        if not self._name_servers:
-            for host, port in self.config.name_servers:
-                try:
-                    circuit = Circuit(self, (_net.resolve(host), port), 0)
-                except OSError:
+        self._send_failed.add(target)
+        text = os.strerror(exc.errno) if exc.errno else str(exc)
+        self.on_log(f'CAC: error = "{text}" sending UDP msg to {target[0]}:{target[1]}')
+
+    def _search_name_servers(self, datagram: bytes, now: float) -> None:
+        """Send a search datagram's requests over each name server's circuit (its
+        UDP VERSION header is left out: the circuit sent its own)."""
+        self._connect_name_servers(now)
+        body = datagram[16:] if datagram[:2] == b"\0\0" else datagram
+        for address in self._ns_addresses:
+            circuit = self._name_servers.get(address)
+            if circuit is None or circuit.closed:
+                self._ns_missed.add(address)    # search again once it is back
+            else:
+                circuit.write(body)
+
+    def _connect_name_servers(self, now: float) -> float | None:
+        """Give each name server without a live circuit a new one, unless it is
+        backing off; return the earliest time one of those may be tried again.
+
+        A name server's circuit is also its priority-0 data circuit (as in libca: one
+        TCP connection per name-server IOC)."""
+        nxt: float | None = None
+        for address in self._ns_addresses:
+            circuit = self._name_servers.get(address)
+            if circuit is not None and not circuit.closed:
+                continue
+            circuit = self.circuits.get((address, 0))
+            if circuit is None or circuit.closed:
+                retry = self.backoff.retry_at(address)
+                if retry > now:
+                    nxt = retry if nxt is None else min(nxt, retry)
                     continue
-                circuit.name_server = True
-                self._name_servers.append(circuit)
-        for circuit in self._name_servers:
-            if not circuit.closed:
-                circuit.write(datagram)
+                try:
+                    circuit = Circuit(self, address, 0)
+                except OSError as exc:
+                    retry = self._count_failure(address, exc.errno or 0, None, now)
+                    nxt = retry if nxt is None else min(nxt, retry)
+                    continue
+                self.circuits[(address, 0)] = circuit
+            circuit.name_server = True
+            self._name_servers[address] = circuit
+        return nxt
+
+    def _count_failure(self, address: tuple[str, int], err: int,
+                        established_at: float | None, now: float) -> float:
+        """Count a lost or failed circuit to ``address`` for its back-off (``err``: the
+        errno of a failed connect, said on stderr once until a circuit to it works);
+        return the time of the next connect."""
+        if err and address not in self._refused:
+            self._refused.add(address)
+            self.on_log(f'CAC: Unable to connect because "{os.strerror(err)}"')
+        return self.backoff.failed(address, now, established_at)
+
+    def _park(self, pv: PV, at: float) -> None:
+        """Search for ``pv`` again at ``at`` (its server is backing off until then)."""
+        pv.server = pv.circuit = None
+        self._searching[pv.search_id] = pv  # type: ignore[index]
+        pv.next_search = at
+        pv.period = MIN_PERIOD
+        if at < self._search_due:
+            self._search_due = at
+
+    def _boost_searches(self, now: float) -> None:
+        """Search at once for every PV not connected (a server appeared or came back)."""
+        for pv in self._searching.values():
+            if pv.next_search > now + MIN_PERIOD:
+                pv.next_search = now
+                pv.period = min(pv.period, ANOMALY_PERIOD)
+        self._search_due = now
 
     def _read_udp(self) -> None:
         creates: dict[Circuit, list[PV]] = {}     # PVs found, channels opened per circuit
@@ -438,10 +566,10 @@ class Context:
                 if not circuit.closed:
                     self._create_channels(circuit, pvs)
                     continue
-                now = time.monotonic()      # lost already: search again
+                # lost already: search again when its server may be tried again
+                at = max(time.monotonic(), self.backoff.retry_at(circuit.address))
                 for pv in pvs:
-                    pv.circuit = pv.server = None
-                    self._start_search(pv, now)
+                    self._park(pv, at)
 
     def _read_datagrams(self, creates: dict["Circuit", list[PV]]) -> None:
         while True:
@@ -502,23 +630,44 @@ class Context:
             pass
 
     def _on_beacon(self, command: Any, sender: tuple[str, int]) -> None:
-        """A new or restarted server (beacon id not the successor of the last one):
-        search unresolved channels again now instead of at their back-off time."""
+        """On a beacon anomaly (a new or restarted server), forget that server's connect
+        back-off and search unresolved channels now instead of at their back-off time."""
         host = command.address if command.address != "0.0.0.0" else sender[0]
         key = (host, command.server_port or self.config.server_port)
-        last = self._beacons.get(key)
-        self._beacons[key] = command.beacon_id
-        if last is not None and command.beacon_id in (last, (last + 1) % (1 << 32)):
-            return
         now = time.monotonic()
+        anomaly = self._beacon_anomaly(command, sender, key, now)
+        for callback in list(self._beacon_callbacks):
+            callback(key, command.beacon_id, anomaly)
+        if anomaly is None:
+            return
+        self.backoff.reset(key)
         if now - self._last_anomaly < 0.2:
             return
         self._last_anomaly = now
-        for pv in self._searching.values():
-            if pv.next_search > now + MIN_PERIOD:
-                pv.next_search = now
-                pv.period = min(pv.period, ANOMALY_PERIOD)
-        self._search_due = now
+        self._boost_searches(now)
+
+    def _beacon_anomaly(self, command: Any, sender: tuple[str, int],
+                        key: tuple[str, int], now: float) -> Any:
+        """The one call point of beacon-anomaly detection: a ``BeaconTracker`` of
+        ``catools.client.beacons`` (libca's and casw's rules; imported at the first
+        beacon, which keeps start-up light) gives a ``BeaconAnomaly`` or None. Without
+        that module: True when the id is not the successor of the server's last one."""
+        tracker = self._beacon_tracker
+        if tracker is None:
+            try:
+                from .beacons import BeaconTracker
+            except ImportError:
+                tracker = False
+            else:
+                tracker = BeaconTracker(start=self._listening_since)
+            self._beacon_tracker = tracker
+        if tracker:
+            return tracker.observe_beacon(command, sender, now, self.config.server_port)
+        last = self._beacons.get(key)
+        self._beacons[key] = command.beacon_id
+        if last is not None and command.beacon_id in (last, (last + 1) % (1 << 32)):
+            return None
+        return True
 
     def _on_search_response(self, cid: int, address: tuple[str, int] | None,
                             creates: dict["Circuit", list[PV]] | None = None) -> None:
@@ -534,10 +683,15 @@ class Context:
         key = (address, pv.priority)
         circuit = self.circuits.get(key)
         if circuit is None or circuit.closed:
+            now = time.monotonic()
+            retry = self.backoff.retry_at(address)
+            if retry > now:     # the server failed lately: ask again once it may be tried
+                self._park(pv, retry)
+                return
             try:
                 circuit = self.circuits[key] = Circuit(self, address, pv.priority)
-            except OSError:
-                self._start_search(pv, time.monotonic() + 1.0)
+            except OSError as exc:
+                self._park(pv, self._count_failure(address, exc.errno or 0, None, now))
                 return
         pv.circuit = circuit
         if creates is None:
@@ -556,6 +710,7 @@ class Context:
             pv.channel = channel
             by_cid[channel.cid] = pv
         circuit.write(data)
+        circuit.creates_sent_at = time.monotonic()
 
     def _check_duplicate(self, cid: int, address: tuple[str, int] | None) -> None:
         if address is None:
@@ -576,8 +731,10 @@ class Context:
             return
         except OSError:
             data = b""
-        circuit.last_recv = time.monotonic()
+        circuit.last_recv = now = time.monotonic()
         circuit.echo_sent = None
+        if data and circuit.established_at is None:
+            self._established(circuit, now)
         core = circuit.core
         core.recv(data)
         dispatch = _DISPATCH
@@ -585,6 +742,11 @@ class Context:
             try:
                 commands = core.next_commands()
             except RemoteProtocolError as exc:
+                if getattr(exc, "recoverable", False):
+                    self._bad_reply(circuit, exc)   # the circuit stays; next message
+                    if circuit.closed:
+                        return
+                    continue
                 self._circuit_lost(circuit, f"protocol error: {exc}")
                 return
             if not commands:
@@ -598,6 +760,53 @@ class Context:
                 elif command is DISCONNECTED:
                     self._circuit_lost(circuit)
                     return
+
+    def _established(self, circuit: Circuit, now: float) -> None:
+        """The server's first bytes on ``circuit``: the handshake is answered."""
+        circuit.established_at = now
+        self._refused.discard(circuit.address)
+        if circuit.name_server and circuit.address in self._ns_missed:
+            self._ns_missed.discard(circuit.address)
+            self._boost_searches(now)   # what it missed while it was down
+
+    def _bad_reply(self, circuit: Circuit, exc: RemoteProtocolError) -> None:
+        """A recoverable protocol error: drop the channel it concerns (found from the
+        offending message's header), keep the circuit and the other channels."""
+        header = getattr(exc, "header", None)
+        pv = None
+        if header is not None:
+            command, p1, p2 = header.command, header.parameter1, header.parameter2
+            if command == 1:                        # EVENT_ADD: p2 = subscription id
+                sub = circuit.subs.get(p2)
+                pv = sub.pv if sub is not None else None
+            elif command in (3, 15, 19):            # READ(_NOTIFY) / WRITE_NOTIFY: ioid
+                op = circuit.ops.get(p2)
+                pv = op.pv if op is not None else None
+            elif command in (11, 18, 22, 26, 27):   # carry the client's channel id in p1
+                pv = circuit.pvs.get(p1)
+        if pv is None or pv.circuit is not circuit:
+            host = f"{self.host_label(circuit.address[0])}:{circuit.address[1]}"
+            self.on_warning("Bad message from server (ignored)", f"{host} {exc}")
+            return
+        self._drop_channel(circuit, pv, str(exc))
+
+    def _drop_channel(self, circuit: Circuit, pv: PV, reason: str) -> None:
+        """Clear ``pv``'s channel alone (CLEAR_CHANNEL), report it, and search for it
+        again after DROP_RETRY."""
+        channel = pv.channel
+        if channel is not None:
+            circuit.pvs.pop(channel.cid, None)
+            if channel.sid is not None:
+                try:
+                    circuit.send(channel.clear())
+                except LocalProtocolError:
+                    pass
+        for subscriptionid in [i for i, sub in circuit.subs.items() if sub.pv is pv]:
+            del circuit.subs[subscriptionid]
+        for ioid in [i for i, op in circuit.ops.items() if op.pv is pv]:
+            circuit.ops.pop(ioid)._finish(error=DisconnectedError(pv.name, reason))
+        self.on_warning("Channel dropped after a bad reply", f"{pv.name} {reason}")
+        self._lose_pv(pv, time.monotonic(), retry_after=DROP_RETRY)
 
     def _on_update(self, circuit: Circuit, command: Any) -> None:
         sub = circuit.subs.get(command.subscriptionid)
@@ -615,6 +824,7 @@ class Context:
             op._finish(error=CaStatusError(op.pv.name, command.status))
 
     def _on_created(self, circuit: Circuit, command: Any) -> None:
+        circuit.creates_answered_at = circuit.last_recv
         pv = circuit.pvs.get(command.cid)
         if pv is None:
             return
@@ -647,6 +857,7 @@ class Context:
                 callback(pv)
 
     def _on_create_fail(self, circuit: Circuit, command: Any) -> None:
+        circuit.creates_answered_at = circuit.last_recv
         pv = circuit.pvs.pop(command.cid, None)
         if pv is not None:
             self._lose_pv(pv, time.monotonic(), retry_after=1.0)
@@ -706,19 +917,22 @@ class Context:
         if circuit.closed:
             return
         circuit.close()
-        if circuit.name_server:
-            self._name_servers = [c for c in self._name_servers if c is not circuit]
-            return
-        for key, value in list(self.circuits.items()):
-            if value is circuit:
-                del self.circuits[key]
         now = time.monotonic()
+        address = circuit.address
+        retry = self._count_failure(address, circuit.connect_error, circuit.established_at,
+                                     now)
+        if self._name_servers.get(address) is circuit:
+            del self._name_servers[address]
+            self._ns_missed.add(address)        # its searches in flight are lost
+        key = (address, circuit.priority)
+        if self.circuits.get(key) is circuit:
+            del self.circuits[key]
         for op in list(circuit.ops.values()):
-            op._finish(error=DisconnectedError(op.pv.name, reason))
+            op._finish(error=DisconnectedError(op.pv.name, reason or "not connected"))
         circuit.ops.clear()
         was_connected = [pv for pv in circuit.pvs.values() if pv.connected]
-        for pv in list(circuit.pvs.values()):
-            self._lose_pv(pv, now)
+        for pv in list(circuit.pvs.values()):   # searched again once it may reconnect
+            self._lose_pv(pv, now, retry_after=retry - now)
         circuit.pvs.clear()
         circuit.subs.clear()
         if was_connected and reason:
@@ -747,6 +961,12 @@ class Context:
 
 
 _next_search_key = attrgetter("next_search")
+
+
+def _errlog(line: str) -> None:
+    """One line on stderr, as libca's errlogPrintf."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 def _print_ca_exception(message: str, context: str) -> None:

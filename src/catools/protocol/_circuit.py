@@ -301,7 +301,13 @@ class VirtualCircuit:
                 # empty array) for a subscription that is not being cancelled
                 if p2 in self._cancelling or p2 not in self.event_add_commands:
                     cls = EventCancelResponse
-            command = cls._from_wire(dtype, count, p1, p2, payload)
+            try:
+                command = cls._from_wire(dtype, count, p1, p2, payload)
+            except RemoteProtocolError as exc:
+                # the message is framed (its bytes are consumed): a bad DBR payload
+                # concerns its channel alone, which the peer may clear
+                exc.recoverable = cls in _DBR_CARRIERS  # type: ignore[attr-defined]
+                raise
             if cls is EventAddResponse:
                 # the hot path (monitor updates): the same checks as _process, inlined
                 channel = self._sub_channel.get(p2)
@@ -319,8 +325,9 @@ class VirtualCircuit:
             raise remote from None
         except RemoteProtocolError as exc:
             exc.header = Header(cmd, psize, dtype, count, p1, p2)  # type: ignore[attr-defined]
-            exc.recoverable = False  # type: ignore[attr-defined]
-            self.states[self.their_role] = CircuitState.ERROR
+            exc.recoverable = getattr(exc, "recoverable", False)  # type: ignore[attr-defined]
+            if not exc.recoverable:  # type: ignore[attr-defined]
+                self.states[self.their_role] = CircuitState.ERROR
             raise
         return command
 
