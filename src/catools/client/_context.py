@@ -16,6 +16,7 @@ from operator import attrgetter
 from typing import Any, Callable, Iterable, Sequence
 
 from ..config import ClientConfig
+from ..protocol._constants import MAX_NAME_LENGTH
 from ..protocol import (CLIENT, DISCONNECTED, MAX_UDP_SEND, AccessRightsResponse, Beacon,
                         Broadcaster, ClearChannelRequest, CreateChanResponse,
                         CreateChFailResponse, EchoRequest, EchoResponse, ErrorResponse,
@@ -35,6 +36,7 @@ from ._search import (BURST, BURST_GAP, MIN_PERIOD, RECONNECT_PERIOD, RECONNECT_
                       next_period)
 
 _RECV_SIZE = 1 << 17
+_NAME_CHARS_SAFE = MAX_NAME_LENGTH // 4   # never more UTF-8 bytes than MAX_NAME_LENGTH
 #: next_search of a PV whose search datagram waits in the backlog (set when it is sent)
 PARKED = 3600.0
 #: The most names a search datagram holds (the shortest: 16-byte header + 8 bytes).
@@ -152,6 +154,11 @@ class Context:
             key = (name, priority)
             pv = pvs.get(key)
             if pv is None:      # a new PV: its search id, and its first search now
+                if not name or "\0" in name or (
+                        len(name) > _NAME_CHARS_SAFE
+                        and len(name.encode("utf-8", "surrogateescape")) > MAX_NAME_LENGTH):
+                    raise ValueError(f"invalid PV name {name[:60]!r}: empty, over "
+                                     f"{MAX_NAME_LENGTH} bytes or holding a NUL")
                 pv = pvs[key] = PV(self, name, priority)
                 search_id = (search_id + 1) & 0xFFFFFFFF
                 pv.search_id = search_id
