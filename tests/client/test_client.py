@@ -290,7 +290,6 @@ def test_a_server_announcing_a_huge_message_costs_a_circuit_not_memory():
 
 @pytest.mark.parametrize("name", ["", "a\0b", "x" * 1008, "é" * 504, "a" * 70000])
 def test_a_name_libca_refuses_is_a_clear_error(name):
-    from catools.client import Context
     with Context(ClientConfig.from_env(epics_env.loopback_vars())) as ctx:
         with pytest.raises(ValueError, match="invalid PV name"):
             ctx.pv(name)
