@@ -7,6 +7,7 @@ catools. Every CA process runs with the loopback variables and a private port pa
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -20,6 +21,13 @@ import epics_env  # noqa: E402
 from epics_env import ACCESS_ACF, RECORDS_DB, SoftIoc  # noqa: E402
 
 pytest_plugins = ["pytester"]
+
+# Run in the background by a shell (``pytest &``, nohup scripts), pytest starts with
+# SIGINT ignored, and every child would inherit SIG_IGN (exec keeps ignored signals),
+# so the SIGINT the tests send to camonitor & co would do nothing. A handled signal is
+# reset to the default by exec: restore Python's handler once, for all children.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 SoftIocFactory = Callable[..., SoftIoc]
 

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import select
 import signal
 import subprocess
 import sys
 
 import pytest
 
+import epics_env
 from catools.server import PV, PVFileError, load_pv_file
 
 SERVE = [sys.executable, "-c", "from catools.cli.serve import serve; serve()"]
@@ -16,8 +18,23 @@ SERVE = [sys.executable, "-c", "from catools.cli.serve import serve; serve()"]
 def _start(args, env):
     proc = subprocess.Popen([*SERVE, *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
-    line = proc.stderr.readline().decode()
+    try:
+        if not select.select([proc.stderr], [], [], 20)[0]:
+            raise AssertionError("catools serve printed no start-up line in 20 s")
+        line = proc.stderr.readline().decode()
+    except BaseException:
+        epics_env.terminate(proc)
+        raise
     return proc, line
+
+
+def _stop(proc, sig=signal.SIGTERM):
+    """Send ``sig`` and collect the output; the process is killed if it hangs."""
+    try:
+        proc.send_signal(sig)
+        return proc.communicate(timeout=5)
+    finally:
+        epics_env.terminate(proc)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -31,8 +48,7 @@ def test_serve_demo_subprocess(ca_env, sig):
                                                   "t:mode", "Off", "t:readonly", "3.14159"]
         assert ca_env.c_tool("caput", "t:readonly", "2").returncode == 1
     finally:
-        proc.send_signal(sig)
-        out, err = proc.communicate(timeout=5)
+        out, err = _stop(proc, sig)
     assert proc.returncode == 0
     assert out == b"" and err == b""          # quiet exit, no traceback
 
@@ -62,8 +78,7 @@ def test_serve_pv_file(ca_env, tmp_path):
         bad = ca_env.c_tool("caput", "-c", "f:state", "C")
         assert bad.returncode == 1
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=5)
+        _stop(proc)
     assert proc.returncode == 0
 
 
@@ -77,6 +92,27 @@ def test_serve_pv_file(ca_env, tmp_path):
      "PV 'p': field 'value'"),
     ({"name": "p", "alarm_severity": "LOUD"}, "PV 'p': field 'severity'"),
     ({"type": "long"}, "PV #1: field 'name' is missing"),
+    # what used to be cut or accepted silently
+    ({"name": "p", "type": "string", "value": "x" * 60},
+     "PV 'p': field 'value': '" + "x" * 60 + "' is longer than 39 bytes"),
+    ({"name": "p", "type": "string", "count": 2, "value": ["a", "é" * 20]},
+     "PV 'p': field 'value'"),
+    ({"name": "p", "type": "long", "count": 2, "value": [1, 2, 3]},
+     "PV 'p': field 'value': 3 elements do not fit count 2"),
+    ({"name": "p", "type": "char", "count": 4, "value": "abcd"},
+     "PV 'p': field 'value': 5 bytes with the NUL do not fit count 4"),
+    ({"name": "p", "type": "enum", "enum_strings": ["A", "B"], "value": 2},
+     "PV 'p': field 'value': index 2 is not one of the 2 enum_strings"),
+    ({"name": "p", "type": "enum", "enum_strings": ["A", "B"], "value": -1},
+     "PV 'p': field 'value': index -1"),
+    ({"name": "p", "display_limits": [5, 1]},
+     "PV 'p': field 'display_limits': low 5 is above high 1"),
+    ({"name": "p", "control_limits": [5, 1]}, "PV 'p': field 'control_limits': low 5"),
+    ({"name": "p", "alarm_limits": [10, -10]}, "PV 'p': field 'alarm_limits': low 10"),
+    ({"name": "p", "warning_limits": [3, 2]}, "PV 'p': field 'warning_limits': low 3"),
+    ({"name": "p", "precision": -3}, "PV 'p': field 'precision' must be >= 0, not -3"),
+    ({"name": "p", "units": "millimetres"},
+     "PV 'p': field 'units': 'millimetres' is longer than 7 bytes"),
 ])
 def test_pv_file_errors_name_pv_and_field(tmp_path, entry, message):
     path = tmp_path / "bad.json"
@@ -94,6 +130,12 @@ def test_cli_reports_bad_file_in_one_line(ca_env, tmp_path):
                             timeout=10)
     assert result.returncode == 1
     assert result.stderr.decode() == f"Error: {path}: PV 'a': field 'count' must be >= 1\n"
+    path.write_text('[[pv]]\nname = "lim"\ndisplay_limits = [5, 1]\n')
+    result = subprocess.run([*SERVE, str(path)], env=ca_env.env, capture_output=True,
+                            timeout=10)
+    assert result.returncode == 1
+    assert result.stderr.decode() == (f"Error: {path}: PV 'lim': field 'display_limits': "
+                                      "low 5 is above high 1\n")
     usage = subprocess.run(SERVE, env=ca_env.env, capture_output=True, timeout=10)
     assert usage.returncode == 2 and b"give a PV file, or --demo" in usage.stderr
 

@@ -30,7 +30,13 @@ def test_enum_conversions():
     with pytest.raises(PutError):
         pv.put(T.STRING, [b"Maybe"])
     with pytest.raises(PutError):
-        pv.put(T.SHORT, [5])
+        pv.put(T.STRING, [b"5"])
+    # a number is stored as an mbbo stores it (see test_write_parity.py): undefined
+    # states read empty, from 16 on "Illegal Value"
+    pv.put(T.SHORT, [5])
+    assert pv.value == 5 and pv.read(T.STRING, 1)[0] == [b""]
+    pv.put(T.DOUBLE, [70000.0])
+    assert pv.value == 4464 and pv.read(T.STRING, 1)[0] == [b"Illegal Value"]
 
 
 def test_counts_dynamic_and_zero_fill():

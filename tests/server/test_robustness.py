@@ -66,8 +66,11 @@ def test_bad_clients_are_dropped_and_monitors_continue(demo):
         time.sleep(1.0)
         before = server.client_count
     finally:
-        monitor.send_signal(2)
-        out, err = monitor.communicate(timeout=5)
+        try:
+            monitor.send_signal(2)
+            out, err = monitor.communicate(timeout=5)
+        finally:
+            epics_env.terminate(monitor)   # killed if SIGINT did not end it in time
     lines = [ln for ln in out.decode().splitlines() if ln.startswith("demo:sine")]
     assert len(lines) >= 12                          # ~10 Hz kept flowing for 1.5 s
     times = [float(ln.split()[2].split(":")[-1]) for ln in lines[-8:]]

@@ -13,6 +13,7 @@ import json
 import os
 from typing import Any
 
+from ..protocol import MAX_STRING_SIZE, MAX_UNITS_SIZE
 from ._pvdb import PV, TYPE_NAMES
 
 
@@ -105,6 +106,7 @@ def _build(entry: dict[str, Any], label: str) -> PV:
         raise PVFileError(f"{label}: field 'enum_strings' must be a list of strings")
     if "value" in kwargs:
         _check_value(kwargs["value"], type_name.lower(), label)
+    _check_fits(kwargs, type_name.lower(), label)
     try:
         return PV(**kwargs)
     except (ValueError, TypeError, OverflowError) as exc:
@@ -133,6 +135,48 @@ def _check_value(value: Any, type_name: str, label: str) -> None:
         if not ok:
             raise PVFileError(f"{label}: field 'value': {item!r} is not a valid "
                               f"{type_name} value")
+
+
+def _check_fits(kwargs: dict[str, Any], type_name: str, label: str) -> None:
+    """Refuse what the server would otherwise cut or misread silently."""
+    precision = kwargs.get("precision", 0)
+    if precision < 0:
+        raise PVFileError(f"{label}: field 'precision' must be >= 0, not {precision}")
+    for key in _LIMITS:
+        if key in kwargs:
+            low, high = kwargs[key]
+            if not low <= high:
+                raise PVFileError(f"{label}: field {key!r}: low {low:g} is above high "
+                                  f"{high:g}")
+    units = kwargs.get("units", "")
+    if len(units.encode("utf-8")) > MAX_UNITS_SIZE - 1:
+        raise PVFileError(f"{label}: field 'units': {units!r} is longer than "
+                          f"{MAX_UNITS_SIZE - 1} bytes")
+    if "value" not in kwargs:
+        return
+    value = kwargs["value"]
+    count = kwargs.get("count")
+    if type_name == "char" and isinstance(value, str):
+        size = len(value.encode("utf-8")) + 1
+        if count is not None and size > count:
+            raise PVFileError(f"{label}: field 'value': {size} bytes with the NUL do not "
+                              f"fit count {count}")
+        return
+    items = value if isinstance(value, list) else [value]
+    if count is not None and len(items) > count:
+        raise PVFileError(f"{label}: field 'value': {len(items)} elements do not fit "
+                          f"count {count}")
+    if type_name == "string":
+        for item in items:
+            if len(item.encode("utf-8")) > MAX_STRING_SIZE - 1:
+                raise PVFileError(f"{label}: field 'value': {item!r} is longer than "
+                                  f"{MAX_STRING_SIZE - 1} bytes")
+    if type_name == "enum":
+        states = kwargs.get("enum_strings", [])
+        for item in items:
+            if isinstance(item, int) and not 0 <= item < (len(states) or 0x10000):
+                raise PVFileError(f"{label}: field 'value': index {item} is not one of "
+                                  f"the {len(states)} enum_strings")
 
 
 def _guess_field(message: str) -> str:

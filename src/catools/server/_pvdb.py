@@ -9,6 +9,9 @@ server posts subscription updates. No sockets here.
 from __future__ import annotations
 
 import math
+import re
+import struct
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -48,14 +51,68 @@ def epics_timestamp(posix: float | None = None) -> tuple[int, int]:
 
 
 def _wrap_int(value: Any, bits: int, signed: bool) -> int:
-    """C-style conversion to an integer type: truncate floats, wrap modulo 2**bits."""
+    """C conversion to an integer type as an x86-64 IOC does it: a float goes through a
+    32-bit int (truncated; NaN and out-of-range give INT_MIN), then the value wraps
+    modulo 2**bits (softIoc: 1e10 written as DBR_DOUBLE to a longout reads -2147483648)."""
     if isinstance(value, float):
-        if value != value or value in (math.inf, -math.inf):
-            return 0
-        value = int(value)
+        if value != value or not -2147483649.0 < value < 2147483648.0:
+            value = -(1 << 31)
+        else:
+            value = int(value)
     value = int(value) & ((1 << bits) - 1)
     if signed and value >= 1 << (bits - 1):
         value -= 1 << bits
+    return value
+
+
+def _as_float32(value: float) -> float:
+    """A double cast to C float (out of range becomes +-inf, as on x86-64)."""
+    try:
+        return struct.unpack("f", struct.pack("f", value))[0]
+    except OverflowError:
+        return math.copysign(math.inf, value)
+
+
+_INT_PREFIX = re.compile(rb"[ \t\n\v\f\r]*([+-]?[0-9]+)")
+_FLOAT_PREFIX = re.compile(rb"""[ \t\n\v\f\r]*([+-]?)(?:
+      (0x(?:[0-9a-f]+\.?[0-9a-f]*|\.[0-9a-f]+)(?:p[+-]?[0-9]+)?)
+    | ((?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?)
+    | (inf(?:inity)?)
+    | (nan(?:\([0-9a-z_]*\))?))""", re.X | re.I)
+_FLT_MAX = 3.4028234663852886e38
+_FLT_MIN = 1.1754943508222875e-38
+
+
+def strtod(raw: bytes) -> float:
+    """A client's string as the IOC converts it to a double (C ``strtod`` on its longest
+    numeric prefix: hex, inf and nan accepted, the rest ignored); ValueError when there
+    is no number or it over- or underflows (ERANGE)."""
+    match = _FLOAT_PREFIX.match(raw)
+    if match is None:
+        raise ValueError(f"{raw!r} is not a number")
+    sign, hexa, decimal, inf, _nan = match.groups()
+    if inf:
+        return -math.inf if sign == b"-" else math.inf
+    if not (hexa or decimal):
+        return math.nan
+    text = (hexa or decimal).decode("ascii")
+    value = float.fromhex(text) if hexa else float(text)
+    digits = re.split("[pP]", text[2:])[0] if hexa else re.split("[eE]", text)[0]
+    if math.isinf(value) or (value < sys.float_info.min and digits.strip("0.") != ""):
+        raise ValueError(f"{raw!r} is out of range")
+    return -value if sign == b"-" else value
+
+
+def strtol(raw: bytes, low: int, high: int) -> int:
+    """A client's string as the IOC converts it to an integer (C ``strtol`` base 10 on
+    its longest prefix, the rest ignored: '1e3' is 1, '0x10' is 0); ValueError when
+    there is no number or it is outside ``low..high``."""
+    match = _INT_PREFIX.match(raw)
+    if match is None:
+        raise ValueError(f"{raw!r} is not an integer")
+    value = int(match.group(1))
+    if not low <= value <= high:
+        raise ValueError(f"{raw!r} is out of range")
     return value
 
 
@@ -68,15 +125,6 @@ def format_number(value: float | int, native: ChannelType, precision: int) -> st
     if value != value or value in (math.inf, -math.inf) or abs(value) >= 1e7:
         return f"{value:.{prec}e}"
     return f"{value:.{prec}f}"
-
-
-def parse_number(text: str) -> float | int:
-    """Parse a client's string as a number (int if it looks like one); ValueError if not."""
-    text = text.strip()
-    try:
-        return int(text, 10)
-    except ValueError:
-        return float(text)
 
 
 @dataclass
@@ -240,15 +288,14 @@ class PV:
             return  # alarm acknowledgement: nothing to acknowledge here
         source = ChannelType(row.native)
         items = list(data)[:self.count]
-        if not items:
-            raise PutError("empty write", CAStatus.ECA_BADCOUNT)
+        if not items:   # as softIoc: an array becomes empty, a scalar stays as it is
+            if self.count > 1:
+                self._commit((), None, None, None)
+            return
         try:
             values = [self._convert_in(v, source) for v in items]
         except (ValueError, OverflowError) as exc:
             raise PutError(str(exc)) from None
-        if self.native_type is ChannelType.ENUM and self.enum_strings:
-            if any(v >= len(self.enum_strings) for v in values):
-                raise PutError("enum index out of range")
         if self.native_type is ChannelType.STRING and self.count == 1:
             values = values[:1]
         self._commit(tuple(self._clamped(values)), None, None, None)
@@ -354,11 +401,14 @@ class PV:
             if native is ChannelType.ENUM:
                 if value < len(self.enum_strings):
                     return self.enum_strings[value].encode()
-                return str(value).encode()
+                if not self.enum_strings:
+                    return str(value).encode()
+                # as an mbbo: undefined states read empty, from 16 on "Illegal Value"
+                return b"" if value < 16 else b"Illegal Value"
             return format_number(value, native, self.precision).encode()
         if native is ChannelType.STRING:
             try:  # RSRV reads an unparsable string as 0 without failing the get
-                number: Any = parse_number(value.decode("utf-8", "replace"))
+                number: Any = strtod(value)
             except ValueError:
                 number = 0
         else:
@@ -369,33 +419,53 @@ class PV:
         return _wrap_int(number, bits, signed)
 
     def _convert_in(self, value: Any, source: ChannelType) -> Any:
-        """One element written by a client (``source`` base type) -> native."""
+        """One element written by a client (``source`` base type) -> native, converted
+        as softIoc's records convert it (ValueError where softIoc fails the put)."""
         native = self.native_type
         if source is ChannelType.STRING:
-            text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+            raw = value if isinstance(value, bytes) else str(value).encode("utf-8")
+            raw = raw.split(b"\0", 1)[0]
             if native is ChannelType.STRING:
-                return text.encode("utf-8")[:MAX_STRING_SIZE - 1]
+                return raw[:MAX_STRING_SIZE - 1]      # raw bytes, UTF-8 or not
             if native is ChannelType.ENUM:
+                text = raw.decode("utf-8", "replace")
                 if text in self.enum_strings:
                     return self.enum_strings.index(text)
-                try:
-                    index = int(text.strip(), 10)
-                except ValueError:
-                    raise ValueError(f"{text!r} is not a state of {self.name}") from None
-                if not 0 <= index < 0x10000:
+                index = strtol(raw, 0, 0xFFFF)
+                if self.enum_strings and index >= len(self.enum_strings):
                     raise ValueError("enum index out of range")
                 return index
-            number = parse_number(text)
-        else:
-            number = value
+            return self._parse_in(raw)
+        number = value
         if native is ChannelType.STRING:
             if source in _FLOATS:
                 return format_number(number, source, self.precision).encode()
             return str(int(number)).encode()
-        if native in _FLOATS:
+        if native is ChannelType.FLOAT:
+            return _as_float32(float(number))
+        if native is ChannelType.DOUBLE:
             return float(number)
         bits, signed = _INT_RANGES[native]
         return _wrap_int(number, bits, signed)
+
+    def _parse_in(self, raw: bytes) -> Any:
+        """A string written to a numeric PV; ValueError where softIoc fails the put."""
+        native = self.native_type
+        if not raw and self.count == 1:
+            return _zero(native)                      # '' writes 0 to a scalar record
+        if native in _FLOATS:
+            number = strtod(raw)
+            if native is ChannelType.FLOAT:
+                if math.isfinite(number) and number and \
+                        not _FLT_MIN <= abs(number) <= _FLT_MAX:
+                    raise ValueError(f"{raw!r} is out of range")
+                return _as_float32(number)
+            return number
+        bits, signed = _INT_RANGES[native]
+        if native is ChannelType.CHAR:               # like a waveform of FTVL CHAR
+            return strtol(raw, -128, 127) & 0xFF
+        half = 1 << (bits - 1)
+        return strtol(raw, -half, half - 1) if signed else strtol(raw, 0, (1 << bits) - 1)
 
     def _metadata(self, row: Any, target: ChannelType, snap: Snapshot) -> DBRMetadata:
         md = DBRMetadata(status=snap.status, severity=snap.severity)
@@ -442,7 +512,8 @@ def _limit_as(value: float, target: ChannelType) -> float | int:
     if target in _FLOATS:
         return float(value)
     bits, signed = _INT_RANGES.get(target, (16, True))
-    return _wrap_int(float(value), bits, signed)
+    value = float(value)
+    return _wrap_int(int(value) if math.isfinite(value) else 0, bits, signed)
 
 
 def _severity(value: int | str) -> int:

@@ -4,7 +4,15 @@ UDP: answers searches for the PVs it has and sends beacons. TCP: one
 ``VirtualCircuit(SERVER)`` per client; every message is framed here first so that an
 error can quote the failing request's header, as RSRV does. Each client has its own
 output buffer; while it is too full, subscription updates are coalesced (the latest
-value is sent once the client catches up).
+value is sent once the client catches up), and above PAUSE_READING no further request
+of that client is processed (nor read from its socket) until the buffer drains.
+
+Requests and replies are bounded by :meth:`Server.request_limit`: with
+EPICS_CA_AUTO_ARRAY_BYTES=NO it is RSRV's EPICS_CA_MAX_ARRAY_BYTES + 24; with it on
+(the default) RSRV would grow its buffers to whatever a client announces, so we take
+the larger of that and what the largest PV can use (all its elements as DBR_STRING with
+the largest metadata). Larger requests are answered with ERROR ECA_TOLARGE and drained,
+larger reads with ERROR ECA_TOLARGE; the client stays connected, as with RSRV.
 """
 from __future__ import annotations
 
@@ -29,6 +37,7 @@ from ..protocol import (DEFAULT_PROTOCOL_VERSION, DISCONNECTED, DO_REPLY, NEED_D
                         ReadResponse, RemoteProtocolError, SearchRequest, SearchResponse,
                         VersionRequest, VersionResponse, VirtualCircuit, WriteNotifyRequest,
                         WriteRequest, unpack_header)
+from ..protocol._dbr import DBR_TYPES, data_size
 from ._net import interface_broadcasts, tcp_listener, udp_socket
 from ._pvdb import PV, PutError
 
@@ -36,19 +45,31 @@ _MINOR = DEFAULT_PROTOCOL_VERSION
 _NO_CID = 0xFFFFFFFF
 #: Above this many buffered output bytes a client's monitor updates are coalesced.
 HIGH_WATER = 1 << 20
-#: Above this many buffered output bytes we stop reading the client's requests.
-PAUSE_READING = 8 << 20
+#: Above this many buffered output bytes we stop processing (and reading) the client's
+#: requests; they resume once the buffer is below half of it.
+PAUSE_READING = 4 << 20
 _RECV_SIZE = 1 << 16
+#: A request body above this size is buffered only under the server-wide input budget.
+BIG_REQUEST = 1 << 20
+#: Bytes of big requests all clients together may have buffered (at least one request
+#: of the largest allowed size); others wait, not read, until there is room.
+INPUT_BUDGET = 64 << 20
 _BEACON_FIRST_GAP = 0.02
+
+
+def _largest_reply(count: int) -> int:
+    """Bytes of the largest DBR structure of any type with ``count`` elements (padded)."""
+    return (max(data_size(row.id, count) for row in DBR_TYPES) + 7) & ~7
 
 
 class _Sub:
     """One subscription of one client."""
 
-    __slots__ = ("client", "subid", "channel", "pv", "data_type", "count", "mask")
+    __slots__ = ("client", "subid", "channel", "pv", "data_type", "count", "mask",
+                 "request")
 
     def __init__(self, client: "_Client", subid: int, channel: Any, pv: PV,
-                 data_type: int, count: int, mask: int) -> None:
+                 data_type: int, count: int, mask: int, request: Any = None) -> None:
         self.client = client
         self.subid = subid
         self.channel = channel
@@ -56,6 +77,7 @@ class _Sub:
         self.data_type = data_type
         self.count = count
         self.mask = mask
+        self.request = request             # (EVENT_ADD command, raw header) for ERRORs
 
 
 class _Client:
@@ -69,6 +91,9 @@ class _Client:
                                       max_payload_size=server.config.max_payload_size)
         self.inbuf = bytearray()
         self.skip = 0                      # bytes of an oversized message to discard
+        self.backlog = False               # unprocessed requests wait in inbuf
+        self.reserved = 0                  # input budget held for a big request
+        self.waiting = False               # waits for input budget (not read)
         self.out = bytearray()
         self.pvs: dict[int, PV] = {}       # sid -> PV
         self.subs: dict[int, _Sub] = {}    # subid -> subscription
@@ -104,6 +129,11 @@ class _Client:
         if not self.out and self.closing:
             self.server._drop(self)
             return
+        if self.backlog and len(self.out) < PAUSE_READING // 2:
+            self.backlog = False           # take the waiting requests now
+            self.server._process_input(self, b"")
+            if self.closed:
+                return
         self._update_interest()
 
     def on_writable(self) -> None:
@@ -123,16 +153,24 @@ class _Client:
         if self.closed:
             return
         events = 0
-        if not self.closing and len(self.out) < PAUSE_READING:
+        if not self.closing and not self.backlog and not self.waiting and \
+                len(self.out) < PAUSE_READING:
             events |= selectors.EVENT_READ
         if self.out:
             events |= selectors.EVENT_WRITE
-        if events != self.events:
-            self.events = events
-            if events:
-                self.server._selector.modify(self.sock, events, self)
-            else:  # pragma: no cover - closing with nothing to write is dropped earlier
+        if events == self.events:
+            return
+        selector = self.server._selector
+        if not events:
+            if self.closing:  # pragma: no cover - dropped earlier when nothing is left
                 self.server._drop(self)
+                return
+            selector.unregister(self.sock)     # waits for input budget, nothing to send
+        elif not self.events:
+            selector.register(self.sock, events, self)
+        else:
+            selector.modify(self.sock, events, self)
+        self.events = events
 
 
 class Server:
@@ -148,6 +186,9 @@ class Server:
                  config: ServerConfig | None = None) -> None:
         self.config = config if config is not None else ServerConfig()
         self.pvs: dict[str, PV] = {}
+        self._largest_pv_bytes = 0
+        self._input_held = 0                  # input budget held by big requests
+        self._input_queue: deque[_Client] = deque()   # clients waiting for budget
         for pv in (pvs.values() if isinstance(pvs, Mapping) else pvs):
             self.add_pv(pv)
         self.port: int | None = None
@@ -181,8 +222,17 @@ class Server:
         if pv.name in self.pvs:
             raise ValueError(f"duplicate PV name {pv.name!r}")
         self.pvs[pv.name] = pv
+        self._largest_pv_bytes = max(self._largest_pv_bytes, _largest_reply(pv.count))
         pv.add_listener(self._on_pv_change)
         return pv
+
+    @property
+    def request_limit(self) -> int:
+        """Largest message body taken from, or sent to, a client (see the module doc)."""
+        floor = self.config.max_array_bytes + 24
+        if not self.config.auto_array_bytes:
+            return floor
+        return max(floor, self._largest_pv_bytes)
 
     def __getitem__(self, name: str) -> PV:
         return self.pvs[name]
@@ -373,6 +423,9 @@ class Server:
                      encoded: dict[tuple[int, int], Any] | None = None) -> None:
         key = (sub.data_type, sub.count)
         first = encoded.get(key) if encoded is not None else None
+        if first is None and sub.request is not None and \
+                self._too_large(client, sub.request[0], sub.request[1], sub.pv):
+            return
         if first is None:
             values, metadata, status = sub.pv.read(sub.data_type, sub.count)
             update = EventAddResponse(
@@ -481,6 +534,9 @@ class Server:
         if client.closed:
             return
         client.closed = True
+        client.waiting = False
+        if client.reserved:
+            self._release_input(client)
         for subid in list(client.subs):
             self._remove_sub(client, subid)
         self._clients.discard(client)
@@ -527,12 +583,15 @@ class Server:
             if not data:
                 self._drop(client)
                 return
-            try:
-                self._on_data(client, data)
-            except Exception as exc:  # a bug must cost one client, never the server
-                print(f"catools serve: internal error with client "
-                      f"{client.address[0]}:{client.address[1]}: {exc!r}", file=sys.stderr)
-                self._drop(client)
+            self._process_input(client, data)
+
+    def _process_input(self, client: _Client, data: bytes) -> None:
+        try:
+            self._on_data(client, data)
+        except Exception as exc:  # a bug must cost one client, never the server
+            print(f"catools serve: internal error with client "
+                  f"{client.address[0]}:{client.address[1]}: {exc!r}", file=sys.stderr)
+            self._drop(client)
 
     def _on_data(self, client: _Client, data: bytes) -> None:
         if client.skip:
@@ -542,7 +601,11 @@ class Server:
         buf = client.inbuf
         buf += data
         pos = 0
+        limit = self.request_limit
         while not client.closed and not client.closing:
+            if len(client.out) >= PAUSE_READING:
+                client.backlog = True      # flow control: resume when the output drains
+                break
             parsed = unpack_header(buf, pos)
             if parsed is None:
                 break
@@ -553,23 +616,88 @@ class Server:
                             "CAS: Missaligned protocol rejected")
                 self._close_after_flush(client)
                 return
-            if header.payload_size > client.circuit.max_payload_size:
+            end = pos + hsize + header.payload_size
+            if header.payload_size > limit:
+                # as RSRV: ERROR ECA_TOLARGE, drain the body, keep the circuit
                 self._error(client, raw_header, CAStatus.ECA_TOLARGE,
-                            "CAS: request too large for EPICS_CA_MAX_ARRAY_BYTES")
-                end = pos + hsize + header.payload_size
+                            "CAS: Server unable to load large request message. "
+                            f"Max bytes={limit}", self._cid_of(client, header))
                 client.skip = max(0, end - len(buf))
                 pos = min(end, len(buf))
                 continue
-            end = pos + hsize + header.payload_size
             if end > len(buf):
+                if header.payload_size > BIG_REQUEST and not client.reserved and \
+                        not self._reserve_input(client, header.payload_size):
+                    client.waiting = True      # read on when others' big requests end
+                    self._input_queue.append(client)
+                    client._update_interest()
                 break
             message = bytes(buf[pos:end])
             pos = end
+            if client.reserved:
+                self._release_input(client)
             self._on_message(client, header, raw_header, message)
         if client.closed or client.closing:
             return
         if pos:
             del buf[:pos]
+        if client.backlog:
+            client._update_interest()
+
+    def _reserve_input(self, client: _Client, size: int) -> bool:
+        """Take ``size`` bytes of the input budget for ``client``'s big request."""
+        budget = max(INPUT_BUDGET, self.request_limit)
+        if self._input_held and self._input_held + size > budget:
+            return False
+        self._input_held += size
+        client.reserved = size
+        return True
+
+    def _release_input(self, client: _Client) -> None:
+        """Give back ``client``'s share of the budget; let waiting clients read on."""
+        self._input_held -= client.reserved
+        client.reserved = 0
+        queue = self._input_queue
+        while queue:
+            waiter = queue[0]
+            if waiter.closed or not waiter.waiting:
+                queue.popleft()
+                continue
+            parsed = unpack_header(waiter.inbuf)
+            size = parsed[0].payload_size if parsed is not None else 0
+            if not self._reserve_input(waiter, size):
+                break
+            queue.popleft()
+            waiter.waiting = False
+            waiter._update_interest()
+
+    def _cid_of(self, client: _Client, header: Any) -> int:
+        """The CID an ERROR about a channel request carries (RSRV: the channel's)."""
+        if header.command in (1, 2, 3, 4, 15, 19):
+            channel = client.circuit.channels_sid.get(header.parameter1)
+            if channel is not None and header.parameter1 in client.pvs:
+                return channel.cid
+        return _NO_CID
+
+    def _too_large(self, client: _Client, command: Any, raw_header: bytes, pv: PV,
+                   read: bool = False) -> bool:
+        """True (after an ERROR ECA_TOLARGE, as RSRV) if the reply to a read or
+        subscription of ``command.data_count`` elements would exceed the limit."""
+        count = command.data_count or pv.element_count
+        limit = self.request_limit
+        if data_size(command.data_type, count) <= limit:
+            return False
+        what = "read" if read else "read (or subscription update)"
+        ident = command.ioid if hasattr(command, "ioid") else command.subscriptionid
+        self._error(client, raw_header, CAStatus.ECA_TOLARGE,
+                    f"server unable to load {what} response into protocol buffer "
+                    f'PV="{pv.name}" dbf={command.data_type} count={count} '
+                    f"avail={ident} max bytes={limit}", self._cid_of_sid(client, command.sid))
+        return True
+
+    def _cid_of_sid(self, client: _Client, sid: int) -> int:
+        channel = client.circuit.channels_sid.get(sid)
+        return channel.cid if channel is not None else _NO_CID
 
     def _on_message(self, client: _Client, header: Any, raw_header: bytes,
                     message: bytes) -> None:
@@ -649,12 +777,16 @@ class Server:
 
     def _on_read_notify(self, client: _Client, command: Any, raw_header: bytes) -> None:
         channel, pv = self._channel(client, command.sid)
+        if self._too_large(client, command, raw_header, pv):
+            return
         values, metadata, status = pv.read(command.data_type, command.data_count)
         self._send(client, channel.read(values, command.ioid, command.data_type,
                                         len(values), metadata, int(status)))
 
     def _on_read(self, client: _Client, command: Any, raw_header: bytes) -> None:
         channel, pv = self._channel(client, command.sid)
+        if self._too_large(client, command, raw_header, pv, read=True):
+            return
         values, metadata, status = pv.read(command.data_type, command.data_count)
         if status != CAStatus.ECA_NORMAL:
             self._error(client, raw_header, status, pv.name, channel.cid)
@@ -689,7 +821,7 @@ class Server:
     def _on_event_add(self, client: _Client, command: Any, raw_header: bytes) -> None:
         channel, pv = self._channel(client, command.sid)
         sub = _Sub(client, command.subscriptionid, channel, pv, command.data_type,
-                   command.data_count, command.mask)
+                   command.data_count, command.mask, (command, raw_header))
         client.subs[sub.subid] = sub
         self._subs_by_pv.setdefault(pv, set()).add(sub)
         self._send_update(client, sub)
