@@ -25,10 +25,13 @@ from catools.cli.caget import command as caget_command
 from catools.cli.cainfo import command as cainfo_command
 from catools.cli.camonitor import command as camonitor_command
 from catools.cli.caput import command as caput_command
+from catools.cli.casw import command as casw_command
 
 MAN_DIR = Path(__file__).resolve().parent.parent / "man"
 TOOLS = {"caget": caget_command, "caput": caput_command, "cainfo": cainfo_command,
-         "camonitor": camonitor_command}
+         "camonitor": camonitor_command, "casw": casw_command}
+#: The tools with -V (the version line) and the client variables.
+CA_TOOLS = ["caget", "caput", "cainfo", "camonitor"]
 PAGES = [*TOOLS, "catools"]
 TAG_MACROS = {".B", ".BI", ".BR", ".IB", ".RB"}
 OPTION_RE = re.compile(r"^--?[A-Za-z0-9#][A-Za-z0-9_-]*$")
@@ -202,6 +205,8 @@ CLIENT_VARIABLES = ["EPICS_CA_ADDR_LIST", "EPICS_CA_AUTO_ADDR_LIST", "EPICS_CA_N
                     "EPICS_CA_SERVER_PORT", "EPICS_CA_REPEATER_PORT", "EPICS_CA_CONN_TMO",
                     "EPICS_CA_MAX_ARRAY_BYTES", "EPICS_CA_AUTO_ARRAY_BYTES",
                     "EPICS_CA_MAX_SEARCH_PERIOD", "EPICS_CLI_TIMEOUT", "NO_COLOR"]
+#: What casw reads (catools.cli.casw) and its exit statuses (those of the C casw).
+CASW_VARIABLES = ["EPICS_CA_SERVER_PORT", "EPICS_CA_REPEATER_PORT"]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -216,11 +221,27 @@ def test_sections(page: str) -> None:
 def test_environment_and_exit_status(page: str) -> None:
     text = page_text(page)
     env = _section(text, "ENVIRONMENT")
-    for var in CLIENT_VARIABLES:
+    for var in CASW_VARIABLES if page == "casw" else CLIENT_VARIABLES:
         assert re.search(rf"^\.BR? .*\b{var}\b", env, re.M), f"{page}.1: {var}"
     statuses = re.findall(r"^\.TP\n\.B (\d+)$", _section(text, "EXIT STATUS"), re.M)
-    if page != "catools":
+    if page == "casw":
+        assert set(statuses) == {"0", "1", "255", "130", "143", "141"}, statuses
+    elif page != "catools":
         assert {"0", "1", "130", "143", "141"} <= set(statuses), (page, statuses)
+
+
+def test_casw_reads_what_its_page_says() -> None:
+    import inspect
+
+    from catools.cli import casw
+    names = set(re.findall(r'"(EPICS_[A-Z_]+)"', inspect.getsource(casw)))
+    assert names == set(CASW_VARIABLES)
+
+
+def test_catools_documents_the_client_variables_and_beacons() -> None:
+    for page in [*CA_TOOLS, "catools"]:
+        env = _section(page_text(page), "ENVIRONMENT")
+        assert ".B Beacons." in env and "SO_BROADCAST" in env, page
 
 
 def test_serve_environment() -> None:
@@ -247,7 +268,7 @@ def test_json_non_finite_spelling_matches_the_formatter() -> None:
 def test_version_text_matches_the_code() -> None:
     from catools.cli._common import VERSION_TEXT
     line = VERSION_TEXT.strip()
-    for tool in TOOLS:
+    for tool in CA_TOOLS:
         assert line in page_text(tool), tool
 
 

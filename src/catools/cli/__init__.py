@@ -17,6 +17,8 @@ SUBCOMMANDS = {
     "info": ("catools.cli.cainfo", "command"),
     "monitor": ("catools.cli.camonitor", "command"),
     "serve": ("catools.cli.serve", "serve"),
+    "casw": ("catools.cli.casw", "command"),
+    "repeater": ("catools.cli.repeater", "command"),
 }
 
 
@@ -92,6 +94,11 @@ def cainfo_main() -> None:
 def camonitor_main() -> None:
     """Console script ``camonitor``."""
     _run("camonitor")
+
+
+def casw_main() -> None:
+    """Console script ``casw``."""
+    _run("casw")
 
 
 def main() -> None:
