@@ -1,4 +1,5 @@
-"""The ``catools`` command group: get, put, info, monitor, serve (loaded lazily)."""
+"""The ``catools`` command group: get, put, info, monitor, serve, casw, repeater (loaded
+lazily)."""
 from __future__ import annotations
 
 import importlib
@@ -53,4 +54,6 @@ def cli() -> None:
     catools info PV...       like cainfo
     catools monitor PV...    like camonitor
     catools serve --demo     a Channel Access server with demo PVs
+    catools casw             like casw: beacon anomalies
+    catools repeater         like caRepeater
     """
