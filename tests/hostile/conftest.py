@@ -1,8 +1,10 @@
-"""Make ``corefuzz`` (this directory) and the protocol test helpers (``helpers``,
-``fuzzing`` in tests/protocol) importable from the hostile-input tests."""
+"""Make ``corefuzz`` (this directory), the protocol test helpers (``helpers``,
+``fuzzing`` in tests/protocol) and the CLI ones (``fakeserver``, ``clihelpers`` in
+tests/cli) importable from the hostile-input tests."""
 import os
 import sys
 
 HERE = os.path.dirname(__file__)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "protocol"))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "cli"))   # fakeserver, clihelpers
 sys.path.insert(0, HERE)

@@ -1,0 +1,158 @@
+"""Our caget, camonitor and cainfo against a malicious server (issue 10).
+
+:class:`MaliciousServer` is :mod:`fakeserver` (tests/cli) with every TCP reply passed
+through a seeded mutator: bytes flipped, streams cut, huge sizes and counts in plain and
+extended headers, unknown commands, bad DBR types, floods, ERRORs quoting nonsense,
+replies for channels and IOIDs that do not exist. Whatever the server sends, each tool
+must end within its time limit, with exit status 0 or 1, one-line messages and no
+traceback, and a peak RSS far below any claimed size (``ru_maxrss`` from ``wait4``).
+"""
+from __future__ import annotations
+
+import os
+import random
+import struct
+import subprocess
+import time
+
+import pytest
+
+from clihelpers import our_tool
+from epics_env import CaEnv, ca_header, pad8
+from fakeserver import FakePV, FakeServer, header
+
+PVS = {
+    "M:scalar": FakePV(6, 1, "short", (1.5,)),
+    "M:array": FakePV(6, 8, "short", tuple(float(i) for i in range(8))),
+    "M:long": FakePV(5, 1, "short", (7,)),
+}
+#: Peak RSS allowed to a tool (KiB): a few times what a plain caget needs, far below
+#: what any of the claimed sizes (up to 4 GiB) would take.
+MAX_RSS_KIB = 120 * 1024
+
+
+def _mutate(rng: random.Random, reply: bytes) -> bytes:
+    """One hostile variant of a well-formed reply (or the reply itself)."""
+    kind = rng.randrange(14)
+    if kind == 0 or not reply:
+        return reply
+    if kind == 1:                                   # flip a few bytes anywhere
+        data = bytearray(reply)
+        for _ in range(rng.randint(1, 4)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        return bytes(data)
+    if kind == 2:                                   # cut short (the stream goes on)
+        return reply[:rng.randrange(len(reply))]
+    if kind == 3:                                   # extended header claiming 2 GiB
+        return struct.pack(">HHHHII", 15, 0xFFFF, 6, 0, 1, 1) + struct.pack(">II", 1 << 31, 1)
+    if kind == 4:                                   # huge count, small payload
+        return struct.pack(">HHHHII", 1, 0xFFFF, 6, 0, 1, 1) + \
+            struct.pack(">II", 8, 0xFFFFFFF0) + bytes(8)
+    if kind == 5:                                   # an unknown command
+        return ca_header(rng.choice([29, 99, 0x7FFF, 0xFFFE]), 0, 0, 0, 1, 1) + reply
+    if kind == 6:                                   # a bad DBR type
+        return reply[:4] + struct.pack(">H", rng.choice([39, 99, 0xFFFF])) + reply[6:]
+    if kind == 7:                                   # count larger than the payload
+        return reply[:6] + struct.pack(">H", 0xFFFE) + reply[8:]
+    if kind == 8:                                   # garbage
+        return rng.randbytes(rng.randint(16, 4096))
+    if kind == 9:                                   # a flood of the same reply
+        return reply * 2000
+    if kind == 10:                                  # an ERROR quoting nonsense
+        quote = rng.choice([b"", rng.randbytes(rng.randint(1, 40)),
+                            struct.pack(">HHHHII", 15, 0xFFFF, 6, 0, 1, 1)])
+        payload = pad8(quote + b"hostile\0")
+        return ca_header(11, len(payload), 0, 0, 1, rng.randrange(1 << 32)) + payload
+    if kind == 11:                                  # replies for unknown ids
+        return (header(18, 0, 6, 0xFFFFFFFF, rng.randrange(1 << 32), 7)
+                + ca_header(22, 0, 0, 0, rng.randrange(1 << 32), 3)
+                + ca_header(27, 0, 0, 0, rng.randrange(1 << 32), 0)
+                + ca_header(15, 8, 6, 1, 1, rng.randrange(1 << 32)) + bytes(8))
+    if kind == 12:                                  # a zero-size DBR reply
+        return ca_header(15, 0, 6, 1, 1, 1) + reply
+    return reply + rng.randbytes(rng.randint(1, 64))   # trailing junk
+
+
+class MaliciousServer(FakeServer):
+    """A :class:`FakeServer` whose TCP replies are mutated by a seeded RNG; it closes
+    a connection now and then."""
+
+    def __init__(self, ca_env: CaEnv, seed: int, mutate: bool = True) -> None:
+        self.rng = random.Random(seed)
+        self.mutate = mutate
+        super().__init__(ca_env, PVS)
+
+    def _answer(self, channels, cmd, dtype, count, p1, p2, body, raw_header):  # type: ignore[no-untyped-def]
+        reply = super()._answer(channels, cmd, dtype, count, p1, p2, body, raw_header)
+        if not self.mutate:
+            return reply
+        if self.rng.random() < 0.03:
+            raise OSError("the malicious server hangs up")
+        return _mutate(self.rng, reply)
+
+
+def _run(env: CaEnv, argv: list[str], limit: float) -> tuple[int, bytes, bytes, int]:
+    """Run one of our tools; (exit status, stdout, stderr, peak RSS in KiB)."""
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    proc = subprocess.Popen([our_tool(argv[0]), *argv[1:]], env=env.script_env,
+                            stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w)
+    os.close(out_w)
+    os.close(err_w)
+    deadline = time.monotonic() + limit
+    try:
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{argv} still running after {limit} s")
+            time.sleep(0.02)
+    finally:
+        if proc.returncode is None and not pid:
+            proc.kill()
+            os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    with os.fdopen(out_r, "rb") as out, os.fdopen(err_r, "rb") as err:
+        return proc.returncode, out.read(), err.read(), usage.ru_maxrss
+
+
+@pytest.fixture(scope="module")
+def ca_env_module():
+    env = CaEnv()
+    try:
+        yield env
+    finally:
+        env.close()
+
+
+TOOLS = [
+    (["caget", "-w", "1", "M:scalar", "M:array", "M:long"], 15.0),
+    (["caget", "-a", "-w", "1", "-d", "DBR_TIME_DOUBLE", "M:array", "M:scalar"], 15.0),
+    (["cainfo", "-w", "1", "M:array"], 15.0),
+    (["camonitor", "--count", "20", "--timeout", "2", "M:scalar", "M:array"], 20.0),
+]
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("argv,limit", TOOLS, ids=[t[0][0] + str(i) for i, t in
+                                                    enumerate(TOOLS)])
+def test_tools_survive_a_malicious_server(ca_env_module, seed, argv, limit):
+    with MaliciousServer(ca_env_module, seed):
+        status, out, err, rss = _run(ca_env_module, argv, limit)
+    text = err.decode(errors="replace")
+    assert status in (0, 1), (status, text)
+    assert "Traceback" not in text and "internal error" not in text, text
+    assert all(len(line) < 400 for line in text.splitlines()), text
+    assert len(text.splitlines()) < 200, text            # no flood of messages
+    assert rss < MAX_RSS_KIB, rss
+
+
+def test_the_same_server_unmutated_serves_the_tools(ca_env_module):
+    """The control: with mutations off, the server is a working CA server (so the
+    runs above reach the mutated replies)."""
+    with MaliciousServer(ca_env_module, 0, mutate=False):
+        status, out, err, _ = _run(ca_env_module, ["caget", "-w", "2", "M:scalar",
+                                                   "M:long"], 15.0)
+    assert (status, err) == (0, b"")
+    assert out.split() == [b"M:scalar", b"1.5", b"M:long", b"7"]
