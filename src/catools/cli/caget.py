@@ -153,6 +153,7 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
         # a name given twice is read once (the context has one PV per name)
         seen: set[Any] | None = None if len(ctx.pvs) == len(pvs) else set()
         types: dict[int, int] = {}          # native type -> request type
+        most = 0                            # the largest count asked for
         for pv in pvs:
             if pv.state != CONNECTED:
                 continue
@@ -170,11 +171,13 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
                 req_type = types[pv.native_type] = request_type(pv.native_type, opts,
                                                                 dbr_type)
             plan.append((pv, req_type, n))
-        ops = read_bounded(ctx, plan)
+            if n > most:
+                most = n
+        ops = read_bounded(ctx, plan) if most > SMALL_COUNT else ctx.read_many(plan)
         ctx.wait(ops, timeout)
         plain = not as_json and out.colorize is None
-        lines = scalar_lines(ops, opts, None if callback else [n for _, _, n in plan]) \
-            if plain else [None] * len(ops)
+        wanted = None if callback or most == 1 else [n for _, _, n in plan]
+        lines = scalar_lines(ops, opts, wanted) if plain else [None] * len(ops)
         if plain and len(ops) == len(pvs) and None not in lines:
             # the usual case: every PV (each named once) answered with one value
             text = "".join(lines)  # type: ignore[arg-type]  # (no None in it: checked)
@@ -265,6 +268,10 @@ def scalar_lines(ops: list[Any], opts: Any, wanted: list[int] | None = None
     return lines
 
 
+#: No DBR of this many elements or fewer can exceed the smallest message bound (16 KiB).
+SMALL_COUNT = 400
+
+
 def read_bounded(ctx: Any, plan: list[tuple[Any, int, int]]) -> list[Any]:
     """``ctx.read_many(plan)``, except that a read whose reply could not fit in the
     client's message bound (EPICS_CA_MAX_ARRAY_BYTES; ``ClientConfig.max_payload_size``)
@@ -273,8 +280,7 @@ def read_bounded(ctx: Any, plan: list[tuple[Any, int, int]]) -> list[Any]:
     limit = ctx.config.max_payload_size
     big: set[int] = set()
     for index, (_pv, data_type, count) in enumerate(plan):
-        # (no DBR of 400 elements or fewer can exceed the smallest bound, 16 KiB)
-        if count > 400:
+        if count > SMALL_COUNT:
             from ..protocol import data_size
             if data_size(data_type, count) > limit:
                 big.add(index)
