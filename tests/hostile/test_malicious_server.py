@@ -4,15 +4,17 @@
 through a seeded mutator: bytes flipped, streams cut, huge sizes and counts in plain and
 extended headers, unknown commands, bad DBR types, floods, ERRORs quoting nonsense,
 replies for channels and IOIDs that do not exist. Whatever the server sends, each tool
-must end within its time limit, with exit status 0 or 1, one-line messages and no
-traceback, and a peak RSS far below any claimed size (``ru_maxrss`` from ``wait4``).
+must end within its time limit, with exit status 0 or 1, lines of bounded length and
+no traceback, within a 1 GiB address space and with a peak RSS (VmHWM, sampled) far
+below any claimed size.
 """
 from __future__ import annotations
 
-import os
 import random
+import resource
 import struct
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -29,6 +31,8 @@ PVS = {
 #: Peak RSS allowed to a tool (KiB): a few times what a plain caget needs, far below
 #: what any of the claimed sizes (up to 4 GiB) would take.
 MAX_RSS_KIB = 120 * 1024
+#: Address space given to a tool: ample for the interpreter, far below 2 GiB claims.
+ADDRESS_SPACE = 1 << 30
 
 
 def _mutate(rng: random.Random, reply: bytes) -> bytes:
@@ -91,30 +95,48 @@ class MaliciousServer(FakeServer):
         return _mutate(self.rng, reply)
 
 
-def _run(env: CaEnv, argv: list[str], limit: float) -> tuple[int, bytes, bytes, int]:
-    """Run one of our tools; (exit status, stdout, stderr, peak RSS in KiB)."""
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    proc = subprocess.Popen([our_tool(argv[0]), *argv[1:]], env=env.script_env,
-                            stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w)
-    os.close(out_w)
-    os.close(err_w)
-    deadline = time.monotonic() + limit
+def _limit_memory() -> None:
+    """In the child: an address-space cap, so that an unbounded allocation fails at
+    once (MemoryError: a traceback or an "internal error" the test sees)."""
+    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
+
+
+def _hwm_kib(pid: int) -> int:
+    """The process's peak RSS so far (VmHWM: its own, unlike wait4's ru_maxrss, which
+    keeps the RSS of the test process it was forked from)."""
     try:
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{argv} still running after {limit} s")
-            time.sleep(0.02)
-    finally:
-        if proc.returncode is None and not pid:
-            proc.kill()
-            os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    with os.fdopen(out_r, "rb") as out, os.fdopen(err_r, "rb") as err:
-        return proc.returncode, out.read(), err.read(), usage.ru_maxrss
+        with open(f"/proc/{pid}/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _run(env: CaEnv, argv: list[str], limit: float) -> tuple[int, bytes, bytes, int]:
+    """Run one of our tools; (exit status, stdout, stderr, peak RSS in KiB sampled
+    every 10 ms while it ran)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([our_tool(argv[0]), *argv[1:]], env=env.script_env,
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                preexec_fn=_limit_memory)
+        deadline = time.monotonic() + limit
+        peak = 0
+        try:
+            while proc.poll() is None:
+                # (a zombie's status has no VmHWM: the last sample is from its life)
+                peak = max(peak, _hwm_kib(proc.pid))
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{argv} still running after {limit} s")
+                time.sleep(0.01)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        out.seek(0)
+        err.seek(0)
+        return proc.returncode, out.read(), err.read(), peak
 
 
 @pytest.fixture(scope="module")

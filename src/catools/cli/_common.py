@@ -241,8 +241,8 @@ def _flush_quietly() -> None:
         sys.stdout.flush()
     except BrokenPipeError:
         _silence_stdout()
-    except (OSError, ValueError, AttributeError):
-        pass
+    except (OSError, ValueError, AttributeError, RuntimeError):
+        pass        # (RuntimeError: a signal handler's flush within a write)
 
 
 def _flush_stdout(name: str) -> bool:

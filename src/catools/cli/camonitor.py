@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from ._common import (EXIT_SIGTERM, NUMBER_OPTIONS, CaCommand, Output, PVNames, ca_options,
-                      collect_names, fail, help_option, json_options, make_context,
+from ._common import (NUMBER_OPTIONS, CaCommand, Output, PVNames, _die_by_signal,
+                      ca_options, collect_names, fail, help_option, json_options, make_context,
                       number_format_option, number_format_options, option, resolve_count,
                       resolve_priority, resolve_timeout, scan_double, version_option, warn)
 
@@ -175,7 +175,8 @@ class Monitor:
         from . import enable_gc
 
         enable_gc()         # a monitor runs for hours: collect cycles again
-        signal.signal(signal.SIGTERM, _on_sigterm)
+        signal.signal(signal.SIGTERM, _on_signal)
+        signal.signal(signal.SIGINT, _on_signal)
         self.fmt = MonitorFormatter(self.opts)
         ctx = make_context("camonitor", listen_beacons=True)
         self.ctx = ctx
@@ -295,8 +296,11 @@ def _line_style(line: str) -> tuple[int | None, str | None]:
     return None, None
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise SystemExit(EXIT_SIGTERM)
+def _on_signal(signum: int, frame: Any) -> None:
+    """SIGINT or SIGTERM: flush what was printed and end by that signal at once. (An
+    exception raised here could land in a callback that Python runs during an import,
+    such as a module lock's weakref callback, where it is printed and lost.)"""
+    _die_by_signal(signum)
 
 
 if __name__ == "__main__":  # python -m catools.cli.camonitor
