@@ -191,7 +191,8 @@ def main() -> None:
             for kind in (Ours, Theirs):
                 print(f"{kind.name}: {label} ...", file=sys.stderr, flush=True)
                 before, peak, outcome, after = run_one(kind, attack, args, Path(tmp))
-                rows.append((label, kind.name, before, peak, after, outcome))
+                label_now = label.replace("--write-mb", str(args.write_mb))
+                rows.append((label_now, kind.name, before, peak, after, outcome))
     print(f"big = DOUBLE[{args.elements}]; peak RSS = VmHWM of the server process\n")
     print("| attack | server | RSS at start MB | peak RSS MB | 2nd client after | "
           "attacker got |")
