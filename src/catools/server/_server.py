@@ -33,21 +33,16 @@ from ..protocol import (DEFAULT_PROTOCOL_VERSION, DISCONNECTED, DO_REPLY, NEED_D
                         ErrorResponse, EventAddRequest, EventAddResponse, EventCancelRequest,
                         EventsOffRequest, EventsOnRequest, LocalProtocolError,
                         NotFoundResponse, ProtocolError, ReadNotifyRequest, ReadRequest,
-                        ReadSyncRequest,
-                        ReadResponse, RemoteProtocolError, SearchRequest, SearchResponse,
-                        VersionRequest, VersionResponse, VirtualCircuit, WriteNotifyRequest,
+                        ReadResponse, ReadSyncRequest, RemoteProtocolError, SearchRequest,
+                        SearchResponse, VersionRequest, VersionResponse, WriteNotifyRequest,
                         WriteRequest, unpack_header)
 from ..protocol._dbr import DBR_TYPES, data_size
 from ._net import interface_broadcasts, tcp_listener, udp_socket
+from ._connection import HIGH_WATER, PAUSE_READING, _Client, _Sub
 from ._pvdb import PV, PutError
 
 _MINOR = DEFAULT_PROTOCOL_VERSION
 _NO_CID = 0xFFFFFFFF
-#: Above this many buffered output bytes a client's monitor updates are coalesced.
-HIGH_WATER = 1 << 20
-#: Above this many buffered output bytes we stop processing (and reading) the client's
-#: requests; they resume once the buffer is below half of it.
-PAUSE_READING = 4 << 20
 _RECV_SIZE = 1 << 16
 #: A request body above this size is buffered only under the server-wide input budget.
 BIG_REQUEST = 1 << 20
@@ -60,117 +55,6 @@ _BEACON_FIRST_GAP = 0.02
 def _largest_reply(count: int) -> int:
     """Bytes of the largest DBR structure of any type with ``count`` elements (padded)."""
     return (max(data_size(row.id, count) for row in DBR_TYPES) + 7) & ~7
-
-
-class _Sub:
-    """One subscription of one client."""
-
-    __slots__ = ("client", "subid", "channel", "pv", "data_type", "count", "mask",
-                 "request")
-
-    def __init__(self, client: "_Client", subid: int, channel: Any, pv: PV,
-                 data_type: int, count: int, mask: int, request: Any = None) -> None:
-        self.client = client
-        self.subid = subid
-        self.channel = channel
-        self.pv = pv
-        self.data_type = data_type
-        self.count = count
-        self.mask = mask
-        self.request = request             # (EVENT_ADD command, raw header) for ERRORs
-
-
-class _Client:
-    """One TCP client: socket, circuit, input framing and output buffer."""
-
-    def __init__(self, server: "Server", sock: socket.socket, address: tuple[str, int]):
-        self.server = server
-        self.sock = sock
-        self.address = address
-        self.circuit = VirtualCircuit(SERVER, address,
-                                      max_payload_size=server.config.max_payload_size)
-        self.inbuf = bytearray()
-        self.skip = 0                      # bytes of an oversized message to discard
-        self.backlog = False               # unprocessed requests wait in inbuf
-        self.reserved = 0                  # input budget held for a big request
-        self.waiting = False               # waits for input budget (not read)
-        self.out = bytearray()
-        self.pvs: dict[int, PV] = {}       # sid -> PV
-        self.subs: dict[int, _Sub] = {}    # subid -> subscription
-        self.pending: dict[int, _Sub] = {}  # coalesced updates waiting for room
-        self.events_off = False
-        self.closing = False
-        self.closed = False
-        self.events = selectors.EVENT_READ
-
-    # -- output -------------------------------------------------------------
-
-    def send(self, data: bytes) -> None:
-        """Queue bytes for the client; the server flushes every client once per loop
-        iteration, so a burst of updates leaves in few segments (one send call)."""
-        if self.closed or not data:
-            return
-        if not self.out:
-            self.server._dirty.append(self)
-        self.out += data
-
-    def flush(self) -> None:
-        """Send what the socket takes now; wait for writability for the rest."""
-        if self.closed or not self.out:
-            return
-        try:
-            sent = self.sock.send(self.out)
-        except BlockingIOError:
-            sent = 0
-        except OSError:
-            self.server._drop(self)
-            return
-        del self.out[:sent]
-        if not self.out and self.closing:
-            self.server._drop(self)
-            return
-        if self.backlog and len(self.out) < PAUSE_READING // 2:
-            self.backlog = False           # take the waiting requests now
-            self.server._process_input(self, b"")
-            if self.closed:
-                return
-        self._update_interest()
-
-    def on_writable(self) -> None:
-        self.flush()
-        if self.closed or self.closing:
-            return
-        if self.pending and not self.events_off and len(self.out) < HIGH_WATER // 2:
-            self.server._flush_pending(self)
-            self._update_interest()
-
-    @property
-    def congested(self) -> bool:
-        """True while monitor updates should be held back (and coalesced)."""
-        return self.events_off or len(self.out) > HIGH_WATER
-
-    def _update_interest(self) -> None:
-        if self.closed:
-            return
-        events = 0
-        if not self.closing and not self.backlog and not self.waiting and \
-                len(self.out) < PAUSE_READING:
-            events |= selectors.EVENT_READ
-        if self.out:
-            events |= selectors.EVENT_WRITE
-        if events == self.events:
-            return
-        selector = self.server._selector
-        if not events:
-            if self.closing:  # pragma: no cover - dropped earlier when nothing is left
-                self.server._drop(self)
-                return
-            selector.unregister(self.sock)     # waits for input budget, nothing to send
-        elif not self.events:
-            selector.register(self.sock, events, self)
-        else:
-            selector.modify(self.sock, events, self)
-        self.events = events
 
 
 class Server:
