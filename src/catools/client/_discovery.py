@@ -273,11 +273,11 @@ class Discovery:
                 batch = creates[circuit]
 
     def _register_with_repeater(self) -> None:
+        target = ("127.0.0.1", self.config.repeater_port)
         try:
-            self.udp.sendto(bytes(RepeaterRegisterRequest("127.0.0.1")),
-                            ("127.0.0.1", self.config.repeater_port))
-        except OSError:
-            pass
+            self.udp.sendto(bytes(RepeaterRegisterRequest("127.0.0.1")), target)
+        except OSError as exc:      # (refused: no repeater yet; retried later)
+            self._send_failed_to(target, exc)
 
     def _on_beacon(self, command: Any, sender: tuple[str, int]) -> None:
         """On a beacon anomaly (a new or restarted server), forget that server's connect
