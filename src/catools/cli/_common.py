@@ -147,8 +147,9 @@ class CaCommand(click.Command):
             parser._match_long_opt = match_long_opt  # type: ignore[method-assign]
         return parser
 
-    def main(self, args: Any = None, prog_name: str | None = None, fast_exit: bool = False,
-             **extra: Any) -> NoReturn:
+    def main(  # type: ignore[override]  # (always exits; fast_exit for console scripts)
+            self, args: Any = None, prog_name: str | None = None, fast_exit: bool = False,
+            **extra: Any) -> NoReturn:
         """Run the command and exit; ``fast_exit`` (console scripts) skips interpreter
         teardown once everything is flushed."""
         name = self.name or "catools"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator, Sequence
-from typing import Any, BinaryIO, TextIO
+from typing import Any, BinaryIO, Callable, TextIO
 
 from ._names import (
     DBR_CHAR, DBR_CLASS_NAME, DBR_DOUBLE, DBR_ENUM, DBR_FLOAT, DBR_LONG, DBR_SHORT,
@@ -171,8 +171,8 @@ def write_caget(out: BinaryIO | TextIO, name: str, reading: Any, opts: FormatOpt
 
     ``out`` may be a text stream or a binary one (then encoded utf-8/surrogateescape).
     """
+    write: Callable[[Any], Any] = out.write
     text = isinstance(out, io.TextIOBase)
-    write = out.write
     line = _scalar_line(name, reading, opts)
     if line is not None:
         write(line if text else line.encode(ENCODING, ERRORS))

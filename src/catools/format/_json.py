@@ -250,6 +250,6 @@ def camonitor_json(name: str, event: str, reading: Any = None, *,
 def write_json_line(out: BinaryIO | TextIO, line: str) -> None:
     """Write a finished JSON line to a text or binary stream (UTF-8)."""
     try:
-        out.write(line)  # type: ignore[arg-type]
+        out.write(line)  # type: ignore[arg-type,call-overload]
     except TypeError:
         out.write(line.encode("utf-8"))  # type: ignore[arg-type]

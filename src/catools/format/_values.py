@@ -47,7 +47,7 @@ def _escape_sub(m: re.Match) -> str:
     return _ESCAPES[m.group()]
 
 
-def escape_bytes(raw: bytes) -> str:
+def escape_bytes(raw: bytes | bytearray) -> str:
     """``epicsStrnEscapedFromRaw``: C escapes for \\a\\b\\f\\n\\r\\t\\v\\\\ \\' \\" \\0,
     ``\\xhh`` (lower-case hex) for other bytes outside printable ASCII."""
     s = raw.decode("latin-1")
@@ -115,8 +115,7 @@ def _signed_chars(data: Sequence[int]) -> Sequence[int]:
 def _enum_text(idx: int, strs: Sequence[bytes] | None) -> str:
     if idx >= MAX_ENUM_STATES:
         return "Illegal Value (%d)" % idx
-    n = len(strs) if strs is not None else 0
-    if idx >= n:
+    if strs is None or idx >= len(strs):
         return "Enum Index Overflow (%d)" % idx
     return raw_text(strs[idx])
 

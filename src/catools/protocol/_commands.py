@@ -209,7 +209,7 @@ def _name_str(raw: bytes) -> str:
 
 
 try:  # the C accessor that namedtuple uses; plain itemgetter properties otherwise
-    from _collections import _tuplegetter
+    from _collections import _tuplegetter  # type: ignore[import-not-found]
 except ImportError:  # pragma: no cover
     from operator import itemgetter
 
@@ -289,7 +289,7 @@ def _rebuild(name: str, raw: bytes) -> Command:
 # ---------------------------------------------------------------------------
 
 
-def _encode_dbr(cls: type, data: Any, metadata: Any, data_type: int,
+def _encode_dbr(cls: type[Command], data: Any, metadata: Any, data_type: int,
                 data_count: Any = None) -> tuple[int, int, bytes]:
     """Encode a DBR payload; return (data_type, element count, padded payload).
 

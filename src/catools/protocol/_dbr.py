@@ -146,7 +146,8 @@ def _enum_members() -> list[tuple[str, int]]:
 
 
 def _build_channel_type() -> Any:
-    channel_type = enum.IntEnum("ChannelType", _enum_members())
+    # (members come from the DBR table, which mypy cannot read)
+    channel_type = enum.IntEnum("ChannelType", _enum_members())  # type: ignore[misc]
     channel_type.__doc__ = "DBR type ids 0..38 (SHORT canonical, INT an alias)."
     channel_type.__module__ = __name__
     return channel_type

@@ -50,7 +50,8 @@ def pack_header(command: int, payload_size: int, data_type: int, data_count: int
                        parameter1, parameter2)
 
 
-def unpack_header(data: bytes, offset: int = 0) -> tuple[Header, int] | None:
+def unpack_header(data: bytes | bytearray | memoryview, offset: int = 0
+                  ) -> tuple[Header, int] | None:
     """Decode the header at ``offset``; return ``(header, header_size)`` or None if short."""
     if len(data) - offset < 16:
         return None

@@ -122,14 +122,16 @@ def __getattr__(name: str) -> object:
     # CAStatus (an IntEnum of 61 members) is built on first use: enum creation costs
     # start-up time that a plain caget does not need.
     if name == "CAStatus":
-        status = enum.IntEnum("CAStatus", [(s.name, s.code) for s in ECA_CODES])
+        # (members come from the ECA table, which mypy cannot read)
+        status = enum.IntEnum(  # type: ignore[misc]
+            "CAStatus", [(s.name, s.code) for s in ECA_CODES])
         status.__doc__ = "The encoded ECA values (``CAStatus.ECA_NORMAL == 1``)."
         status.__module__ = __name__
         globals()["CAStatus"] = status
         return status
     if name in _LAZY_ENUMS:      # also built on first use (once: stored in globals)
         doc, names = _LAZY_ENUMS[name]
-        made = enum.IntEnum(name, [(n, i) for i, n in enumerate(names)])
+        made = enum.IntEnum(name, [(n, i) for i, n in enumerate(names)])  # type: ignore[misc]
         made.__doc__ = doc
         made.__module__ = __name__
         globals()[name] = made

@@ -22,10 +22,11 @@ class PVFileError(ValueError):
 
 
 _LIMITS = ("display_limits", "control_limits", "alarm_limits", "warning_limits")
-_FIELDS = {"name": str, "type": str, "count": int, "value": object, "units": str,
-           "precision": int, "alarm_severity": (str, int), "warning_severity": (str, int),
-           "enum_strings": list, "read_only": bool, "clamp": bool, "class_name": str,
-           **{name: list for name in _LIMITS}}
+_FIELDS: dict[str, Any] = {
+    "name": str, "type": str, "count": int, "value": object, "units": str,
+    "precision": int, "alarm_severity": (str, int), "warning_severity": (str, int),
+    "enum_strings": list, "read_only": bool, "clamp": bool, "class_name": str,
+    **{name: list for name in _LIMITS}}
 
 
 def load_pv_file(path: str | os.PathLike) -> list[PV]:
@@ -90,7 +91,7 @@ def _build(entry: dict[str, Any], label: str) -> PV:
             raise PVFileError(f"{label}: field {key!r} must be an integer")
         if expected is not object and expected is not int and not isinstance(value, expected):
             kind = {str: "a string", list: "a list", bool: "true or false"}.get(
-                expected, "a string or an integer")  # type: ignore[arg-type]
+                expected, "a string or an integer")
             raise PVFileError(f"{label}: field {key!r} must be {kind}")
         if key in _LIMITS:
             if len(value) != 2 or not all(_is_number(v) for v in value):

@@ -369,7 +369,7 @@ class PV:
         items = items[:self.count]
         if not items:
             items = [] if self.count > 1 else [_zero(native)]
-        out = []
+        out: list[Any] = []
         for item in items:
             if native is ChannelType.STRING:
                 raw = item.encode("utf-8") if isinstance(item, str) else bytes(item)

@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, cast
 
 from ..config import ServerConfig
 from ..protocol import (DEFAULT_PROTOCOL_VERSION, DISCONNECTED, DO_REPLY, NEED_DATA,
@@ -34,8 +34,8 @@ from ..protocol import (DEFAULT_PROTOCOL_VERSION, DISCONNECTED, DO_REPLY, NEED_D
                         EventsOffRequest, EventsOnRequest, LocalProtocolError,
                         NotFoundResponse, ProtocolError, ReadNotifyRequest, ReadRequest,
                         ReadResponse, ReadSyncRequest, RemoteProtocolError, SearchRequest,
-                        SearchResponse, VersionRequest, VersionResponse, WriteNotifyRequest,
-                        WriteRequest, unpack_header)
+                        SearchResponse, ServerChannel, VersionRequest, VersionResponse,
+                        WriteNotifyRequest, WriteRequest, unpack_header)
 from ..protocol._dbr import DBR_TYPES, data_size
 from ._net import interface_broadcasts, tcp_listener, udp_socket
 from ._connection import HIGH_WATER, PAUSE_READING, _Client, _Sub
@@ -319,8 +319,8 @@ class Server:
                 encoded[key] = update
         else:
             # the same value for another subscriber: reuse the encoded payload
-            update = EventAddResponse._from_wire(first.data_type, first.data_count,
-                                                 first.status, sub.subid, first.payload)
+            update = cast(EventAddResponse, EventAddResponse._from_wire(
+                first.data_type, first.data_count, first.status, sub.subid, first.payload))
         self._send(client, update)
 
     def _remove_sub(self, client: _Client, subid: int) -> None:
@@ -333,7 +333,7 @@ class Server:
 
     def _send_beacon(self) -> None:
         if self._udp and self._beacon_targets:
-            raw = bytes(Beacon(version=_MINOR, server_port=self.port,
+            raw = bytes(Beacon(version=_MINOR, server_port=self.port or 0,
                                beacon_id=self._beacon_id, address="0.0.0.0"))
             for target in self._beacon_targets:
                 try:
@@ -383,7 +383,7 @@ class Server:
         replies: list[Any] = []
         for command in commands[1:]:
             if isinstance(command, SearchRequest) and command.name in self.pvs:
-                replies.append(SearchResponse(port=self.port, ip="255.255.255.255",
+                replies.append(SearchResponse(port=self.port or 0, ip="255.255.255.255",
                                               cid=command.cid, version=_MINOR))
             elif isinstance(command, EchoRequest):
                 replies.append(EchoResponse())
@@ -645,7 +645,7 @@ class Server:
             handler(self, client, command, raw_header)
 
     def _on_create(self, client: _Client, command: Any, raw_header: bytes) -> None:
-        channel = client.circuit.channels[command.cid]
+        channel = cast(ServerChannel, client.circuit.channels[command.cid])
         pv = self.pvs.get(command.name)
         if pv is None:
             self._send(client, channel.create_fail())
@@ -711,12 +711,12 @@ class Server:
         self._send_update(client, sub)
 
     def _on_event_cancel(self, client: _Client, command: Any, raw_header: bytes) -> None:
-        channel = client.circuit.channels_sid[command.sid]
+        channel = cast(ServerChannel, client.circuit.channels_sid[command.sid])
         self._send(client, channel.unsubscribe(command.subscriptionid))
         self._remove_sub(client, command.subscriptionid)
 
     def _on_clear(self, client: _Client, command: Any, raw_header: bytes) -> None:
-        channel = client.circuit.channels_sid[command.sid]
+        channel = cast(ServerChannel, client.circuit.channels_sid[command.sid])
         for subid in [s for s, sub in client.subs.items() if sub.channel is channel]:
             self._remove_sub(client, subid)
         client.pvs.pop(command.sid, None)
@@ -737,7 +737,7 @@ class Server:
 
     def _on_search(self, client: _Client, command: Any, raw_header: bytes) -> None:
         if command.name in self.pvs:
-            self._send(client, SearchResponse(port=self.port, ip="255.255.255.255",
+            self._send(client, SearchResponse(port=self.port or 0, ip="255.255.255.255",
                                               cid=command.cid, version=None))
         elif command.reply == DO_REPLY:
             self._send(client, NotFoundResponse(version=_MINOR, cid=command.cid,
