@@ -10,6 +10,7 @@ below any claimed size.
 """
 from __future__ import annotations
 
+import json
 import random
 import resource
 import struct
@@ -27,6 +28,8 @@ PVS = {
     "M:scalar": FakePV(6, 1, "short", (1.5,)),
     "M:array": FakePV(6, 8, "short", tuple(float(i) for i in range(8))),
     "M:long": FakePV(5, 1, "short", (7,)),
+    # 160 kB: its replies need the extended header (issue 10.1's misframing)
+    "M:big": FakePV(6, 20000, "short", tuple(float(i) for i in range(20000))),
 }
 #: Peak RSS allowed to a tool (KiB): a few times what a plain caget needs, far below
 #: what any of the claimed sizes (up to 4 GiB) would take.
@@ -172,9 +175,29 @@ def test_tools_survive_a_malicious_server(ca_env_module, seed, argv, limit):
 
 def test_the_same_server_unmutated_serves_the_tools(ca_env_module):
     """The control: with mutations off, the server is a working CA server (so the
-    runs above reach the mutated replies)."""
+    runs above reach the mutated replies), and a 20,000-element reply in an extended
+    header reads right every time."""
     with MaliciousServer(ca_env_module, 0, mutate=False):
         status, out, err, _ = _run(ca_env_module, ["caget", "-w", "2", "M:scalar",
                                                    "M:long"], 15.0)
-    assert (status, err) == (0, b"")
-    assert out.split() == [b"M:scalar", b"1.5", b"M:long", b"7"]
+        assert (status, err) == (0, b"")
+        assert out.split() == [b"M:scalar", b"1.5", b"M:long", b"7"]
+        for _ in range(5):
+            status, out, err, _ = _run(ca_env_module, ["caget", "--json", "-w", "5",
+                                                       "M:big", "M:scalar"], 15.0)
+            assert (status, err) == (0, b""), err
+            big, scalar = (json.loads(line) for line in out.splitlines())
+            assert big["count"] == 20000 and big["value"] == list(range(20000))
+            assert scalar["value"] == 1.5
+
+
+def test_a_misbehaving_server_is_not_hammered(ca_env_module):
+    """However its replies break the circuit, camonitor reconnects with back-off: a
+    handful of connections in 3 s (issue 10.3)."""
+    counts = []
+    for seed in range(4):
+        with MaliciousServer(ca_env_module, seed) as server:
+            _run(ca_env_module, ["camonitor", "--timeout", "3", "M:scalar", "M:array"],
+                 20.0)
+            counts.append(len(server.clients))
+    assert max(counts) <= 6, counts           # (the session-start client: up to 18)
