@@ -270,3 +270,41 @@ def test_json_timestamps_and_repeated_fields_stay_right_across_records():
 def test_format_options_declare_every_option():
     from catools.format import _options
     assert list(_options.FormatOptions.__annotations__) == list(_options._DEFAULTS)
+
+
+@pytest.mark.parametrize("data_type", range(14, 21))
+def test_json_time_records_equal_the_general_path(data_type):
+    """json_record writes DBR_TIME_* records (every monitor update) in one format; the
+    result must be what the general member-by-member path makes."""
+    import random
+
+    import catools
+    from catools.client import Reading
+    from catools.format import _json
+    from catools.protocol import DBRMetadata
+
+    rng = random.Random(data_type)
+    base = data_type - 14
+    for count in (1, 3):
+        for _ in range(40):
+            if base == 0:
+                data = [rng.choice([b"abc", b"\xff\xfe", b"", b'"q\\\n']) for _ in range(count)]
+            elif base in (2, 6):
+                data = [rng.choice([1.5, math.nan, math.inf, -0.0, 1e300, 0.1])
+                        for _ in range(count)]
+            else:
+                data = [rng.randrange(0, 120) for _ in range(count)]
+            stamp = rng.choice([(0, 0), (rng.randrange(1 << 32), rng.randrange(10**9))])
+            metadata = DBRMetadata(status=rng.randrange(22), severity=rng.randrange(4),
+                                   timestamp=stamp)
+            response = catools.ReadNotifyResponse(data=data, metadata=metadata,
+                                                  data_type=data_type, data_count=count,
+                                                  status=1, ioid=1)
+            reading = Reading("X:y", response, base, count)
+            for as_string in (False, True):
+                for event in (None, "update"):
+                    general = _json._head("X:y", event) + "," + ",".join(
+                        _json._record_fields(reading, char_as_string=as_string)) + "}"
+                    assert _json.json_record("X:y", reading, char_as_string=as_string,
+                                             event=event) == general
+                    json.loads(general)

@@ -249,8 +249,8 @@ class Monitor:
         as_json = self.as_json
         char_string = self.opts.char_as_string
         if as_json:
+            from ..client import Reading
             from ..format import camonitor_json
-            from .caget import _reading
 
         def callback(sub: Any, event: str, response: Any) -> None:
             if self.max_updates is not None and self.updates >= self.max_updates:
@@ -260,7 +260,8 @@ class Monitor:
                 if status == 1:
                     self.updates += 1
                     if as_json:
-                        pending.append(camonitor_json(name, "update", _reading(pv, response),
+                        reading = Reading(name, response, pv.native_type, pv.native_count)
+                        pending.append(camonitor_json(name, "update", reading,
                                                       char_as_string=char_string))
                     else:
                         pending.append(fmt.update(name, response, chan))
