@@ -140,7 +140,7 @@ def request_type(native: int, opts: Any, dbr_type: int) -> int:
 def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, priority: int,
         callback: bool, as_json: bool) -> int:
     """Connect, read, print; return the exit status."""
-    from ..client import CONNECTED, AccessDeniedError, CaStatusError
+    from ..client import CONNECTED, AccessDeniedError
 
     out = Output(colour=None if not as_json else False)
     ctx = make_context("caget")
@@ -205,19 +205,10 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
                 out.raw(line.encode("utf-8", "surrogateescape"))
                 continue
             pad_count = 0 if callback else n
-            result = op.result if op.done and op.error is None else None
-            if not callback and not as_json:
-                if result is not None:
-                    # C caget (ca_array_get) prints the count it asked for, its buffer
-                    # zero-filled beyond a short reply
-                    result = padded(result, n)
-                elif (op.done and isinstance(op.error, CaStatusError)
-                        and not too_large(op)):
-                    # ... and its zeroed buffer when the server fails the read; libca
-                    # reports the error on stderr.
-                    from ..protocol import ca_message
-                    result = _zero_response(req_type, n)
-                    warn(f"Read of '{pv.name}' failed: {ca_message(op.error.status)}")
+            if callback or as_json:
+                result = op.result if op.done and op.error is None else None
+            else:
+                result = c_array_get(op, req_type, n)
             if result is not None:
                 reading = _reading(pv, result)
                 if as_json:
@@ -325,6 +316,23 @@ def padded(response: Any, count: int) -> Any:
         data.extend(array(data.typecode, bytes(data.itemsize * (count - have))))
     return SimpleNamespace(data_type=response.data_type, data=data, data_count=count,
                            metadata=response.metadata, status=response.status)
+
+
+def c_array_get(op: Any, data_type: int, count: int) -> Any:
+    """What C's ``ca_array_get`` of ``count`` elements leaves for the tools to print: the
+    reply, zero-filled beyond a short one; the zeroed buffer when the server failed
+    the read (libca reports that on stderr: one line here); None when nothing was read
+    (not answered, no access, or too large to transfer)."""
+    if not op.done:
+        return None
+    if op.error is None:
+        return padded(op.result, count)
+    from ..client import CaStatusError
+    if not isinstance(op.error, CaStatusError) or too_large(op):
+        return None
+    from ..protocol import ca_message
+    warn(f"Read of '{op.pv.name}' failed: {ca_message(op.error.status)}")
+    return _zero_response(data_type, count)
 
 
 def _zero_response(data_type: int, count: int) -> Any:

@@ -260,9 +260,9 @@ def run(name: str, values: list[str], opts: Any, timeout: float | None, priority
 def _print(out: Output, ctx: Any, pv: Any, opts: Any, which: str, timeout: float | None,
            as_json: bool) -> None:
     """caput's Old/New line: TIME_<native> read (enums as string, -n number)."""
-    from ..client import AccessDeniedError, CaStatusError
+    from ..client import AccessDeniedError
     from ..format import default_request_type
-    from .caget import _reading, _zero_response, padded, read_bounded, too_large
+    from .caget import _reading, c_array_get, read_bounded, too_large
 
     dtype = default_request_type(pv.native_type, enum_as_number=opts.enum_as_number)
     count = pv.native_count
@@ -279,15 +279,7 @@ def _print(out: Output, ctx: Any, pv: Any, opts: Any, which: str, timeout: float
         out.text(body[:-1] + f',"which":"{which}"}}\n')
         return
     from ..format import format_caget_error, format_caput
-    result = None
-    if op.done and op.error is None:
-        # C caput prints the count it asked for, zero-filled beyond a short reply ...
-        result = padded(op.result, count)
-    elif op.done and isinstance(op.error, CaStatusError) and not too_large(op):
-        # ... and its zeroed buffer when the server fails the read
-        from ..protocol import ca_message
-        result = _zero_response(dtype, count)
-        warn(f"Read of '{pv.name}' failed: {ca_message(op.error.status)}")
+    result = c_array_get(op, dtype, count)     # (C caput prints what it asked for)
     if result is not None:
         reading = _reading(pv, result)
         out.text(format_caput(which, pv.name, reading, opts),
