@@ -63,7 +63,6 @@ class Discovery:
         _name_servers: dict[tuple[str, int], Circuit]
         _ns_missed: set[tuple[str, int]]
         _refused: set[tuple[str, int]]
-        _beacons: dict[tuple[str, int], int]
         _beacon_tracker: Any
         _listening_since: float
         _beacon_callbacks: list[Callable[[tuple[str, int], int, Any], None]]
@@ -280,12 +279,19 @@ class Discovery:
             self._send_failed_to(target, exc)
 
     def _on_beacon(self, command: Any, sender: tuple[str, int]) -> None:
-        """On a beacon anomaly (a new or restarted server), forget that server's connect
-        back-off and search unresolved channels now instead of at their back-off time."""
-        host = command.address if command.address != "0.0.0.0" else sender[0]
-        key = (host, command.server_port or self.config.server_port)
+        """Feed a beacon to the ``BeaconTracker`` (libca's and casw's rules; its module is
+        imported at the first beacon, which keeps start-up light) and to the on_beacon
+        callbacks. On an anomaly (a new or restarted server), forget that server's
+        connect back-off and search unresolved channels now instead of at their
+        back-off time."""
+        from .beacons import BeaconTracker, beacon_address
+        tracker = self._beacon_tracker
+        if tracker is None:
+            tracker = self._beacon_tracker = BeaconTracker(start=self._listening_since)
+        port = self.config.server_port
+        key = beacon_address(command, sender, port)
         now = time.monotonic()
-        anomaly = self._beacon_anomaly(command, sender, key, now)
+        anomaly = tracker.observe_beacon(command, sender, now, port)
         for callback in list(self._beacon_callbacks):
             callback(key, command.beacon_id, anomaly)
         if anomaly is None:
@@ -295,29 +301,6 @@ class Discovery:
             return
         self._last_anomaly = now
         self._boost_searches(now)
-
-    def _beacon_anomaly(self, command: Any, sender: tuple[str, int],
-                        key: tuple[str, int], now: float) -> Any:
-        """The one call point of beacon-anomaly detection: a ``BeaconTracker`` of
-        ``catools.client.beacons`` (libca's and casw's rules; imported at the first
-        beacon, which keeps start-up light) gives a ``BeaconAnomaly`` or None. Without
-        that module: True when the id is not the successor of the server's last one."""
-        tracker = self._beacon_tracker
-        if tracker is None:
-            try:
-                from .beacons import BeaconTracker
-            except ImportError:
-                tracker = False
-            else:
-                tracker = BeaconTracker(start=self._listening_since)
-            self._beacon_tracker = tracker
-        if tracker:
-            return tracker.observe_beacon(command, sender, now, self.config.server_port)
-        last = self._beacons.get(key)
-        self._beacons[key] = command.beacon_id
-        if last is not None and command.beacon_id in (last, (last + 1) % (1 << 32)):
-            return None
-        return True
 
     def _on_search_response(self, cid: int, address: tuple[str, int] | None,
                             creates: dict["Circuit", list[PV]] | None = None) -> None:
