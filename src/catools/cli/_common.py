@@ -527,13 +527,9 @@ def check_names(names: Iterable[str]) -> None:
     """As the C tools: a name libca refuses (empty, or longer than MAX_NAME_LENGTH
     bytes: a search must fit one datagram) gets one line each, then exit 1 before
     anything is read."""
-    bad = []
-    for name in names:
-        # (a name of 251 characters or fewer is never more than 1007 UTF-8 bytes)
-        if not name or len(name) > 251:
-            from ..protocol._constants import MAX_NAME_LENGTH
-            if not name or len(name.encode("utf-8", "surrogateescape")) > MAX_NAME_LENGTH:
-                bad.append(name)
+    from ..protocol._constants import NAME_CHARS_SAFE, name_too_long
+    bad = [name for name in names
+           if not name or (len(name) > NAME_CHARS_SAFE and name_too_long(name))]
     if bad:
         from ..protocol import CAStatus, ca_message
         text = ca_message(int(CAStatus.ECA_BADSTR))

@@ -17,9 +17,10 @@ from ..protocol import (CLIENT, DISCONNECTED, AccessRightsResponse, Broadcaster,
                         ClearChannelRequest, CreateChanResponse, CreateChFailResponse,
                         EchoRequest, EchoResponse, ErrorResponse, EventAddResponse,
                         EventCancelResponse, LocalProtocolError, NotFoundResponse,
-                        ReadNotifyResponse, RemoteProtocolError, SearchResponse,
-                        ServerDisconnResponse, VersionResponse, WriteNotifyResponse, promote)
-from ..protocol._constants import MAX_NAME_LENGTH
+                        ReadNotifyResponse, ReadResponse, RemoteProtocolError,
+                        SearchResponse, ServerDisconnResponse, VersionResponse,
+                        WriteNotifyResponse, promote)
+from ..protocol._constants import MAX_NAME_LENGTH, NAME_CHARS_SAFE, name_too_long
 from . import _net
 from ._backoff import Backoff
 from ._circuit import Circuit
@@ -30,7 +31,6 @@ from ._pv import (CLOSED, CONNECTED, NEVER_CONNECTED, PREVIOUSLY_CONNECTED, PV, 
                   Subscription)
 
 _RECV_SIZE = 1 << 17
-_NAME_CHARS_SAFE = MAX_NAME_LENGTH // 4   # never more UTF-8 bytes than MAX_NAME_LENGTH
 #: libca waits this long for an ECHO reply before declaring a circuit unresponsive.
 ECHO_TIMEOUT = 5.0
 #: Seconds between repeater registration attempts until one is confirmed.
@@ -38,6 +38,11 @@ REGISTER_RETRY = 5.0
 #: A channel dropped after a bad reply is searched again after this long (libca's
 #: disconnect-governor period), so a server that keeps sending it is not hammered.
 DROP_RETRY = 10.0
+#: Replies that name their request's IOID in p2, and those that carry the client's
+#: channel id in p1 (how a bad reply is traced to its channel).
+_IOID_REPLIES = frozenset({ReadResponse.ID, ReadNotifyResponse.ID, WriteNotifyResponse.ID})
+_CID_REPLIES = frozenset({ErrorResponse.ID, CreateChanResponse.ID, AccessRightsResponse.ID,
+                          CreateChFailResponse.ID, ServerDisconnResponse.ID})
 
 
 class Context(Discovery):
@@ -116,7 +121,6 @@ class Context(Discovery):
         self.listen_beacons = listen_beacons
         self.repeater_registered = False
         self._register_at = 0.0 if listen_beacons else None
-        self._beacons: dict[tuple[str, int], int] = {}
         self._beacon_tracker: Any = None    # made at the first beacon
         self._listening_since = time.monotonic()
         self._beacon_callbacks: list[Callable[[tuple[str, int], int, Any], None]] = []
@@ -140,9 +144,8 @@ class Context(Discovery):
             key = (name, priority)
             pv = pvs.get(key)
             if pv is None:      # a new PV: its search id, and its first search now
-                if not name or "\0" in name or (
-                        len(name) > _NAME_CHARS_SAFE
-                        and len(name.encode("utf-8", "surrogateescape")) > MAX_NAME_LENGTH):
+                if not name or "\0" in name or (len(name) > NAME_CHARS_SAFE
+                                                  and name_too_long(name)):
                     raise ValueError(f"invalid PV name {name[:60]!r}: empty, over "
                                      f"{MAX_NAME_LENGTH} bytes or holding a NUL")
                 pv = pvs[key] = PV(self, name, priority)
@@ -466,13 +469,13 @@ class Context(Discovery):
         pv = None
         if header is not None:
             command, p1, p2 = header.command, header.parameter1, header.parameter2
-            if command == 1:                        # EVENT_ADD: p2 = subscription id
+            if command == EventAddResponse.ID:      # p2: the subscription id
                 sub = circuit.subs.get(p2)
                 pv = sub.pv if sub is not None else None
-            elif command in (3, 15, 19):            # READ(_NOTIFY) / WRITE_NOTIFY: ioid
+            elif command in _IOID_REPLIES:
                 op = circuit.ops.get(p2)
                 pv = op.pv if op is not None else None
-            elif command in (11, 18, 22, 26, 27):   # carry the client's channel id in p1
+            elif command in _CID_REPLIES:
                 pv = circuit.pvs.get(p1)
         if pv is None or pv.circuit is not circuit:
             host = f"{self.host_label(circuit.address[0])}:{circuit.address[1]}"

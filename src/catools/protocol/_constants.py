@@ -27,6 +27,15 @@ MAX_ENUM_STRING_SIZE = 26
 MAX_ENUM_STATES = 16
 #: Longest name (without NUL) that libca accepts on a circuit.
 MAX_NAME_LENGTH = 1007
+#: A name of this many characters or fewer is never over MAX_NAME_LENGTH UTF-8 bytes
+#: (a cheap test to run before :func:`name_too_long`).
+NAME_CHARS_SAFE = MAX_NAME_LENGTH // 4
+
+
+def name_too_long(name: str) -> bool:
+    """True when ``name`` (surrogate-escaped bytes kept as they were) is over
+    MAX_NAME_LENGTH bytes: libca refuses to create a channel for it."""
+    return len(name.encode("utf-8", "surrogateescape")) > MAX_NAME_LENGTH
 #: Longest CLIENT_NAME / HOST_NAME payload RSRV accepts, NUL included.
 MAX_CLIENT_HOST_NAME = 512
 PRIORITY_MIN = 0
