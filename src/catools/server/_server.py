@@ -557,10 +557,8 @@ class Server:
 
     def _cid_of(self, client: _Client, header: Any) -> int:
         """The CID an ERROR about a channel request carries (RSRV: the channel's)."""
-        if header.command in (1, 2, 3, 4, 15, 19):
-            channel = client.circuit.channels_sid.get(header.parameter1)
-            if channel is not None and header.parameter1 in client.pvs:
-                return channel.cid
+        if header.command in (1, 2, 3, 4, 15, 19) and header.parameter1 in client.pvs:
+            return self._cid_of_sid(client, header.parameter1)
         return _NO_CID
 
     def _too_large(self, client: _Client, command: Any, raw_header: bytes, pv: PV,
