@@ -132,17 +132,24 @@ def test_c_caget_w_nan(ioc):
     assert (c.returncode, c.stdout, c.stderr) == (1, b"", b"")
 
 
-def test_w_inf_waits_forever(ioc):
-    """-w inf for a PV that does not exist: still waiting after a while (C: the same)."""
-    proc = subprocess.Popen([our_tool("caget"), "-w", "inf", "BI:nope"],
-                            env=ioc.script_env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def _still_running(ioc, *argv: str) -> tuple[bytes, bytes]:
+    """Run one of our tools, check it is still running after 2.5 s, end it with
+    SIGINT; its (stdout, stderr)."""
+    proc = subprocess.Popen([our_tool(argv[0]), *argv[1:]], env=ioc.script_env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
     try:
         time.sleep(2.5)
         assert proc.poll() is None
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=10)
+    return out, err
+
+
+def test_w_inf_waits_forever(ioc):
+    """-w inf for a PV that does not exist: still waiting after a while (C: the same)."""
+    out, err = _still_running(ioc, "caget", "-w", "inf", "BI:nope")
     assert b"Traceback" not in err and out == b""
 
 
@@ -155,15 +162,7 @@ def test_camonitor_run_time_rejected(ioc, value):
 
 
 def test_camonitor_run_time_inf_is_no_limit(ioc):
-    proc = subprocess.Popen([our_tool("camonitor"), "--timeout", "inf", "BI:ai"],
-                            env=ioc.script_env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        time.sleep(2.5)
-        assert proc.poll() is None
-    finally:
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
+    out, err = _still_running(ioc, "camonitor", "--timeout", "inf", "BI:ai")
     assert b"Traceback" not in err and out.startswith(b"BI:ai ")
 
 

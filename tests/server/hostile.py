@@ -168,17 +168,11 @@ def huge_write(port: int, name: str, size: int, chunk: int = 1 << 20) -> tuple[b
             sock.sendall(block[:part])
             sent += part
         sock.sendall(header(CMD_ECHO))
-        replies = []
-        while True:
-            message = reader.next(30.0)
-            if message is None:
-                return False, replies
-            if message[0] == CMD_ECHO:
-                return True, replies
-            if message[0] == CMD_ERROR:
-                replies.append(("ERROR",) + error_status(message))
-            elif message[0] == CMD_WRITE_NOTIFY:
-                replies.append(("WRITE_NOTIFY", message[3]))
+        answered, messages = _until_echo(reader)
+        replies = [("ERROR",) + error_status(m) if m[0] == CMD_ERROR
+                   else ("WRITE_NOTIFY", m[3])
+                   for m in messages if m[0] in (CMD_ERROR, CMD_WRITE_NOTIFY)]
+        return answered, replies
     finally:
         sock.close()
 
@@ -198,19 +192,28 @@ def huge_count_reads(port: int, name: str, counts: tuple[int, ...],
             requests.append(header(CMD_EVENT_ADD, len(body), dtype, count, sid, 200 + i)
                             + body)
         sock.sendall(b"".join(requests) + header(CMD_ECHO))
-        replies = []
-        while True:
-            message = reader.next(30.0)
-            if message is None:
-                return False, replies
-            if message[0] == CMD_ECHO:
-                deadline = time.monotonic() + linger
-                while (late := reader.next(max(0.0, deadline - time.monotonic()))):
-                    replies.append(_reply(late))
-                return True, sorted(replies, key=repr)
-            replies.append(_reply(message))
+        answered, messages = _until_echo(reader, linger)
+        replies = [_reply(message) for message in messages]
+        return answered, sorted(replies, key=repr) if answered else replies
     finally:
         sock.close()
+
+
+def _until_echo(reader: Reader, linger: float = 0.0
+                ) -> tuple[bool, list[tuple[int, int, int, int, int, bytes]]]:
+    """The messages before the reply to an ECHO just sent, and those that come within
+    ``linger`` s after it; ``(False, messages)`` if the ECHO is not answered in 30 s."""
+    messages = []
+    while True:
+        message = reader.next(30.0)
+        if message is None:
+            return False, messages
+        if message[0] == CMD_ECHO:
+            deadline = time.monotonic() + linger
+            while linger and (late := reader.next(max(0.0, deadline - time.monotonic()))):
+                messages.append(late)
+            return True, messages
+        messages.append(message)
 
 
 def _reply(message: tuple[int, int, int, int, int, bytes]) -> tuple:
