@@ -73,12 +73,8 @@ class Context(Discovery):
             pass
         self.udp.bind(("", 0))
         self.poller.register(self.udp, READ, None)
-        self.search_targets: list[tuple[str, int]] = []
-        for host, port in config.search_addresses(_net.broadcast_addresses):
-            try:
-                self.search_targets.append((_net.resolve(host), port))
-            except OSError:
-                self.on_warning("Unable to resolve EPICS_CA_ADDR_LIST entry", host)
+        self.search_targets = self._resolve(
+            config.search_addresses(_net.broadcast_addresses), "EPICS_CA_ADDR_LIST")
         # as libca: always (an EPICS_CA_ADDR_LIST entry may be a subnet broadcast)
         try:
             self.udp.setsockopt(_socket.SOL_SOCKET, _socket.SO_BROADCAST, 1)
@@ -87,15 +83,8 @@ class Context(Discovery):
         self.on_log: Callable[[str], None] = _errlog
         self._send_failed: set[tuple[str, int]] = set()    # reported once each
         self.backoff = Backoff(config.reconnect_delay, config.reconnect_ceiling)
-        self._ns_addresses: list[tuple[str, int]] = []
-        for host, port in config.name_servers:
-            try:
-                address = (_net.resolve(host), port)
-            except OSError:
-                self.on_warning("Unable to resolve EPICS_CA_NAME_SERVERS entry", host)
-                continue
-            if address not in self._ns_addresses:
-                self._ns_addresses.append(address)
+        self._ns_addresses = list(dict.fromkeys(         # (each name server once)
+            self._resolve(config.name_servers, "EPICS_CA_NAME_SERVERS")))
         self.host_name = _net.host_name()
         self.user_name = _net.user_name()
         self.pvs: dict[tuple[str, int], PV] = {}
@@ -125,6 +114,18 @@ class Context(Discovery):
         self._listening_since = time.monotonic()
         self._beacon_callbacks: list[Callable[[tuple[str, int], int, Any], None]] = []
         self._last_anomaly = 0.0
+
+    def _resolve(self, entries: Iterable[tuple[str, int]], variable: str
+                 ) -> list[tuple[str, int]]:
+        """``(ip, port)`` of each ``(host, port)`` entry of ``variable``; a host that
+        does not resolve is reported (on_warning) and left out."""
+        out = []
+        for host, port in entries:
+            try:
+                out.append((_net.resolve(host), port))
+            except OSError:
+                self.on_warning(f"Unable to resolve {variable} entry", host)
+        return out
 
     # -- public API ----------------------------------------------------------
 
