@@ -1,108 +1,408 @@
-"""One TCP connection of the client: a socket and the VirtualCircuit that parses it."""
+"""One circuit of the client: a TCP connection (``_stream``) to one server at one
+priority, the VirtualCircuit that parses it, and the tables that route its commands
+(cid -> PV, ioid -> Operation, subscription id -> Subscription).
+
+The circuit reports to its Context only through a :class:`CircuitOwner`.
+"""
 from __future__ import annotations
 
-import _socket  # (the C module: see _context)
-import errno
-import time
-from typing import TYPE_CHECKING, Any
+from collections import deque
+from typing import Any, Callable, Protocol
 
-from ..protocol import (CLIENT, ClientNameRequest, HostNameRequest, VersionRequest,
-                        VirtualCircuit)
-from ._poll import READ, WRITE
+from ..protocol import (CLIENT, DISCONNECTED, AccessRightsResponse, ClientNameRequest,
+                        CreateChanResponse, CreateChFailResponse, EchoRequest, EchoResponse,
+                        ErrorResponse, EventAddRequest, EventAddResponse,
+                        EventCancelResponse, HostNameRequest, LocalProtocolError,
+                        ReadNotifyRequest, ReadNotifyResponse, ReadRequest,
+                        RemoteProtocolError, SearchResponse, ServerDisconnResponse,
+                        VersionRequest, VirtualCircuit, WriteNotifyRequest,
+                        WriteNotifyResponse, WriteRequest, ca_message)
+from ._callbacks import CallbackQueue
+from ._errors import CaStatusError, DisconnectedError
+from ._poll import Poller
+from ._pv import CONNECTED, PV, Operation, Subscription
+from ._stream import Stream
 
-if TYPE_CHECKING:
-    from ._context import Context
-    from ._pv import PV, Operation, Subscription
+#: Requests whose IOID an ERROR quotes in p2 (their operation ends with it).
+_IO_REQUESTS = frozenset({ReadRequest.ID, ReadNotifyRequest.ID, WriteNotifyRequest.ID})
+#: Replies that name their request's IOID in p2 / carry our channel id in p1 (how a
+#: bad reply is traced to its channel).
+_IOID_REPLIES = frozenset({ReadNotifyResponse.ID, WriteNotifyResponse.ID})
+_CID_REPLIES = frozenset({ErrorResponse.ID, CreateChanResponse.ID, AccessRightsResponse.ID,
+                          CreateChFailResponse.ID, ServerDisconnResponse.ID})
+#: A channel dropped after a bad reply is searched again after this long (libca's
+#: disconnect-governor period), so a server that keeps sending it is not hammered.
+DROP_RETRY = 10.0
+
+
+class CircuitOwner(Protocol):
+    """What a circuit needs from its Context."""
+
+    poller: Poller
+    callbacks: CallbackQueue
+    max_payload_size: int
+    user_name: str
+    host_name: str
+
+    def flush_later(self, circuit: "Circuit") -> None: ...
+    def lost(self, circuit: "Circuit", reason: str) -> None: ...
+    def established(self, circuit: "Circuit") -> None: ...
+    def channel_lost(self, pv: PV, retry_after: float) -> None: ...
+    def search_reply(self, circuit: "Circuit", cid: int, address: tuple[str, int]) -> None: ...
+    def warn(self, message: str, context: str) -> None: ...
+    def host_label(self, address: str) -> str: ...
 
 
 class Circuit:
-    """A TCP connection to one server at one priority, wrapping a VirtualCircuit."""
+    """A circuit to ``address`` at ``priority``: requests out, commands routed in."""
 
-    def __init__(self, context: "Context", address: tuple[str, int], priority: int) -> None:
-        self.context = context
+    def __init__(self, address: tuple[str, int], priority: int, owner: CircuitOwner,
+                 now: float) -> None:
+        self.owner = owner
         self.address = address
         self.priority = priority
-        self.core = VirtualCircuit(CLIENT, address, priority,
-                                   max_payload_size=context.config.max_payload_size)
-        self.sock = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
-        self.sock.setblocking(False)
-        self.sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
-        self.sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_KEEPALIVE, 1)
-        self.connecting = True
-        self.closed = False
-        self.outbuf = bytearray()
+        self.core = VirtualCircuit(CLIENT, address, priority, ignore_unknown_ids=True,
+                                   max_payload_size=owner.max_payload_size)
+        self.callbacks = owner.callbacks
+        self.stream = Stream(address, owner.poller, self, lambda: owner.flush_later(self),
+                             lambda: owner.lost(self, "Virtual circuit disconnect"))
         self.pvs: dict[int, PV] = {}                 # cid -> PV
-        self.ops: dict[int, Operation] = {}          # ioid -> pending operation
-        self.subs: dict[int, Subscription] = {}      # subscriptionid -> Subscription
-        self.last_recv = self.created_at = time.monotonic()
-        #: When the server first sent something (None: not yet; the handshake is due)
+        self.ops: dict[int, Operation] = {}          # ioid -> pending get / put-notify
+        self.subs: dict[int, Subscription] = {}      # subscription id -> Subscription
+        self.confirms = _Confirms()                  # plain WRITEs with confirm=True
+        self.last_recv = self.created_at = now
+        #: when the server first sent something (None: not yet; the handshake is due)
         self.established_at: float | None = None
-        #: When channels were last requested, and when a CREATE_CHAN (or _FAIL) reply
+        #: when channels were last requested, and when a CREATE_CHAN (or _FAIL) reply
         #: last came: a server silent while it owes replies fails like a silent one
         self.creates_sent_at: float | None = None
         self.creates_answered_at = 0.0
-        #: The errno of a failed connect (reported once per failure streak)
-        self.connect_error = 0
         self.echo_sent: float | None = None
+        self.echoes = self.echoes_sent = 0
         self.name_server = False
-        self.echoes: int = 0
-        err = self.sock.connect_ex(address)
-        if err not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
-            self.sock.close()
-            raise OSError(err, f"connect to {address[0]}:{address[1]}: {errno.errorcode.get(err)}")
-        context.poller.register(self.sock, READ | WRITE, self)
-        self.writable_wanted = True             # until the connection completes
+        self.warned_unknown = False
         self.send(VersionRequest(priority=priority, version=13),
-                  ClientNameRequest(context.user_name), HostNameRequest(context.host_name))
+                  ClientNameRequest(owner.user_name), HostNameRequest(owner.host_name))
+
+    closed = property(lambda self: self.stream.closed)
+
+    # -- output -------------------------------------------------------------
 
     def send(self, *commands: Any) -> None:
-        """Encode through the core and write (buffered until the socket takes it)."""
-        data = self.core.send(*commands)
-        self.write(data)
+        """Encode through the core and queue."""
+        self.stream.write(self.core.send(*commands))
 
-    def write(self, data: bytes) -> None:
-        """Queue bytes; the Context flushes every circuit once per loop iteration, so a
-        burst of requests (thousands of creates or reads) goes out in few segments."""
-        if self.closed:
+    def create_channels(self, pvs: list[PV], now: float) -> None:
+        """Open channels for PVs found on this circuit (one CREATE_CHAN each)."""
+        channels, data = self.core.create_channels([pv.name for pv in pvs])
+        by_cid = self.pvs
+        for pv, channel in zip(pvs, channels):
+            pv.circuit = self
+            pv.channel = channel
+            by_cid[channel.cid] = pv
+        self.stream.write(data)
+        self.creates_sent_at = now
+
+    def read_many(self, ops: list[Operation], reads: list[Any]) -> None:
+        """READ_NOTIFYs for ``(channel, data_type, count)``, ending ``ops``."""
+        ioids, data = self.core.read_notify_many(reads)
+        self.ops.update(zip(ioids, ops))
+        self.stream.write(data)
+
+    def write_value(self, op: Operation, request: Any, confirm: bool) -> None:
+        """Send a WRITE or WRITE_NOTIFY. A WRITE_NOTIFY ends ``op`` at its reply; a
+        WRITE with ``confirm`` at the ECHO sent after it (with the ERROR that quoted
+        it, if one came first); a plain WRITE at once."""
+        pv = op.pv
+        if request.__class__ is WriteNotifyRequest:
+            self.ops[request.ioid] = op
+            self.send(request)
             return
-        if not self.outbuf and not self.connecting:
-            self.context._dirty.append(self)
-        self.outbuf += data
+        pv.last_write = request.ioid
+        if pv._write_errors:
+            pv._write_errors.clear()        # (an earlier put's error is not this one's)
+        self.send(request)
+        if confirm:
+            self.confirms.add(request.ioid, op, self.echo())
+        else:
+            op._finish(result=None)
 
-    def flush(self) -> None:
-        """Send what the socket takes now; wait for writability for the rest."""
-        if self.closed or self.connecting or not self.outbuf:
+    def echo(self) -> int:
+        """Send an ECHO; ``self.echoes`` reaches the number returned when its reply
+        (and so every reply to what was sent before it) has arrived."""
+        self.send(EchoRequest())
+        self.echoes_sent += 1
+        return self.echoes_sent
+
+    def subscribe(self, sub: Subscription) -> None:
+        """EVENT_ADD for ``sub`` on its (connected) PV's channel."""
+        data_type, count = sub.request()
+        request = sub.pv.channel.subscribe(  # type: ignore[union-attr]  # (connected)
+            data_type=data_type, data_count=count, mask=sub.mask)
+        sub.subscriptionid = request.subscriptionid
+        self.subs[request.subscriptionid] = sub
+        self.send(request)
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        """EVENT_CANCEL; later updates for it are dropped quietly."""
+        subscriptionid = sub.subscriptionid
+        sub.subscriptionid = None
+        if subscriptionid is None or self.subs.pop(subscriptionid, None) is None:
             return
-        try:
-            sent = self.sock.send(self.outbuf)
-        except BlockingIOError:
-            sent = 0
-        except OSError:
-            self.context._circuit_lost(self)
-            return
-        del self.outbuf[:sent]
-        self._watch_writable(bool(self.outbuf))
+        channel = sub.pv.channel
+        if channel is not None and not self.closed:
+            try:
+                self.send(channel.unsubscribe(subscriptionid))
+            except LocalProtocolError:
+                pass
 
-    def _watch_writable(self, wanted: bool) -> None:
-        if wanted != self.writable_wanted:
-            self.writable_wanted = wanted
-            self.context.poller.modify(self.sock, READ | WRITE if wanted else READ)
+    def forget(self, pv: PV, reason: str, clear: bool = True) -> None:
+        """Take ``pv`` off this circuit: its subscriptions and pending operations
+        (which fail with ``reason``) and, with ``clear``, its channel (CLEAR_CHANNEL)."""
+        channel = pv.channel
+        if channel is not None and self.pvs.get(channel.cid) is pv:
+            del self.pvs[channel.cid]
+            if clear and channel.sid is not None and not self.closed:
+                try:
+                    self.send(channel.clear())
+                except LocalProtocolError:
+                    pass
+        for sub in pv._subscriptions or ():
+            if sub.subscriptionid is not None:    # (the channel's end ends them)
+                self.subs.pop(sub.subscriptionid, None)
+                sub.subscriptionid = None
+        for table in (self.ops, self.confirms.ops):
+            for ioid in [i for i, op in table.items() if op.pv is pv]:
+                table.pop(ioid)._finish(error=DisconnectedError(pv.name, reason))
 
-    def on_writable(self) -> None:
-        if self.connecting:
-            err = self.sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
-            if err:
-                self.connect_error = err
-                self.context._circuit_lost(self)
+    def close(self, reason: str) -> list[PV]:
+        """Close the socket; fail every pending operation; the PVs it had."""
+        self.stream.close()
+        for table in (self.ops, self.confirms.ops):
+            for op in list(table.values()):
+                op._finish(error=DisconnectedError(op.pv.name, reason or "not connected"))
+            table.clear()
+        pvs = list(self.pvs.values())
+        self.pvs.clear()
+        self.subs.clear()
+        self.confirms.queue.clear()
+        return pvs
+
+    # -- input --------------------------------------------------------------
+
+    def receive(self, data: bytes, now: float) -> None:
+        """Parse what arrived and route each command (user callbacks are queued)."""
+        self.last_recv = now
+        self.echo_sent = None
+        if data and self.established_at is None:
+            self.established_at = now
+            self.owner.established(self)
+        core = self.core
+        core.recv(data)
+        subs = self.subs
+        queue = self.callbacks.items.append
+        dispatch = _DISPATCH
+        while True:
+            try:
+                commands = core.next_commands()
+            except RemoteProtocolError as exc:
+                if getattr(exc, "recoverable", False):
+                    self._bad_reply(exc)        # the circuit stays; next message
+                    if self.closed:
+                        return
+                    continue
+                self.owner.lost(self, f"protocol error: {exc}")
                 return
-            self.connecting = False
-        self.flush()
-        if not self.closed and not self.outbuf:
-            self._watch_writable(False)
+            if not commands:
+                return
+            for command in commands:
+                if command.__class__ is EventAddResponse:       # (the hot path)
+                    sub = subs.get(command.subscriptionid)
+                    if sub is not None:
+                        queue((_update, (sub, command)))
+                    continue
+                handler = dispatch.get(command.__class__)
+                if handler is not None:
+                    handler(self, command)
+                    if self.closed:
+                        return
+                elif command is DISCONNECTED:
+                    self.owner.lost(self, "Virtual circuit disconnect")
+                    return
 
-    def close(self) -> None:
-        if self.closed:
+    def _bad_reply(self, exc: RemoteProtocolError) -> None:
+        """A recoverable protocol error: an unknown id is dropped (one warning per
+        circuit); otherwise drop the channel it concerns, found from the message's
+        header, and keep the circuit and the other channels."""
+        host = f"{self.owner.host_label(self.address[0])}:{self.address[1]}"
+        if getattr(exc, "ignorable", False):
+            if not self.warned_unknown:
+                self.warned_unknown = True
+                self.owner.warn("Reply for an unknown request dropped", f"{host} {exc}")
             return
-        self.closed = True
-        self.context.poller.unregister(self.sock)
-        self.sock.close()
+        header = getattr(exc, "header", None)
+        pv = None
+        if header is not None:
+            command, p1, p2 = header.command, header.parameter1, header.parameter2
+            if command == EventAddResponse.ID:
+                sub = self.subs.get(p2)
+                pv = sub.pv if sub is not None else None
+            elif command in _IOID_REPLIES:
+                op = self.ops.get(p2)
+                pv = op.pv if op is not None else None
+            elif command in _CID_REPLIES:
+                pv = self.pvs.get(p1)
+        if pv is None or pv.circuit is not self:
+            self.owner.warn("Bad message from server (ignored)", f"{host} {exc}")
+            return
+        self.owner.warn("Channel dropped after a bad reply", f"{pv.name} {exc}")
+        self.forget(pv, str(exc))
+        self.owner.channel_lost(pv, DROP_RETRY)
+
+    def _on_io_reply(self, command: Any) -> None:
+        """A READ_NOTIFY or WRITE_NOTIFY reply ends its operation (status in p1)."""
+        op = self.ops.pop(command.ioid, None)
+        if op is None:
+            return
+        if command.status & 1:
+            op._finish(result=command)
+        else:
+            op._finish(error=CaStatusError(op.pv.name, command.status))
+
+    def _on_created(self, command: Any) -> None:
+        self.creates_answered_at = self.last_recv
+        pv = self.pvs.get(command.cid)
+        if pv is None:      # released while its create was in flight: close it again
+            channel = self.core.channels.get(command.cid)
+            if channel is not None:
+                self.send(channel.clear())
+            return
+        data_type = command.data_type
+        type_changed = pv.native_type != data_type and pv.native_type != -1
+        pv.native_type = data_type
+        pv.native_count = command.data_count
+        channel = pv.channel
+        pv.access_rights = 0 if channel is None else int(channel.access_rights)
+        pv.state = CONNECTED
+        pv.disconnected_at = None
+        call = self.callbacks.call
+        for sub in pv._subscriptions or ():
+            if type_changed:
+                sub.data_type = None
+            if not sub.cancelled:
+                self.subscribe(sub)
+                call(sub.callback, sub, "connected", None)
+        for callback in pv._connection_callbacks or ():
+            call(callback, pv, True)
+
+    def _on_access(self, command: Any) -> None:
+        pv = self.pvs.get(command.cid)
+        if pv is None:
+            return
+        rights = command.access_rights & 3
+        changed = pv.access_rights != rights
+        pv.access_rights = rights
+        if changed and pv.state == CONNECTED:
+            for callback in pv._access_callbacks or ():
+                self.callbacks.call(callback, pv)
+
+    def _on_gone(self, command: Any) -> None:
+        """CREATE_CH_FAIL or SERVER_DISCONN: the channel is over, the PV searched again."""
+        if command.__class__ is CreateChFailResponse:
+            self.creates_answered_at = self.last_recv
+        pv = self.pvs.pop(command.cid, None)
+        if pv is not None:
+            self.forget(pv, "channel disconnected by the server", clear=False)
+            self.owner.channel_lost(pv, 1.0 if command.__class__ is CreateChFailResponse
+                                    else 0.0)
+
+    def _on_error(self, command: Any) -> None:
+        header = command.original_header
+        request, p2 = header.command, header.parameter2
+        pv = self.pvs.get(command.cid)
+        error = CaStatusError(pv.name if pv is not None else None, command.status,
+                              command.error_message)
+        if request in _IO_REQUESTS:
+            op = self.ops.pop(p2, None)
+            if op is not None:
+                error = CaStatusError(op.pv.name, command.status, command.error_message)
+                op._finish(error=error)
+                return
+        elif request == WriteRequest.ID:
+            if self.confirms.refused(p2, error):
+                return
+            if pv is not None and pv.last_write == p2:   # the PV's latest plain WRITE
+                pv.write_errors.append(error)
+                return
+        elif request == EventAddRequest.ID:
+            sub = self.subs.pop(p2, None)
+            if sub is not None:
+                sub.subscriptionid = None
+                self.callbacks.call(sub.callback, sub, "error", command)
+                return
+        name = pv.name if pv is not None else ""
+        self.owner.warn(ca_message(command.status), f"{name} {command.error_message}".strip())
+
+    def _on_echo(self, command: Any) -> None:
+        self.echoes += 1
+        if self.confirms.queue:
+            self.confirms.echoed(self.echoes)
+
+    def _on_search(self, command: Any) -> None:
+        address = command.address if command.ip != "255.255.255.255" \
+            else (self.address[0], command.port)
+        self.owner.search_reply(self, command.cid, address)
+
+    def __repr__(self) -> str:
+        return f"<Circuit {self.address[0]}:{self.address[1]} priority {self.priority}>"
+
+
+class _Confirms:
+    """Plain WRITEs that end when the ECHO sent after them returns (or when an ERROR
+    quoting them comes first)."""
+
+    __slots__ = ("ops", "queue")
+
+    def __init__(self) -> None:
+        self.ops: dict[int, Operation] = {}                 # write id -> operation
+        self.queue: deque[tuple[int, int]] = deque()        # (echo number, write id)
+
+    def add(self, write_id: int, op: Operation, echo: int) -> None:
+        self.ops[write_id] = op
+        self.queue.append((echo, write_id))
+
+    def refused(self, write_id: int, error: Exception) -> bool:
+        """An ERROR quoted ``write_id``: its operation fails (False: not one of ours)."""
+        op = self.ops.pop(write_id, None)
+        if op is not None:
+            op._finish(error=error)
+        return op is not None
+
+    def echoed(self, echoes: int) -> None:
+        """ECHO number ``echoes`` returned: the writes sent before it succeeded."""
+        queue = self.queue
+        while queue and queue[0][0] <= echoes:
+            op = self.ops.pop(queue.popleft()[1], None)
+            if op is not None:
+                op._finish(result=None)
+
+
+def _update(sub: Subscription, command: Any) -> None:
+    if not sub.cancelled:
+        sub.callback(sub, "update", command)
+
+
+_DISPATCH: dict[type, Callable[[Circuit, Any], None]] = {
+    ReadNotifyResponse: Circuit._on_io_reply,
+    WriteNotifyResponse: Circuit._on_io_reply,
+    CreateChanResponse: Circuit._on_created,
+    AccessRightsResponse: Circuit._on_access,
+    CreateChFailResponse: Circuit._on_gone,
+    ServerDisconnResponse: Circuit._on_gone,
+    ErrorResponse: Circuit._on_error,
+    EchoResponse: Circuit._on_echo,
+    SearchResponse: Circuit._on_search,
+    EventCancelResponse: lambda circuit, command: None,    # (forgotten at the cancel)
+}
+
+__all__ = ["Circuit", "CircuitOwner"]

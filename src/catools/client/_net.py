@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import _socket  # (the C module: socket.py's wrapper costs ~1.2 ms to import)
 import os
+from typing import Callable, Iterable
 
 
 def broadcast_addresses() -> list[str]:
@@ -42,3 +43,33 @@ def resolve(host: str) -> str:
     except OSError:
         pass
     return _socket.gethostbyname(host)
+
+
+def resolve_all(entries: Iterable[tuple[str, int]], variable: str,
+                warn: Callable[[str, str], None]) -> list[tuple[str, int]]:
+    """``(ip, port)`` of each ``(host, port)`` entry of ``variable``; a host that does
+    not resolve is reported (``warn``) and left out."""
+    out = []
+    for host, port in entries:
+        try:
+            out.append((resolve(host), port))
+        except OSError:
+            warn(f"Unable to resolve {variable} entry", host)
+    return out
+
+
+class HostLabels:
+    """The name cainfo shows for a server address: a reverse lookup, cached."""
+
+    def __init__(self) -> None:
+        self._labels: dict[str, str] = {}
+
+    def __call__(self, address: str) -> str:
+        label = self._labels.get(address)
+        if label is None:
+            try:
+                label = _socket.gethostbyaddr(address)[0]
+            except OSError:
+                label = address
+            self._labels[address] = label
+        return label

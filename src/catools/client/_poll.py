@@ -20,6 +20,7 @@ class Poller:
         self._epoll = epoll() if epoll is not None else None
         self._poll = self._epoll if self._epoll is not None else select.poll()
         self._data: dict[int, Any] = {}
+        self._wake_r = self._wake_w = -1          # a pipe, made by the first wake()
 
     def register(self, sock: Any, events: int, data: Any) -> None:
         fd = sock.fileno()
@@ -38,6 +39,28 @@ class Poller:
             except (OSError, ValueError):    # (closed already)
                 pass
 
+    def wake(self) -> None:
+        """Make a ``wait`` in progress (or the next one) return at once; safe to call
+        from any thread (the library's callers wake its I/O thread this way)."""
+        if self._wake_w < 0:
+            import os
+            r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+            self._poll.register(r, READ)
+            self._wake_r, self._wake_w = r, w
+        try:
+            import os
+            os.write(self._wake_w, b"\0")
+        except (BlockingIOError, OSError):
+            pass                # (full: a wake-up is pending already)
+
+    def _drain(self) -> None:
+        import os
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+
     def wait(self, timeout: float | None) -> list[tuple[Any, int]]:
         """``[(data, events), ...]`` of the sockets ready within ``timeout`` seconds
         (None: no limit); an error or hang-up counts as readable and writable, so that
@@ -47,6 +70,8 @@ class Poller:
         else:
             ready = self._poll.poll(None if timeout is None else timeout * 1000.0)
         data = self._data
+        if self._wake_r >= 0 and any(fd == self._wake_r for fd, _ in ready):
+            self._drain()
         return [(data[fd], events | (READ | WRITE) if events & _TROUBLE else events)
                 for fd, events in ready if fd in data]
 
@@ -54,6 +79,11 @@ class Poller:
         if self._epoll is not None:
             self._epoll.close()
         self._data.clear()
+        if self._wake_w >= 0:
+            import os
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+            self._wake_r = self._wake_w = -1
 
 
 _MISSING = object()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..protocol import ClientChannel, LocalProtocolError
+from ..protocol import ClientChannel, promote
 from ._errors import CaStatusError, DisconnectedError
 from ._search import MIN_PERIOD
 
@@ -36,8 +36,8 @@ class Operation:
         if self.done:
             return
         self.result, self.error, self.done = result, error, True
-        if self.callback is not None:
-            self.callback(self)
+        if self.callback is not None:       # (now, or queued while I/O is handled)
+            self.pv.context.callbacks.call(self.callback, self)
 
 
 class Subscription:
@@ -63,20 +63,34 @@ class Subscription:
         self.cancelled = False
 
     def cancel(self) -> None:
-        """Stop the monitor."""
+        """Stop the monitor (no callback after this; forgotten everywhere)."""
         if self.cancelled:
             return
         self.cancelled = True
         pv = self.pv
         if self in pv.subscriptions:
             pv.subscriptions.remove(self)
-        if self.subscriptionid is not None and pv.connected:
-            circuit, channel = pv.link()
-            try:
-                circuit.send(channel.unsubscribe(self.subscriptionid))
-            except (LocalProtocolError, OSError):
-                pass
+        if self.subscriptionid is not None and pv.circuit is not None:
+            pv.circuit.unsubscribe(self)
         self.subscriptionid = None
+
+    def request(self) -> tuple[int, int | None]:
+        """The DBR type and count to ask for on the PV's present channel."""
+        pv = self.pv
+        requested = self.requested_type
+        if callable(requested):
+            data_type = requested(pv.native_type)
+        elif isinstance(requested, str):
+            data_type = promote(pv.native_type, requested)
+        elif requested is None:
+            data_type = pv.native_type
+        else:
+            data_type = requested
+        self.data_type = data_type
+        count = self.count
+        if count and pv.native_count and count > pv.native_count:
+            count = pv.native_count     # as libca/camonitor: never more than the channel has
+        return data_type, count
 
 
 class _LazyList:
@@ -105,7 +119,7 @@ class PV:
     __slots__ = ("context", "name", "priority", "state", "circuit", "channel", "server",
                  "access_rights", "native_type", "native_count", "_subscriptions",
                  "_connection_callbacks", "_access_callbacks", "_write_errors", "search_id",
-                 "next_search", "period", "search_ceiling", "disconnected_at")
+                 "next_search", "period", "search_ceiling", "disconnected_at", "last_write")
 
     #: Monitors on this PV.
     subscriptions = _LazyList()
@@ -113,7 +127,8 @@ class PV:
     connection_callbacks = _LazyList()
     #: ``callback(pv)`` when the access rights change.
     access_callbacks = _LazyList()
-    #: Errors the server reported for plain WRITEs (caput reads them after a sync).
+    #: Errors the server reported for this PV's latest plain WRITE (cleared by the next
+    #: one; ``Context.write(..., confirm=True)`` gives each put its own outcome).
     write_errors = _LazyList()
 
     def __init__(self, context: "Context", name: str, priority: int) -> None:
@@ -134,8 +149,10 @@ class PV:
         self.search_id: int | None = None
         self.next_search = 0.0
         self.period = MIN_PERIOD
-        self.search_ceiling = context.config.max_search_period
+        self.search_ceiling = 0.0
         self.disconnected_at: float | None = None
+        #: the write id (p2) of the latest plain WRITE, which an ERROR quotes
+        self.last_write: int | None = None
 
     @property
     def connected(self) -> bool:
@@ -147,6 +164,11 @@ class PV:
         if circuit is None or channel is None or self.state != CONNECTED:
             raise DisconnectedError(self.name, "not connected")
         return circuit, channel
+
+    def release(self) -> None:
+        """Cancel the monitors, clear the channel and forget this PV (see
+        ``Context.release``)."""
+        self.context.release(self)
 
     @property
     def read_access(self) -> bool:

@@ -1,6 +1,17 @@
-"""Search scheduling: bursts and back-off like libca (the datagrams themselves come
-from ``catools.protocol.search_datagrams``)."""
+"""Search bookkeeping, sans-I/O: which PVs are searched, when, in which datagrams, and
+what a reply or a beacon changes (libca's bursts and back-off per PV).
+
+:class:`SearchScheduler` owns no socket and reads no clock: every call takes ``now``;
+:meth:`SearchScheduler.poll` returns the datagrams due (each for every destination)
+and the time of its next call. The PVs it searches are any objects with the
+:class:`Searchable` attributes (the client's ``PV``; a stub in tests).
+"""
 from __future__ import annotations
+
+from operator import attrgetter
+from typing import Any, Callable, Iterable, Protocol
+
+from ..protocol import MAX_UDP_SEND, int_to_ip, search_datagrams
 
 #: libca's minimum round-trip estimate; the first re-search comes after it.
 MIN_PERIOD = 0.032
@@ -13,6 +24,17 @@ RECONNECT_WINDOW = 600.0
 BURST = 64
 #: Seconds between bursts of a long search.
 BURST_GAP = 0.002
+#: Re-search period of unresolved channels right after a beacon anomaly.
+ANOMALY_PERIOD = 1.0
+#: Anomalies closer together than this boost the searches once.
+ANOMALY_HOLDOFF = 0.2
+#: next_search of a PV whose search datagram waits in the backlog (set when it is sent).
+PARKED = 3600.0
+#: The most names a search datagram holds (the shortest: 16-byte header + 8 bytes).
+_NAMES_PER_DATAGRAM = (MAX_UDP_SEND - 16) // 24
+
+Address = tuple[str, int]
+_next_search_key = attrgetter("next_search")
 
 
 def next_period(period: float, ceiling: float) -> float:
@@ -20,4 +42,258 @@ def next_period(period: float, ceiling: float) -> float:
     return min(period * 2.0, ceiling)
 
 
-__all__ = ["next_period", "MIN_PERIOD", "RECONNECT_PERIOD", "BURST", "BURST_GAP"]
+class Searchable(Protocol):
+    """What the scheduler reads and writes on a searched PV."""
+
+    name: str
+    priority: int
+    search_id: int | None
+    next_search: float
+    period: float
+    search_ceiling: float
+    disconnected_at: float | None
+    server: Address | None
+
+
+class SearchScheduler:
+    """The PVs being searched for and their search times (sans-I/O).
+
+    ``destinations`` are where each datagram goes (UDP targets and name servers: the
+    caller sends it to each); with none, nothing is ever sent. ``max_period`` is the
+    back-off ceiling (EPICS_CA_MAX_SEARCH_PERIOD). ``on_duplicate(pv, address)`` hears
+    of a second server answering for a PV already found.
+    """
+
+    def __init__(self, max_period: float, destinations: Iterable[Address] = (), *,
+                 on_duplicate: Callable[[Any, Address], None] | None = None,
+                 listening_since: float | None = None) -> None:
+        self.max_period = max_period
+        #: when beacons began to be listened for (None: at the first beacon)
+        self.listening_since = listening_since
+        self.destinations = list(destinations)
+        self.on_duplicate = on_duplicate
+        #: search id -> PV still searched for (not found, not released)
+        self.searching: dict[int, Any] = {}
+        #: search id -> every PV added and not released (duplicate replies name these)
+        self.known: dict[int, Any] = {}
+        #: no PV in ``searching`` needs a datagram before this
+        self.due_at = 0.0
+        self.sequence = 0
+        self._next_id = 0
+        self._backlog: list[tuple[int, str]] = []    # (search id, name) to send ...
+        self._backlog_start = 0                     # ... from this index on
+        self._backlog_due = 0.0
+        self._servers: dict[Address, Address] = {}  # one tuple per server
+        self._last: tuple[int, int, str, Address] | None = None  # (port, ip, host, ...)
+        self._tracker: Any = None                   # a BeaconTracker, at the first beacon
+        self._last_anomaly = float("-inf")
+
+    @property
+    def backlog(self) -> int:
+        """Names queued for the next bursts."""
+        return len(self._backlog) - self._backlog_start
+
+    # -- which PVs ----------------------------------------------------------
+
+    def add(self, pvs: Iterable[Any], now: float) -> None:
+        """Start searching for new PVs (each gets its search id): the first search
+        goes out at the next :meth:`poll`."""
+        searching, known = self.searching, self.known
+        search_id = self._next_id
+        ceiling = self.max_period
+        for pv in pvs:
+            search_id = (search_id + 1) & 0xFFFFFFFF
+            pv.search_id = search_id
+            pv.next_search = now
+            pv.period = MIN_PERIOD
+            pv.search_ceiling = ceiling
+            searching[search_id] = known[search_id] = pv
+        if search_id != self._next_id:
+            self._next_id = search_id
+            if now < self.due_at:
+                self.due_at = now
+
+    def restart(self, pv: Any, now: float, retry_after: float = 0.0) -> None:
+        """Search again for a PV that lost its channel, ``retry_after`` seconds from
+        now; a PV disconnected lately backs off only to RECONNECT_PERIOD."""
+        self.searching[pv.search_id] = pv
+        pv.next_search = at = now + retry_after
+        if at < self.due_at:
+            self.due_at = at
+        pv.period = MIN_PERIOD
+        if pv.disconnected_at is not None and now - pv.disconnected_at < RECONNECT_WINDOW:
+            pv.search_ceiling = RECONNECT_PERIOD
+        else:
+            pv.search_ceiling = self.max_period
+
+    def park(self, pv: Any, at: float) -> None:
+        """Search for ``pv`` again at ``at`` (its server is backing off until then)."""
+        pv.server = None
+        self.searching[pv.search_id] = pv
+        pv.next_search = at
+        pv.period = MIN_PERIOD
+        if at < self.due_at:
+            self.due_at = at
+
+    def release(self, pv: Any) -> None:
+        """Forget ``pv``: never searched again (a datagram waiting to go leaves it out)."""
+        self.searching.pop(pv.search_id, None)
+        if self.known.get(pv.search_id) is pv:
+            del self.known[pv.search_id]
+
+    def boost(self, now: float) -> None:
+        """Search at once for every PV not found (a server appeared or came back)."""
+        for pv in self.searching.values():
+            if pv.next_search > now + MIN_PERIOD:
+                pv.next_search = now
+                pv.period = min(pv.period, ANOMALY_PERIOD)
+        self.due_at = now
+
+    # -- when ---------------------------------------------------------------
+
+    def poll(self, now: float) -> tuple[list[bytes], float | None]:
+        """The datagrams to send now (each to every destination) and when to call
+        again (None: nothing is searched)."""
+        searching = self.searching
+        out: list[bytes] = []
+        if searching and now >= self.due_at:
+            due = [pv for pv in searching.values() if pv.next_search <= now]
+            if due:
+                out = self._queue(due, now)
+            self.due_at = min((pv.next_search for pv in searching.values()),
+                              default=now + PARKED)
+        if self._backlog and now >= self._backlog_due:
+            out = out + self._burst(now)
+        nxt = self.due_at if searching else None
+        if self._backlog:
+            nxt = self._backlog_due if nxt is None else min(nxt, self._backlog_due)
+        return out, nxt
+
+    def _queue(self, due: list[Any], now: float) -> list[bytes]:
+        if not self.destinations:
+            for pv in due:
+                pv.next_search = now + pv.search_ceiling
+            return []
+        due.sort(key=_next_search_key)
+        parked = now + PARKED
+        backlog = self._backlog
+        for pv in due:
+            pv.next_search = parked         # until its datagram is sent
+            backlog.append((pv.search_id, pv.name))
+        return self._burst(now)
+
+    def _burst(self, now: float) -> list[bytes]:
+        """Encode the next BURST datagrams of the backlog (the rest follow BURST_GAP
+        apart, so that the servers' receive buffers do not overflow and their replies
+        are read in between; encoded as they go, the first leave at once)."""
+        backlog = self._backlog
+        start = self._backlog_start
+        searching = self.searching
+        chunk = backlog[start:start + BURST * _NAMES_PER_DATAGRAM]
+        whole = len(chunk)
+        released = any(search_id not in searching for search_id, _ in chunk)
+        if released:
+            chunk = [entry for entry in chunk if entry[0] in searching]
+        datagrams = search_datagrams(chunk, self.sequence + 1, max_datagrams=BURST)
+        self.sequence += len(datagrams)
+        sent = sum(len(ids) for _, ids in datagrams)
+        if not released:
+            start += sent
+        elif sent < len(chunk):             # (the burst is full: the rest waits)
+            start = backlog.index(chunk[sent], start)
+        else:
+            start += whole
+        self._backlog_start = start
+        if start >= len(backlog):
+            backlog.clear()
+            self._backlog_start = 0
+        earliest = self.due_at
+        for _, ids in datagrams:
+            for search_id in ids:           # the back-off counts from the sending
+                pv = searching.get(search_id)
+                if pv is not None:
+                    period = pv.period
+                    pv.next_search = t = now + period
+                    pv.period = next_period(period, pv.search_ceiling)
+                    if t < earliest:
+                        earliest = t
+        self._backlog_due = now + BURST_GAP
+        self.due_at = earliest
+        return [datagram for datagram, _ in datagrams]
+
+    # -- replies ------------------------------------------------------------
+
+    def found(self, search_id: int, address: Address | None) -> Any:
+        """A reply for ``search_id`` from the server at ``address`` (None: the reply
+        gave no usable address): the PV it finds (``pv.server`` set; no longer
+        searched), or None (unknown, already found: a duplicate is reported)."""
+        pv = self.searching.pop(search_id, None)
+        if pv is None:
+            self._duplicate(search_id, address)
+            return None
+        if address is None:
+            self.searching[search_id] = pv
+            return None
+        pv.server = self._servers.setdefault(address, address)
+        return pv
+
+    def found_many(self, replies: list[tuple[int, int, int, int]], host: str
+                   ) -> list[tuple[Address, int, list[Any]]]:
+        """The ``(port, ip, search id, version)`` replies of one datagram from
+        ``host``: the PVs they find, as ``(server, priority, [pv, ...])`` runs in
+        reply order (a datagram's replies mostly name one server)."""
+        searching = self.searching
+        runs: list[tuple[Address, int, list[Any]]] = []
+        key: tuple[int, int, int] | None = None
+        batch: list[Any] = []
+        address: Address = ("", 0)
+        for port, ip, search_id, _ in replies:
+            pv = searching.pop(search_id, None)
+            if pv is None:
+                self._duplicate(search_id, self._address(port, ip, host))
+                continue
+            if key is None or key != (port, ip, pv.priority):
+                key = (port, ip, pv.priority)
+                address = self._address(port, ip, host)
+                batch = []
+                runs.append((address, pv.priority, batch))
+            pv.server = address
+            batch.append(pv)
+        return runs
+
+    def _address(self, port: int, ip: int, host: str) -> Address:
+        last = self._last
+        if last is not None and last[0] == port and last[1] == ip and last[2] == host:
+            return last[3]
+        address = (host if ip == 0xFFFFFFFF else int_to_ip(ip), port)
+        address = self._servers.setdefault(address, address)
+        self._last = (port, ip, host, address)
+        return address
+
+    def _duplicate(self, search_id: int, address: Address | None) -> None:
+        if address is None or self.on_duplicate is None:
+            return
+        pv = self.known.get(search_id)
+        if pv is not None and pv.server is not None and pv.server != address:
+            self.on_duplicate(pv, address)
+
+    # -- beacons ------------------------------------------------------------
+
+    def beacon(self, command: Any, sender: Address, now: float, default_port: int
+               ) -> tuple[Address, Any]:
+        """A beacon heard at ``now``: the server it announces and the BeaconAnomaly it
+        shows (or None). An anomaly boosts the searches (once per ANOMALY_HOLDOFF)."""
+        from .beacons import BeaconTracker, beacon_address   # (at the first beacon)
+        tracker = self._tracker
+        if tracker is None:
+            tracker = self._tracker = BeaconTracker(start=self.listening_since)
+        key = beacon_address(command, sender, default_port)
+        anomaly = tracker.observe_beacon(command, sender, now, default_port)
+        if anomaly is not None and now - self._last_anomaly >= ANOMALY_HOLDOFF:
+            self._last_anomaly = now
+            self.boost(now)
+        return key, anomaly
+
+
+__all__ = ["SearchScheduler", "Searchable", "next_period", "MIN_PERIOD", "RECONNECT_PERIOD",
+           "RECONNECT_WINDOW", "BURST", "BURST_GAP", "ANOMALY_PERIOD", "PARKED"]

@@ -69,7 +69,8 @@ class VirtualCircuit:
 
     def __init__(self, our_role: Role, address: tuple[str, int] | None = None,
                  priority: int = 0, *, max_payload_size: int = DEFAULT_MAX_PAYLOAD,
-                 protocol_version: int = DEFAULT_PROTOCOL_VERSION) -> None:
+                 protocol_version: int = DEFAULT_PROTOCOL_VERSION,
+                 ignore_unknown_ids: bool = False) -> None:
         if not PRIORITY_MIN <= priority <= PRIORITY_MAX:
             raise LocalProtocolError(f"priority {priority} outside 0..99")
         self.our_role = our_role
@@ -77,6 +78,9 @@ class VirtualCircuit:
         self.address = address
         self.priority = priority
         self.max_payload_size = max_payload_size
+        #: a reply or update for an unknown IOID / subscription id (late, duplicated)
+        #: raises a recoverable, ``ignorable`` error instead of ending the circuit
+        self.ignore_unknown_ids = ignore_unknown_ids
         self.our_version = protocol_version
         self.their_version: int | None = None
         self.states: dict[Role, CircuitState] = {
@@ -320,6 +324,7 @@ class VirtualCircuit:
             remote = as_remote(exc)
             remote.header = Header(cmd, psize, dtype, count, p1, p2)  # type: ignore[attr-defined]
             remote.recoverable = getattr(exc, "recoverable", False)  # type: ignore[attr-defined]
+            remote.ignorable = getattr(exc, "ignorable", False)  # type: ignore[attr-defined]
             if not remote.recoverable:  # type: ignore[attr-defined]
                 self.states[self.their_role] = CircuitState.ERROR
             raise remote from None
@@ -482,8 +487,11 @@ class VirtualCircuit:
                     and self.our_role is SERVER:
                 channel = ServerChannel(self, command.name, command.cid)
         if channel is None:
-            raise LocalProtocolError(f"{cls.__name__} names an unknown {key} "
-                                     f"{getattr(command, key)}")
+            error = LocalProtocolError(f"{cls.__name__} names an unknown {key} "
+                                       f"{getattr(command, key)}")
+            if self.ignore_unknown_ids and key in ("ioid", "subscriptionid"):
+                error.recoverable = error.ignorable = True  # type: ignore[attr-defined]
+            raise error
         new_state = CHANNEL_TRANSITIONS[channel.state].get(cls)
         if new_state is None:
             raise LocalProtocolError(f"{cls.__name__} is not allowed when channel "
