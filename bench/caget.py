@@ -195,7 +195,7 @@ def main() -> None:
             notes += verify(cmds, env, n)
             if not with_caproto:
                 notes.append(f"  caproto-get skipped for N={n} (takes minutes per run and "
-                             "aborts mid-list; see peers-performance.md W2)")
+                             "aborts mid-list; see bench/README.md, W2)")
             rounds = args.rounds_1 if n == 1 else args.rounds
             runs = bench_set(f"N={n}", cmds, env, rounds, n, to_file=True)
             all_rows += table_rows(f"{n:,} PV{'s' if n > 1 else ''}", runs)

@@ -1,6 +1,6 @@
 """Shared helpers of the bench scripts: tool paths, environments, timing, statistics.
 
-Whole-process measurements, as in /work/shared/peers-performance.md: wall time from
+Whole-process measurements: wall time from
 spawn to reap, CPU = user+sys of the command (and its children), peak RSS from GNU
 ``/usr/bin/time -f %M`` (or ``wait4`` rusage when GNU time is missing). Tools run in
 interleaved rounds with the order rotated each round; ratios are taken per round

