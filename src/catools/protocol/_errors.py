@@ -1,19 +1,46 @@
 """Exceptions of the protocol core."""
 from __future__ import annotations
 
+from ._headers import Header
+
 
 class CaError(Exception):
     """Base of every catools exception."""
 
 
 class ProtocolError(CaError):
-    """A rule of the protocol was broken (abstract: raise a subclass)."""
+    """A rule of the protocol was broken (abstract: raise a subclass).
 
-    def __init__(self, *args: object) -> None:
+    Fields (constructor keywords; a circuit fills them in for what it received):
+
+    .. attribute:: header
+
+       The header of the offending message, or None (not from the wire, or not framed).
+
+    .. attribute:: recoverable
+
+       The circuit can go on: the message was framed and consumed, and its fault
+       concerns that message (or its channel) alone.
+
+    .. attribute:: ignorable
+
+       A reply or update for an unknown IOID or subscription id (late or duplicated),
+       which a client may drop.
+    """
+
+    header: Header | None = None
+    recoverable: bool = False
+    ignorable: bool = False
+
+    def __init__(self, *args: object, header: Header | None = None,
+                 recoverable: bool = False, ignorable: bool = False) -> None:
         if type(self) is ProtocolError:
             raise TypeError("ProtocolError is abstract; use LocalProtocolError "
                             "or RemoteProtocolError")
         super().__init__(*args)
+        self.header = header
+        self.recoverable = recoverable
+        self.ignorable = ignorable
 
 
 class LocalProtocolError(ProtocolError):
@@ -24,8 +51,10 @@ class RemoteProtocolError(ProtocolError):
     """The peer did something the protocol forbids, or sent malformed bytes."""
 
 
-def as_remote(exc: LocalProtocolError) -> RemoteProtocolError:
-    """Re-express a rule violation detected on received data as the peer's fault."""
-    remote = RemoteProtocolError(*exc.args)
+def as_remote(exc: LocalProtocolError, header: Header | None = None) -> RemoteProtocolError:
+    """Re-express a rule violation detected on received data as the peer's fault (with
+    the received message's ``header``; ``recoverable``/``ignorable`` carried over)."""
+    remote = RemoteProtocolError(*exc.args, header=header, recoverable=exc.recoverable,
+                                 ignorable=exc.ignorable)
     remote.__cause__ = exc
     return remote

@@ -1,0 +1,156 @@
+"""The client's batch paths: what a many-PV client sends and receives by the thousand,
+without a command object per message on the way out, nor a trip through the state
+machine per message on the way in.
+
+Each function does what the general path (``VirtualCircuit.send`` / ``next_command``)
+does for the same messages: the same checks and the same moves, which it reads from
+the transition tables, so the two cannot disagree about a state.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+from ._channel import ClientChannel
+from ._commands import (_DBR_SIZES, AccessRightsResponse, CreateChanRequest,
+                        CreateChanResponse, EventAddResponse, ReadNotifyRequest,
+                        ReadNotifyResponse)
+from ._constants import AccessRights
+from ._errors import LocalProtocolError
+from ._framing import ReceiveBuffer
+from ._headers import HEADER, NUL_PADS, next_free_id
+from ._ids import IdTables
+from ._roles import ChannelState
+from ._state import CHANNEL_TRANSITIONS, STAYS
+
+_unpack_header = HEADER.unpack_from
+_pack_header = HEADER.pack
+_tnew = tuple.__new__
+_CONNECTED = ChannelState.CONNECTED
+#: Per DBR type: where the values start, and the size of one (the payload size check).
+VALUE_OFFSETS = tuple(offset for offset, _ in _DBR_SIZES)
+ELEMENT_SIZES = tuple(size for _, size in _DBR_SIZES)
+DBR_TYPE_COUNT = len(_DBR_SIZES)
+_RIGHTS = tuple(AccessRights(bits) for bits in range(4))
+#: Command codes taken here (from the command table).
+_EVENT_ADD, _READ_NOTIFY = EventAddResponse.ID, ReadNotifyResponse.ID
+_ACCESS_RIGHTS, _CREATE_CHAN = AccessRightsResponse.ID, CreateChanResponse.ID
+#: Channel states a monitor update / a READ_NOTIFY reply / an ACCESS_RIGHTS leaves as
+#: they are, and the moves of CREATE_CHAN (both ways) and READ_NOTIFY: from the tables.
+_UPDATE_STATES = STAYS[EventAddResponse]
+_READ_REPLY_STATES = STAYS[ReadNotifyResponse]
+_ACCESS_STATES = STAYS[AccessRightsResponse]
+_CREATED_MOVE = {state: moves[CreateChanResponse] for state, moves in
+                 CHANNEL_TRANSITIONS.items() if CreateChanResponse in moves}
+_CREATING = CHANNEL_TRANSITIONS[ChannelState.SEND_CREATE_CHAN_REQUEST][CreateChanRequest]
+_READING = CHANNEL_TRANSITIONS[_CONNECTED][ReadNotifyRequest]
+
+
+def take_batch(rx: ReceiveBuffer, ids: IdTables, limit: int, out: list[Any]) -> None:
+    """Append to ``out`` the commands of the messages at ``rx.pos`` while each is one a
+    client gets by the thousand (monitor update, READ_NOTIFY reply, ACCESS_RIGHTS,
+    CREATE_CHAN reply), whole, with a 16-byte header and a payload of at most ``limit``
+    bytes, for a channel in a state it leaves as is (or moves as the table says), and
+    well-formed; apply them; stop at the first message that is not (``rx.pos`` is left
+    there). Only for a client whose circuit is CONNECTED both ways."""
+    channels = ids.channels
+    channels_sid = ids.channels_sid
+    ioids = ids.ioids
+    sub_channel = ids.sub_channel
+    cancelling = ids.cancelling
+    sizes, elems = VALUE_OFFSETS, ELEMENT_SIZES
+    append = out.append
+    buf = rx.data
+    pos = rx.pos
+    size = len(buf)
+    while size - pos >= 16:
+        cmd, psize, dtype, count, p1, p2 = _unpack_header(buf, pos)
+        end = pos + 16 + psize
+        if end > size or psize > limit:
+            break
+        if cmd == _EVENT_ADD and psize:   # a monitor update
+            channel = sub_channel.get(p2)
+            if channel is None or channel.state not in _UPDATE_STATES \
+                    or p2 in cancelling or dtype >= 39 \
+                    or psize < sizes[dtype] + count * elems[dtype]:
+                break
+            append(_tnew(EventAddResponse, (dtype, count, p1, p2, buf[pos + 16:end])))
+        elif cmd == _READ_NOTIFY:         # a get's reply
+            entry = ioids.get(p2)
+            if entry is None or entry[1] is not ReadNotifyRequest \
+                    or entry[0].state not in _READ_REPLY_STATES or dtype >= 39 \
+                    or psize < sizes[dtype] + count * elems[dtype]:
+                break
+            del ioids[p2]
+            append(_tnew(ReadNotifyResponse, (dtype, count, p1, p2, buf[pos + 16:end])))
+        elif cmd == _ACCESS_RIGHTS and not psize:
+            channel = channels.get(p1)
+            if channel is None or channel.state not in _ACCESS_STATES:
+                break
+            channel.access_rights = _RIGHTS[p2 & 3]
+            append(_tnew(AccessRightsResponse, (p1, p2, b"")))
+        elif cmd == _CREATE_CHAN and not psize:      # the channel is open
+            channel = channels.get(p1)
+            if channel is None or dtype > 6:
+                break
+            new_state = _CREATED_MOVE.get(channel.state)
+            if new_state is None:
+                break
+            channel.sid = p2
+            channel._native_data_type = dtype
+            channel.native_data_count = count
+            channels_sid[p2] = channel
+            channel.state = new_state
+            append(_tnew(CreateChanResponse, (dtype, count, p1, p2, b"")))
+        else:
+            break
+        pos = end
+    rx.pos = pos
+
+
+def create_requests(circuit: Any, names: list[str], version: int
+                    ) -> tuple[list[ClientChannel], bytes]:
+    """New ClientChannels on ``circuit`` and their CREATE_CHAN requests (names short
+    enough for the 16-byte header, without NUL), encoded in one go; the channels move
+    as sending the requests would."""
+    channels = []
+    out = []
+    for name in names:
+        raw = name.encode("utf-8", "surrogateescape")
+        payload = raw + NUL_PADS[len(raw) & 7]
+        channel = ClientChannel(circuit, name)
+        channel.state = _CREATING
+        channels.append(channel)
+        out.append(_pack_header(_CREATE_CHAN, len(payload), 0, 0, channel.cid, version))
+        out.append(payload)
+    return channels, b"".join(out)
+
+
+def read_requests(circuit: Any, ids: IdTables,
+                  reads: Iterable[tuple[Any, int | None, int | None]],
+                  send: Callable[[ReadNotifyRequest], bytes]) -> tuple[list[int], bytes]:
+    """READ_NOTIFY requests for ``(channel, data_type, data_count)`` (None: native) on
+    ``circuit``, encoded in one go, with IOIDs from ``ids``; a large array goes through
+    ``send`` (the long header and its checks)."""
+    ioids = ids.ioids
+    ioid = ids.next_ioid
+    out = []
+    new_ioids = []
+    for channel, data_type, count in reads:
+        if channel.circuit is not circuit:
+            raise LocalProtocolError(f"channel {channel.name!r} is not on this circuit")
+        if channel.state is not _CONNECTED:
+            channel._require_connected()            # (raises)
+        if data_type is None:
+            data_type = channel._native_data_type
+        if count is None:
+            count = channel.native_data_count
+        ioid = next_free_id(ioid, ioids)
+        if count < 0xFFFF:
+            out.append(_pack_header(_READ_NOTIFY, 0, data_type, count, channel.sid, ioid))
+            ioids[ioid] = (channel, ReadNotifyRequest)
+            channel.state = _READING
+        else:
+            out.append(send(ReadNotifyRequest(data_type, count, channel.sid, ioid)))
+        new_ioids.append(ioid)
+    ids.next_ioid = ioid
+    return new_ioids, b"".join(out)
