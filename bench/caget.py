@@ -49,9 +49,16 @@ def init_waveform(env: dict) -> None:
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120)
 
 
+#: ``--baseline DIR``: the bin directory of another install of catools (the code before
+#: a change), whose caget runs in the same interleaved rounds as "baseline caget".
+BASELINE: list[str] = []
+
+
 def tool_cmds(names: list[str], with_caproto: bool) -> dict[str, list[str]]:
     cmds = {"C caget": [common.c_tool("caget"), "-w", WAIT, *names],
             "our caget": [common.venv_tool("caget"), "-w", WAIT, *names]}
+    for bin_dir in BASELINE:
+        cmds["baseline caget"] = [str(Path(bin_dir) / "caget"), "-w", WAIT, *names]
     if with_caproto:
         cmds["caproto-get"] = [common.venv_tool("caproto-get"), "-w", WAIT, *names]
     return cmds
@@ -169,7 +176,11 @@ def main() -> None:
                          "usually aborts mid-list)")
     ap.add_argument("--no-waveform", action="store_true")
     ap.add_argument("--no-importtime", action="store_true")
+    ap.add_argument("--baseline", metavar="BIN_DIR",
+                    help="also time the caget of another install (A/B in the same rounds)")
     args = ap.parse_args()
+    if args.baseline:
+        BASELINE.append(args.baseline)
     sizes = [int(s) for s in args.sizes.split(",") if s]
 
     notes = [common.compile_sources()]

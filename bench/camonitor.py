@@ -46,11 +46,17 @@ def write_db(path: Path, n: int) -> list[str]:
     return names
 
 
-def clients(names: list[str], with_pyepics: bool) -> dict[str, list[str]]:
+def clients(names: list[str], with_pyepics: bool, baseline: str | None = None,
+            caproto: bool = True) -> dict[str, list[str]]:
     out = {"C camonitor": [common.c_tool("camonitor"), *names],
            "our camonitor": [common.venv_tool("camonitor"), *names],
-           "our camonitor --json": [common.venv_tool("camonitor"), "--json", *names],
-           "caproto-monitor": [common.venv_tool("caproto-monitor"), *names]}
+           "our camonitor --json": [common.venv_tool("camonitor"), "--json", *names]}
+    if baseline:            # another install (the code before a change), same rounds
+        tool = str(Path(baseline) / "camonitor")
+        out["baseline camonitor"] = [tool, *names]
+        out["baseline camonitor --json"] = [tool, "--json", *names]
+    if caproto:
+        out["caproto-monitor"] = [common.venv_tool("caproto-monitor"), *names]
     if with_pyepics:
         out["pyepics (print each update)"] = [sys.executable, "-c", PYEPICS_SCRIPT, *names]
     return out
@@ -113,10 +119,14 @@ def main() -> None:
     ap.add_argument("--window", type=float, default=10.0, help="seconds counted (default 10)")
     ap.add_argument("--warmup", type=float, default=2.0, help="seconds before counting")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--baseline", metavar="BIN_DIR",
+                    help="also run the camonitor of another install (A/B in the same rounds)")
+    ap.add_argument("--no-caproto", action="store_true", help="skip caproto-monitor")
+    ap.add_argument("--no-pyepics", action="store_true", help="skip pyepics")
     args = ap.parse_args()
 
     notes = [common.compile_sources()]
-    with_pyepics = importlib.util.find_spec("epics") is not None
+    with_pyepics = not args.no_pyepics and importlib.util.find_spec("epics") is not None
     if not with_pyepics:
         notes.append("pyepics not installed: skipped")
     print("# camonitor benchmark (W4)\n")
@@ -136,7 +146,7 @@ def main() -> None:
         tb, vb = read_value(env, names[0])
         ioc_alone = 100 * (common.proc_cpu(ioc.pid) - c0) / (time.monotonic() - t0)
         offered_alone = (vb - va) / (tb - ta) * args.records
-        cmds = clients(names, with_pyepics)
+        cmds = clients(names, with_pyepics, args.baseline, not args.no_caproto)
         order = list(cmds)
         for r in range(args.rounds):
             shift = r % len(order)
@@ -160,13 +170,16 @@ def main() -> None:
         rec = [x["received"] for x in rs]
         ratio = [a / b for a, b in zip(rec, ref)]
         med = {k: common.stat3(x[k] for x in rs)[0] for k in rs[0]}
+        per_update = [10_000 * x["client_cpu"] / x["received"] for x in rs if x["received"]]
         rows.append([name, common.fmt3(rec, ",.0f"), f"{med['offered']:,.0f}",
-                     f"{med['client_cpu']:.0f}", f"{med['ioc_cpu']:.0f}",
+                     f"{med['client_cpu']:.0f}", common.fmt3(per_update, ".2f"),
+                     f"{med['ioc_cpu']:.0f}",
                      "1" if name == "C camonitor" else common.fmt3(ratio, ".3f"),
                      saturated(med["client_cpu"], med["ioc_cpu"], med["received"],
                                med["offered"])])
     print(common.md_table(["client", "received upd/s (med / min / max)", "offered (med)",
-                           "client CPU %", "IOC CPU %", "vs C camonitor (med / min / max)",
+                           "client CPU %", "client CPU µs/update (med / min / max)",
+                           "IOC CPU %", "vs C camonitor (med / min / max)",
                            "saturated"], rows))
 
 

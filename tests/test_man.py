@@ -266,7 +266,7 @@ def test_json_non_finite_spelling_matches_the_formatter() -> None:
 
 
 def test_version_text_matches_the_code() -> None:
-    from catools.cli._common import VERSION_TEXT
+    from catools.cli._app import VERSION_TEXT
     line = VERSION_TEXT.strip()
     for tool in CA_TOOLS:
         assert line in page_text(tool), tool

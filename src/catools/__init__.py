@@ -1,10 +1,12 @@
 """catools: EPICS Channel Access in pure Python.
 
-The package namespace is the sans-I/O protocol core (``catools.protocol``); importing
-it loads no sockets, threads, logging, click or rich. Names are resolved on first use:
-``import catools`` itself costs nothing (the command-line tools rely on that),
-``catools.VirtualCircuit`` imports the core, ``catools.get``/``catools.put`` (the
-blocking client) import the client.
+The library (``catools.get``, ``put``, ``monitor``, ``info``, ``wait_for``,
+``Context``, the exceptions ``CAError``, ``NotFound``, ``Timeout``, ``AccessDenied``,
+``Disconnected``, ``RemoteError``) and the sans-I/O protocol core
+(``catools.VirtualCircuit`` ...) are both here. Names are resolved on first use:
+``import catools`` itself loads no sockets, threads, logging, click or rich (the
+command-line tools rely on that); ``catools.get`` imports the library
+(``catools.sync``), ``catools.VirtualCircuit`` the core.
 """
 from __future__ import annotations
 
@@ -18,20 +20,32 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any
 
-    from .client import Context, get, put
+    from .errors import AccessDenied, CAError, Disconnected, NotFound, RemoteError, Timeout
     from .protocol import *  # noqa: F403
+    from .results import ChannelInfo, Reading, Result
+    from .sync import (Connected, ConnectionLost, Context, Monitor, close, get, info,
+                       monitor, parse_condition, put, wait_for)
 
-_CLIENT_NAMES = ("get", "put", "Context")
+#: Where each library name lives (the rest come from the protocol core).
+_LIBRARY = {
+    **dict.fromkeys(("get", "put", "info", "monitor", "wait_for", "parse_condition",
+                     "Context", "Monitor", "Connected", "ConnectionLost", "close"),
+                    "catools.sync"),
+    **dict.fromkeys(("CAError", "NotFound", "Timeout", "AccessDenied", "Disconnected",
+                     "RemoteError"), "catools.errors"),
+    **dict.fromkeys(("Reading", "Result", "ChannelInfo"), "catools.results"),
+}
 
 
 def __getattr__(name: str) -> Any:
     # (import_module, not "from . import x": that would ask this hook for "x" first)
-    if name in _CLIENT_NAMES:
-        value = getattr(import_module("catools.client"), name)
+    module = _LIBRARY.get(name)
+    if module is not None:
+        value = getattr(import_module(module), name)
     else:
         protocol = import_module("catools.protocol")
         if name == "__all__":
-            value = ["__version__", *_CLIENT_NAMES, *protocol.__all__]
+            value = ["__version__", *_LIBRARY, *protocol.__all__]
         elif name in protocol.__all__:
             value = getattr(protocol, name)
         else:

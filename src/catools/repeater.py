@@ -18,7 +18,7 @@ import sys
 from typing import Callable, Iterable
 
 from .protocol import REPEATER_PORT, Beacon, RepeaterConfirmResponse, RepeaterRegisterRequest
-from .protocol._constants import HEADER_SIZE as _HEADER_SIZE
+from .protocol import HEADER_SIZE as _HEADER_SIZE
 
 __all__ = ["Repeater", "RepeaterBusy", "multicast_groups"]
 

@@ -93,7 +93,7 @@ def test_every_option_help_is_kept_as_click_would_clean_it():
     import inspect
 
     from catools.cli import SUBCOMMANDS, group
-    from catools.cli._common import CaOption
+    from catools.cli._options import CaOption
     commands = [group.cli] + [getattr(importlib.import_module(module), attr)
                               for module, attr in SUBCOMMANDS.values()]
     helps = 0

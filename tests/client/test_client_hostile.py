@@ -192,12 +192,12 @@ class _RejectIoc(ScriptedIoc):
 def test_a_rejected_plain_put_does_not_taint_later_puts(port):
     with _RejectIoc(port, {"R": [0.0]}) as ioc, _context(port) as ctx:
         (pv,) = _connected(ctx, "R")
-        ctx.write(pv, [-1.0])
-        assert ctx.sync(pv, 5.0)
-        assert [e.status for e in pv.write_errors] == [ECA_PUTFAIL]
-        ctx.write(pv, [5.0])
-        assert ctx.sync(pv, 5.0)
-        assert list(pv.write_errors) == []          # the old error was that put's alone
+        bad = ctx.write(pv, [-1.0], confirm=True)
+        assert ctx.wait([bad], 5.0)
+        assert bad.error.status == ECA_PUTFAIL
+        later = ctx.write(pv, [5.0], confirm=True)
+        assert ctx.wait([later], 5.0)
+        assert later.error is None                  # the old error was that put's alone
         assert ioc.pvs["R"] == [5.0]
 
 

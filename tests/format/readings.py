@@ -1,10 +1,12 @@
-"""Build catools.format readings from the oracle PV table (what the wire would carry)."""
+"""Build readings (catools.results.Reading) from the oracle PV table (what the wire would
+carry), and :func:`reading_of` for the unit tests."""
 
 from __future__ import annotations
 
 from array import array
 
-from catools.format import Metadata, Reading
+from catools.protocol import DBRMetadata as Metadata
+from catools.results import Reading
 from catools.format._names import dbr_base_type, dbr_class
 
 from oracle_pvs import SPECS, spec_ts
@@ -61,5 +63,11 @@ def reading(name: str, dbr_type: int, count: int | None = None) -> Reading:
                 md["precision"] = spec.get("precision", 0)
             for k in _GR + (_CTRL if cls == "ctrl" else ()):
                 md[k] = spec.get(k, 0)
-    return Reading(dbr_type, data, native_type=native, native_count=len(vals),
+    return Reading(name, dbr_type, data, native_type=native, native_count=len(vals),
                    metadata=Metadata(**md))
+
+
+def reading_of(data_type: int, data, native_type: int = -1, native_count: int = 0,
+               count: int = -1, metadata=None) -> Reading:
+    """A Reading of these values (no name: the formatters take the name apart)."""
+    return Reading("", data_type, data, count, native_type, native_count, metadata)

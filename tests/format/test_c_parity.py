@@ -7,9 +7,10 @@ import re
 import pytest
 
 from catools.format import (
-    FormatOptions, MonitorChannel, MonitorFormatter, default_request_type, float_format,
+    FormatOptions, MonitorChannel, MonitorFormatter, float_format,
     format_caget, parse_dbr_type, parse_timestamp_keys,
 )
+from catools.client import request_type as default_request_type
 
 from readings import NATIVE, reading
 from oracle_pvs import SPECS
@@ -192,7 +193,8 @@ def test_cainfo_matches_c(oracle):
 def test_softioc_char_array_and_caput(softioc):
     """Signed chars, \\x escapes of UTF-8 bytes, and caput Old/New lines (real softIoc)."""
     from catools.format import format_caput
-    from catools.format import Reading, Metadata
+    from catools.format import Metadata
+    from readings import reading_of as Reading
     from array import array
 
     raw = "tab\tq\"\u00e9'".encode()

@@ -12,11 +12,13 @@ from array import array
 import pytest
 
 from catools.format import (
-    FormatOptions, Metadata, MonitorChannel, MonitorFormatter, Reading, c_float,
+    FormatOptions, Metadata, MonitorChannel, MonitorFormatter, c_float,
     camonitor_json, caget_json, caget_json_error, escape_bytes, format_caget,
     format_caget_error, format_long, format_timestamp, parse_dbr_type, round_to_long,
     time_diff_seconds, write_caget,
 )
+
+from readings import reading_of as Reading
 
 TS = (1100000000, 669834123)
 MD = Metadata(status=0, severity=0, timestamp=TS)
@@ -279,8 +281,8 @@ def test_json_time_records_equal_the_general_path(data_type):
     import random
 
     import catools
-    from catools.client import Reading
     from catools.format import _json
+    from catools.results import Reading
     from catools.protocol import DBRMetadata
 
     rng = random.Random(data_type)
@@ -300,7 +302,7 @@ def test_json_time_records_equal_the_general_path(data_type):
             response = catools.ReadNotifyResponse(data=data, metadata=metadata,
                                                   data_type=data_type, data_count=count,
                                                   status=1, ioid=1)
-            reading = Reading("X:y", response, base, count)
+            reading = Reading.of("X:y", response, base, count)
             for as_string in (False, True):
                 for event in (None, "update"):
                     general = _json._head("X:y", event) + "," + ",".join(

@@ -5,11 +5,11 @@ from typing import Any
 
 import click
 
-from ._common import (NUMBER_OPTIONS, CaCommand, Output, PVNames, ca_options, collect_names,
-                      fail, help_option, json_options, make_context, number_format_option,
-                      number_format_options, option, read_error_kind, record_order,
-                      report_missing, resolve_count, resolve_priority, resolve_timeout,
-                      usage_error_option, version_option, warn)
+from ._app import CaCommand, make_context, warn
+from ._options import (NUMBER_OPTIONS, PVNames, ca_options, collect_names, help_option,
+                       json_options, number_format_option, number_format_options, option,
+                       record_order, resolve_count, resolve_priority, resolve_timeout,
+                       usage_error_option, version_option)
 
 USAGE = """
 Usage: caget [options] <PV name> ...
@@ -92,10 +92,10 @@ def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
             priority: str | None, callback: bool, terse: bool, wide: bool, dbr: str | None,
             enum_number: bool, float_string: bool, char_string: bool, count: str | None,
             fmt_e: str | None, fmt_f: str | None, fmt_g: str | None, long_base: str | None,
-            int_base: str | None, separator: str | None, as_json: bool,
+            int_base: str | None, separator: str | None, output: str,
             name_file: str | None) -> int:
     """Read PVs and print their values as EPICS base's caget does."""
-    from ..format import FormatOptions, parse_dbr_type
+    from ..format import DBR_LONG, FormatOptions, parse_dbr_type, readable_dbr_type
 
     tool = "caget"
     wait = resolve_timeout(tool, timeout)
@@ -107,249 +107,50 @@ def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
         if name in ("terse", "wide", "dbr"):
             if mode != "plain":
                 warn("Options t,d,a are mutually exclusive. ('caget -h' for help.)")
-            mode = {"terse": "terse", "wide": "wide", "dbr": "dbr"}[name]
+            mode = name
             if name == "dbr":
                 dbr_type = parse_dbr_type(value)
-                if dbr_type < 0 or dbr_type > 38 or dbr_type in (35, 36):
+                if not readable_dbr_type(dbr_type):
                     warn("Requested dbr type out of range or invalid - ignored. "
                          "('caget -h' for help.)")
                     mode = "plain"
         elif name in NUMBER_OPTIONS:
             if number_format_option(name, value, formats) and name == "int_base":
-                dbr_type = 5      # caget's -0 also selects DBR_LONG for -d (a C quirk)
-    sep = separator[0] if separator else " "
-    opts = FormatOptions(mode=mode, separator=sep, count=req_elems,
+                dbr_type = DBR_LONG   # caget's -0 also selects DBR_LONG for -d (a C quirk)
+    opts = FormatOptions(mode=mode, separator=(separator or " ")[0], count=req_elems,
                          enum_as_number=enum_number, char_as_string=char_string,
                          float_as_string=float_string, **formats)
     pv_names = collect_names(tool, names, name_file)
-    if not pv_names:
-        fail("No pv name specified. ('caget -h' for help.)")
     return run(pv_names, opts, dbr_type if mode == "dbr" else -1, wait, prio, callback,
-               as_json)
-
-
-def request_type(native: int, opts: Any, dbr_type: int) -> int:
-    """The DBR type caget asks for: -d's, else what the tools ask for by default."""
-    if dbr_type >= 0:
-        return dbr_type
-    from ..format import default_request_type
-    return default_request_type(native, enum_as_number=opts.enum_as_number,
-                                float_as_string=opts.float_as_string)
+               output)
 
 
 def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, priority: int,
-        callback: bool, as_json: bool) -> int:
-    """Connect, read, print; return the exit status."""
-    from ..client import CONNECTED, AccessDeniedError
+        dynamic: bool, output: str) -> int:
+    """Connect, read (one GetMany), print; return the exit status."""
+    from ..client import GetMany, request_type
+    from ..client import run as run_op
+    from ._output import open_sink, report_missing
 
-    out = Output(colour=None if not as_json else False)
-    ctx = make_context("caget")
+    def rule(native: int) -> int:
+        """-d's type, else what the tools ask for by default."""
+        return dbr_type if dbr_type >= 0 else request_type(
+            native, enum_as_number=opts.enum_as_number,
+            float_as_string=opts.float_as_string)
+
+    sink = open_sink(output)
+    # the text is what libca leaves (zero-filled); --json says what the server sent
+    op = GetMany(names, data_type=rule, count=opts.count, dynamic=dynamic,
+                 priority=priority, timeout=timeout, zero_fill=not sink.json)
+    ctx = make_context()
     try:
-        pvs = ctx.pvs_for(names, priority)
-        ctx.wait_connected(pvs, timeout)
-        missing = [pv for pv in pvs if pv.state != CONNECTED]
-        req = opts.count
-        plan = []
-        # a name given twice is read once (the context has one PV per name)
-        seen: set[Any] | None = None if len(ctx.pvs) == len(pvs) else set()
-        types: dict[int, int] = {}          # native type -> request type
-        most = 0                            # the largest count asked for
-        for pv in pvs:
-            if pv.state != CONNECTED:
-                continue
-            if seen is not None:
-                if pv in seen:
-                    continue
-                seen.add(pv)
-            native_count = pv.native_count
-            if callback:
-                n = native_count if req > native_count else req
-            else:
-                n = req if 0 < req < native_count else native_count
-            req_type = types.get(pv.native_type)
-            if req_type is None:
-                req_type = types[pv.native_type] = request_type(pv.native_type, opts,
-                                                                dbr_type)
-            plan.append((pv, req_type, n))
-            if n > most:
-                most = n
-        ops = read_bounded(ctx, plan) if most > SMALL_COUNT else ctx.read_many(plan)
-        ctx.wait(ops, timeout)
-        plain = not as_json and out.colorize is None
-        wanted = None if callback or most == 1 else [n for _, _, n in plan]
-        lines = scalar_lines(ops, opts, wanted) if plain else [None] * len(ops)
-        if plain and len(ops) == len(pvs) and None not in lines:
-            # the usual case: every PV (each named once) answered with one value
-            text = "".join(lines)  # type: ignore[arg-type]  # (no None in it: checked)
-            out.stream.write(text.encode("utf-8", "surrogateescape"))
-            out.flush()
-            return report_missing(missing)
-        if any(not op.done or isinstance(op.error, AccessDeniedError) or too_large(op)
-               for op in ops):
-            warn("Read operation timed out: some PV data was not read.")
-        reads = {pv: (op, n, req_type, line)
-                 for op, (pv, req_type, n), line in zip(ops, plan, lines)}
-        if as_json:
-            from ..format import caget_json, caget_json_error
-        else:
-            from ..format import format_caget_error, write_caget
-        for pv in pvs:
-            if not pv.connected and pv not in reads:
-                if as_json:
-                    out.text(caget_json_error(pv.name, "not_found",
-                                              f"Channel connect timed out: '{pv.name}' "
-                                              "not found."))
-                continue
-            op, n, req_type, line = reads[pv]
-            if line is not None:
-                out.raw(line.encode("utf-8", "surrogateescape"))
-                continue
-            pad_count = 0 if callback else n
-            if callback or as_json:
-                result = op.result if op.done and op.error is None else None
-            else:
-                result = c_array_get(op, req_type, n)
-            if result is not None:
-                reading = _reading(pv, result)
-                if as_json:
-                    out.text(caget_json(pv.name, reading, char_as_string=opts.char_as_string))
-                elif out.colorize is None:
-                    write_caget(out.stream, pv.name, reading, opts)  # type: ignore[arg-type]
-                else:
-                    from ..format import format_caget as format_line
-                    out.text(format_line(pv.name, reading, opts),
-                             getattr(reading.metadata, "severity", None))
-                continue
-            kind, message = read_error_kind(op.error)
-            if as_json:
-                out.text(caget_json_error(pv.name, kind, message or None))
-            else:
-                out.text(format_caget_error(pv.name, kind, opts, count=pad_count,
-                                            message=message), event="error")
-        out.flush()
-        return report_missing(missing)
+        run_op(ctx, op)
+        counts = [0 if dynamic or asked is None else asked.count for asked in op.requests]
+        sink.caget(op.results, opts, counts)
+        sink.flush()
+        return report_missing(op.results)
     finally:
         ctx.close(clear_channels=False)   # as the C tools: the circuit's end frees them
-
-
-def scalar_lines(ops: list[Any], opts: Any, wanted: list[int] | None = None
-                 ) -> list[str | None]:
-    """caget's line for each read answered with one value (None for the others), the
-    common numeric ones straight from the reply's bytes; with ``wanted`` (the counts
-    asked for), only for reads that asked for one."""
-    from ..format import format_caget, scalar_formats
-    from ..protocol import FIRST_VALUE
-    forms = scalar_formats(opts)
-    lines: list[str | None] = []
-    append = lines.append
-    for index, op in enumerate(ops):
-        result = op.result
-        if (op.error is not None or result is None or result.data_count != 1
-                or (wanted is not None and wanted[index] != 1)):
-            append(None)
-            continue
-        form = forms[result.data_type]
-        if form is not None:
-            unpack_from, offset = FIRST_VALUE[result.data_type]
-            value = unpack_from(result[-1], offset)[0]
-            if value == value:
-                append(form % (op.pv.name, value))
-                continue
-        append(format_caget(op.pv.name, _reading(op.pv, result), opts))
-    return lines
-
-
-#: No DBR of this many elements or fewer can exceed the smallest message bound (16 KiB).
-SMALL_COUNT = 400
-
-
-def read_bounded(ctx: Any, plan: list[tuple[Any, int, int]]) -> list[Any]:
-    """``ctx.read_many(plan)``, except that a read whose reply could not fit in the
-    client's message bound (EPICS_CA_MAX_ARRAY_BYTES; ``ClientConfig.max_payload_size``)
-    is not sent: its Operation fails at once with ECA_TOLARGE, as libca's
-    ``ca_array_get`` does for a count too large to transfer."""
-    limit = ctx.config.max_payload_size
-    big: set[int] = set()
-    for index, (_pv, data_type, count) in enumerate(plan):
-        if count > SMALL_COUNT:
-            from ..protocol import data_size
-            if data_size(data_type, count) > limit:
-                big.add(index)
-    if not big:
-        return ctx.read_many(plan)
-    from ..client import CaStatusError, Operation
-    from ..protocol import CAStatus
-    sent = iter(ctx.read_many([p for i, p in enumerate(plan) if i not in big]))
-    ops = []
-    for index, (pv, _type, _count) in enumerate(plan):
-        if index in big:
-            op = Operation(pv, "read")
-            op.error, op.done = CaStatusError(pv.name, int(CAStatus.ECA_TOLARGE)), True
-            ops.append(op)
-        else:
-            ops.append(next(sent))
-    return ops
-
-
-def too_large(op: Any) -> bool:
-    """True for a read :func:`read_bounded` refused (ECA_TOLARGE)."""
-    error = op.error
-    if error is None or not hasattr(error, "status"):
-        return False
-    from ..protocol import CAStatus
-    return error.status == int(CAStatus.ECA_TOLARGE)
-
-
-def padded(response: Any, count: int) -> Any:
-    """``response``, or when it holds fewer than ``count`` elements a response-like
-    object with its data zero-filled (empty strings) up to ``count``."""
-    have = response.data_count
-    if have >= count:
-        return response
-    from types import SimpleNamespace
-    data = response.data
-    if isinstance(data, list):
-        data = data + [b""] * (count - have)
-    else:
-        from array import array
-        data = array(data.typecode, data)
-        data.extend(array(data.typecode, bytes(data.itemsize * (count - have))))
-    return SimpleNamespace(data_type=response.data_type, data=data, data_count=count,
-                           metadata=response.metadata, status=response.status)
-
-
-def c_array_get(op: Any, data_type: int, count: int) -> Any:
-    """What C's ``ca_array_get`` of ``count`` elements leaves for the tools to print: the
-    reply, zero-filled beyond a short one; the zeroed buffer when the server failed
-    the read (libca reports that on stderr: one line here); None when nothing was read
-    (not answered, no access, or too large to transfer)."""
-    if not op.done:
-        return None
-    if op.error is None:
-        return padded(op.result, count)
-    from ..client import CaStatusError
-    if not isinstance(op.error, CaStatusError) or too_large(op):
-        return None
-    from ..protocol import ca_message
-    warn(f"Read of '{op.pv.name}' failed: {ca_message(op.error.status)}")
-    return _zero_response(data_type, count)
-
-
-def _zero_response(data_type: int, count: int) -> Any:
-    """A response-like object holding an all-zero DBR of ``count`` elements."""
-    from types import SimpleNamespace
-
-    from ..protocol import data_size, decode_dbr
-
-    metadata, data = decode_dbr(data_type, bytes(data_size(data_type, count)), count)
-    return SimpleNamespace(data_type=data_type, data=data, data_count=count,
-                           metadata=metadata, status=1)
-
-
-def _reading(pv: Any, response: Any) -> Any:
-    """The reply as a client Reading (the attributes the formatters read)."""
-    from ..client import Reading
-    return Reading(pv.name, response, pv.native_type, pv.native_count)
 
 
 if __name__ == "__main__":  # python -m catools.cli.caget

@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import signal
-import time
 from typing import Any
 
 import click
 
-from ._common import (NUMBER_OPTIONS, CaCommand, Output, PVNames, _die_by_signal,
-                      ca_options, collect_names, fail, help_option, json_options, make_context,
-                      number_format_option, number_format_options, option, resolve_count,
-                      resolve_priority, resolve_timeout, scan_double, version_option, warn)
+from ..config import scan_double
+from ._app import CaCommand, die_by_signal, fail, make_context, warn
+from ._options import (NUMBER_OPTIONS, PVNames, ca_options, collect_names, help_option,
+                       json_options, number_format_option, number_format_options, option,
+                       resolve_count, resolve_priority, resolve_timeout, version_option)
 
 USAGE = """
 Usage: camonitor [options] <PV name> ...
@@ -66,9 +66,6 @@ Example: camonitor -f8 my_channel another_channel
 
 """
 
-_MASK_BITS = {"v": 1, "a": 4, "l": 2, "p": 8}
-
-
 @click.command("camonitor", cls=CaCommand, usage_text=USAGE, permute=True)
 @help_option
 @version_option
@@ -91,27 +88,29 @@ def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
             priority: str | None, mask: str | None, ts_keys: str | None, enum_number: bool,
             count: str | None, char_string: bool, float_string: bool, fmt_e: str | None,
             fmt_f: str | None, fmt_g: str | None, long_base: str | None,
-            int_base: str | None, separator: str | None, as_json: bool,
+            int_base: str | None, separator: str | None, output: str,
             name_file: str | None, max_updates: int | None, run_time: str | None) -> int:
     """Print updates of PVs as EPICS base's camonitor does."""
+    from ..client import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE
     from ..format import FormatOptions, parse_timestamp_keys
 
+    mask_bits = {"v": DBE_VALUE, "a": DBE_ALARM, "l": DBE_LOG, "p": DBE_PROPERTY}
+    default_mask = DBE_VALUE | DBE_ALARM
     tool = "camonitor"
     wait = resolve_timeout(tool, timeout)
     prio = resolve_priority(tool, priority)
     req_elems = resolve_count(tool, count)
-    event_mask = 5
+    event_mask = default_mask
     if mask is not None:
         event_mask = 0
         for letter in mask:
-            bit = _MASK_BITS.get(letter)
+            bit = mask_bits.get(letter)
             if bit is None:
                 warn(f"Invalid argument '{mask}' for option '-m' - ignored.")
-                event_mask = 5
+                event_mask = default_mask
                 break
             event_mask |= bit
-        if event_mask == 0:
-            event_mask = 5
+        event_mask = event_mask or default_mask
     ts_server, ts_client, ts_type = True, False, "absolute"
     if ts_keys is not None:
         ts_server, ts_client, ts_type, bad = parse_timestamp_keys(ts_keys)
@@ -135,173 +134,58 @@ def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
                          float_as_string=float_string, **formats, ts_server=ts_server,
                          ts_client=ts_client, ts_type=ts_type)
     pv_names = collect_names(tool, names, name_file)
-    if not pv_names:
-        fail("No pv name specified. ('camonitor -h' for help.)")
-    return Monitor(pv_names, opts, event_mask, wait, prio, as_json, max_updates,
-                   stop_after).run()
+    return run(pv_names, opts, event_mask, wait, prio, output, max_updates, stop_after)
 
 
 class _Done(Exception):
     """--count reached."""
 
 
-class Monitor:
-    """The camonitor loop: subscriptions, line formatting, batched output."""
+def run(names: list[str], opts: Any, mask: int, timeout: float | None, priority: int,
+        output: str, max_updates: int | None, stop_after: float | None) -> int:
+    """Subscribe (one Subscribe) and print its events until --count, --timeout or a
+    signal ends the run; the output is written once per turn of the loop."""
+    import time
 
-    def __init__(self, names: list[str], opts: Any, mask: int, timeout: float | None,
-                 priority: int, as_json: bool, max_updates: int | None,
-                 stop_after: float | None) -> None:
-        self.names = names
-        self.opts = opts
-        self.mask = mask
-        self.timeout = timeout
-        self.priority = priority
-        self.as_json = as_json
-        self.max_updates = max_updates
-        self.stop_after = stop_after
-        self.updates = 0
-        self.pending: list[str] = []
-        self.out = Output(colour=None if not as_json else False)
+    from ..client import Subscribe, request_type
+    from ..client import run as run_op
+    from . import enable_gc
+    from ._output import open_sink
 
-    def request_type(self, native: int) -> int:
-        """What the tools ask for by default (recomputed when the native type changes)."""
-        from ..format import default_request_type
-        return default_request_type(native, enum_as_number=self.opts.enum_as_number,
-                                    float_as_string=self.opts.float_as_string)
+    enable_gc()         # a monitor runs for hours: collect cycles again
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    sink = open_sink(output)
 
-    def run(self) -> int:
-        from ..format import MonitorChannel, MonitorFormatter
+    def rule(native: int) -> int:
+        """What the tools ask for (again at each connect: the native type may change)."""
+        return request_type(native, enum_as_number=opts.enum_as_number,
+                            float_as_string=opts.float_as_string)
 
-        from . import enable_gc
+    def after_turn() -> None:
+        sink.flush()
+        if max_updates is not None and sink.updates >= max_updates:
+            raise _Done()
 
-        enable_gc()         # a monitor runs for hours: collect cycles again
-        signal.signal(signal.SIGTERM, _on_signal)
-        signal.signal(signal.SIGINT, _on_signal)
-        self.fmt = MonitorFormatter(self.opts)
-        ctx = make_context("camonitor", listen_beacons=True)
-        self.ctx = ctx
-        started = time.monotonic()
-        deadline = None if self.stop_after is None else started + self.stop_after
-        try:
-            pvs = ctx.pvs_for(self.names, self.priority)
-            seen: set[int] = set()
-            for pv in pvs:
-                if id(pv) in seen:
-                    continue
-                seen.add(id(pv))
-                chan = MonitorChannel()
-                ctx.subscribe(pv, self._callback(pv, chan), data_type=self.request_type,
-                              count=self.opts.count or 0, mask=self.mask)
-            checked = self.timeout is None
-            check_at = started + (self.timeout or 0.0)
-            while True:
-                now = time.monotonic()
-                if not checked and now >= check_at:
-                    checked = True
-                    for pv in pvs:
-                        if pv.state == "never connected":
-                            self._emit_not_found(pv)
-                if deadline is not None and now >= deadline:
-                    break
-                nxt = None
-                if not checked:
-                    nxt = check_at - now
-                if deadline is not None:
-                    left = deadline - now
-                    nxt = left if nxt is None else min(nxt, left)
-                try:
-                    ctx.process(nxt)
-                finally:
-                    self._flush()
-            self._flush()          # lines queued just before the --timeout deadline
-        except _Done:
-            self._flush()
-        finally:
-            ctx.close()
-        return 0
-
-    def _emit_not_found(self, pv: Any) -> None:
-        if self.as_json:
-            from ..format import camonitor_json
-            self.pending.append(camonitor_json(pv.name, "not_found",
-                                               message="PV not found"))
-        else:
-            self.pending.append(self.fmt.not_found(pv.name))
-
-    def _flush(self) -> None:
-        if self.pending:
-            data = "".join(self.pending)
-            self.pending.clear()
-            out = self.out
-            if out.colorize is not None:
-                for line in data.splitlines(keepends=True):
-                    out.text(line, *_line_style(line))
-            else:
-                out.raw(data.encode("utf-8", "surrogateescape"))
-            out.flush()
-            if self.max_updates is not None and self.updates >= self.max_updates:
-                raise _Done()
-
-    def _callback(self, pv: Any, chan: Any) -> Any:
-        name = pv.name
-        fmt = self.fmt
-        pending = self.pending
-        as_json = self.as_json
-        char_string = self.opts.char_as_string
-        if as_json:
-            from ..client import Reading
-            from ..format import camonitor_json
-
-        def callback(sub: Any, event: str, response: Any) -> None:
-            if self.max_updates is not None and self.updates >= self.max_updates:
-                return
-            if event == "update":
-                status = response.status
-                if status == 1:
-                    self.updates += 1
-                    if as_json:
-                        reading = Reading(name, response, pv.native_type, pv.native_count)
-                        pending.append(camonitor_json(name, "update", reading,
-                                                      char_as_string=char_string))
-                    else:
-                        pending.append(fmt.update(name, response, chan))
-                elif status == 0x170:          # ECA_NORDACCESS: C camonitor is silent
-                    if as_json:
-                        pending.append(camonitor_json(name, "no_read_access",
-                                                      message="no read access"))
-                    else:
-                        pending.append(fmt.error(name, "no_read_access",
-                                                 count=pv.native_count))
-            elif event == "disconnected":
-                if as_json:
-                    pending.append(camonitor_json(name, "disconnected"))
-                else:
-                    pending.append(fmt.disconnected(name, chan))
-            elif event == "connected":
-                chan.count = pv.native_count
-                if as_json:
-                    pending.append(camonitor_json(name, "connected"))
-        return callback
-
-
-def _line_style(line: str) -> tuple[int | None, str | None]:
-    """Severity and event of a finished camonitor line, for colour."""
-    if "*** disconnected" in line or "*** Not connected" in line:
-        return None, "disconnected"
-    if "*** no read access" in line:
-        return None, "error"
-    body = line.rstrip("\n")
-    for severity, word in ((3, "INVALID"), (2, "MAJOR"), (1, "MINOR")):
-        if body.endswith(" " + word) or body.endswith("," + word):
-            return severity, None
-    return None, None
+    op = Subscribe(names, sink.events(opts, max_updates), data_type=rule,
+                   count=opts.count, mask=mask, priority=priority, not_found_after=timeout)
+    ctx = make_context(listen_beacons=True)
+    until = None if stop_after is None else time.monotonic() + stop_after
+    try:
+        run_op(ctx, op, until=until, after_turn=after_turn)
+        sink.flush()          # lines queued just before the --timeout deadline
+    except _Done:
+        sink.flush()
+    finally:
+        ctx.close()
+    return 0
 
 
 def _on_signal(signum: int, frame: Any) -> None:
     """SIGINT or SIGTERM: flush what was printed and end by that signal at once. (An
     exception raised here could land in a callback that Python runs during an import,
     such as a module lock's weakref callback, where it is printed and lost.)"""
-    _die_by_signal(signum)
+    die_by_signal(signum)
 
 
 if __name__ == "__main__":  # python -m catools.cli.camonitor

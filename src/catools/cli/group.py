@@ -9,7 +9,7 @@ import click
 
 from .._version import __version__
 from . import SUBCOMMANDS
-from ._common import option
+from ._options import option
 
 
 class LazyGroup(click.Group):

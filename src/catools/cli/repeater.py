@@ -6,7 +6,7 @@ import signal
 import sys
 import click
 
-from ._common import option
+from ._options import env_text, option
 
 
 @click.command("repeater", context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,11 +19,11 @@ def command(verbose: bool) -> None:
     Binds EPICS_CA_REPEATER_PORT (default 5065) and runs until Ctrl-C or SIGTERM.
     Exits at once, with status 0, if another repeater already holds the port.
     """
-    from ..config import REPEATER_PORT, ConfigError, _get, parse_port
+    from ..config import REPEATER_PORT, ConfigError, parse_port
     from ..repeater import Repeater, RepeaterBusy, multicast_groups
 
     port = REPEATER_PORT
-    if (text := _get(os.environ, "EPICS_CA_REPEATER_PORT")) is not None:
+    if (text := env_text("EPICS_CA_REPEATER_PORT")) is not None:
         try:
             port = parse_port("EPICS_CA_REPEATER_PORT", text)
         except ConfigError as exc:

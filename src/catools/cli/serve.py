@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ._common import option
+from ._options import option
 
 
 @click.command("serve", context_settings={"help_option_names": ["-h", "--help"]})

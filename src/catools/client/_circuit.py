@@ -16,7 +16,7 @@ from ..protocol import (CLIENT, DISCONNECTED, AccessRightsResponse, ClientNameRe
                         ReadNotifyRequest, ReadNotifyResponse, ReadRequest,
                         RemoteProtocolError, SearchResponse, ServerDisconnResponse,
                         VersionRequest, VirtualCircuit, WriteNotifyRequest,
-                        WriteNotifyResponse, WriteRequest, ca_message)
+                        WriteNotifyResponse, WriteRequest)
 from ._callbacks import CallbackQueue
 from ._errors import CaStatusError, DisconnectedError
 from ._poll import Poller
@@ -113,14 +113,10 @@ class Circuit:
         """Send a WRITE or WRITE_NOTIFY. A WRITE_NOTIFY ends ``op`` at its reply; a
         WRITE with ``confirm`` at the ECHO sent after it (with the ERROR that quoted
         it, if one came first); a plain WRITE at once."""
-        pv = op.pv
         if request.__class__ is WriteNotifyRequest:
             self.ops[request.ioid] = op
             self.send(request)
             return
-        pv.last_write = request.ioid
-        if pv._write_errors:
-            pv._write_errors.clear()        # (an earlier put's error is not this one's)
         self.send(request)
         if confirm:
             self.confirms.add(request.ioid, op, self.echo())
@@ -330,10 +326,7 @@ class Circuit:
                 return
         elif request == WriteRequest.ID:
             if self.confirms.refused(p2, error):
-                return
-            if pv is not None and pv.last_write == p2:   # the PV's latest plain WRITE
-                pv.write_errors.append(error)
-                return
+                return          # (an unconfirmed WRITE's ERROR: a warning, as libca)
         elif request == EventAddRequest.ID:
             sub = self.subs.pop(p2, None)
             if sub is not None:
@@ -341,6 +334,7 @@ class Circuit:
                 self.callbacks.call(sub.callback, sub, "error", command)
                 return
         name = pv.name if pv is not None else ""
+        from ..protocol import ca_message   # (the ECA table: loaded when first needed)
         self.owner.warn(ca_message(command.status), f"{name} {command.error_message}".strip())
 
     def _on_echo(self, command: Any) -> None:

@@ -13,8 +13,8 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from ..config import ClientConfig
-from ..protocol import CAStatus, WriteRequest
-from ..protocol._constants import MAX_NAME_LENGTH, NAME_CHARS_SAFE, name_too_long
+from ..protocol import WriteRequest
+from ..protocol import MAX_NAME_LENGTH, NAME_CHARS_SAFE, name_too_long
 from . import _net
 from ._callbacks import CallbackQueue
 from ._circuit import Circuit
@@ -25,7 +25,7 @@ from ._pool import CircuitPool
 from ._pv import (CLOSED, CONNECTED, NEVER_CONNECTED, PREVIOUSLY_CONNECTED, PV, Operation,
                   Subscription)
 from ._search import SearchScheduler
-from ._stderr import errlog, print_ca_exception
+from ._log import log_line, log_warning
 from ._udp import UdpPort
 
 if TYPE_CHECKING:
@@ -41,18 +41,20 @@ class Context:
     up to ``reconnect_ceiling``); a channel that gets a bad reply is cleared alone.
     With ``listen_beacons`` (through a caRepeater), :meth:`on_beacon` callbacks see
     every beacon, and a beacon anomaly (a new or restarted server) searches at once for
-    the PVs not connected. ``on_log(line)`` prints libca's one-line errors (stderr);
+    the PVs not connected. ``on_warning(message, context)`` hears libca's CA exceptions
+    and ``on_log(line)`` its one-line errors (default: the ``catools.client`` logger);
     ``on_callback_error(exc, callback)`` hears of an exception in a user callback
     (default: one ``on_warning``).
     """
 
     def __init__(self, config: ClientConfig | None = None, *,
                  on_warning: Callable[[str, str], None] | None = None,
+                 on_log: Callable[[str], None] | None = None,
                  listen_beacons: bool = False) -> None:
         self.config = config = config if config is not None else \
             ClientConfig.from_env(os.environ)
-        self.on_warning = on_warning if on_warning is not None else print_ca_exception
-        self.on_log: Callable[[str], None] = errlog
+        self.on_warning = on_warning if on_warning is not None else log_warning
+        self.on_log: Callable[[str], None] = on_log if on_log is not None else log_line
         self.on_callback_error: Callable[[BaseException, Any], None] | None = None
         self.callbacks = CallbackQueue(self._callback_failed)
         self.poller = Poller()
@@ -72,7 +74,6 @@ class Context:
                                 self.name_servers, user_name=_net.user_name(),
                                 host_name=_net.host_name(), host_label=self.host_label,
                                 warn=warn, log=lambda line: self.on_log(line))
-        self.backoff = self.pool.backoff
         self.circuits = self.pool.circuits      # {(address, priority): Circuit}
         #: Beacons (through a caRepeater, if one runs) speed up finding restarted or
         #: new servers; the client never starts a repeater itself.
@@ -210,7 +211,7 @@ class Context:
             op._finish(error=DisconnectedError(pv.name, "not connected"))
             return op
         if not pv.write_access:
-            op._finish(error=AccessDeniedError(pv.name, "Write access denied"))
+            op._finish(error=AccessDeniedError(pv.name, "Write access denied", write=True))
             return op
         circuit, channel = pv.link()
         if notify:
@@ -221,7 +222,8 @@ class Context:
                                    else data_type, data_count=count, sid=channel.sid,
                                    ioid=circuit.core.new_ioid())
         if request.data_count > pv.native_count:
-            op._finish(error=CaStatusError(pv.name, CAStatus.ECA_BADCOUNT))
+            from ..protocol import CAStatus     # (the ECA table, only when needed)
+            op._finish(error=CaStatusError(pv.name, CAStatus.ECA_BADCOUNT, refused=True))
             return op
         circuit.write_value(op, request, confirm)
         return op
@@ -242,17 +244,14 @@ class Context:
     def on_beacon(self, callback: Callable[[Address, int, Any], None]
                   ) -> Callable[[Address, int, Any], None]:
         """Call ``callback(server_address, beacon_id, anomaly)`` for each beacon heard
-        (needs ``listen_beacons=True`` and a caRepeater); ``anomaly`` is None or the
-        ``catools.client.beacons.BeaconAnomaly`` it shows (a new, restarted or
-        reappeared server, or a shortened period), on which the Context also searches
-        at once for its unconnected PVs. Returns ``callback`` (a decorator)."""
+        (needs ``listen_beacons`` and a caRepeater); ``anomaly``, a ``BeaconAnomaly``
+        or None, also makes the Context search at once. Returns ``callback``."""
         self.finder.beacon_callbacks.append(callback)
         return callback
 
     def close(self, clear_channels: bool = True) -> None:
-        """Clear channels politely (unless ``clear_channels`` is False: the server frees
-        them when the circuit closes, as for libca's ``ca_context_destroy``) and close
-        every socket."""
+        """Clear channels (unless ``clear_channels`` is False: the server frees them with
+        the circuit, as after libca's ``ca_context_destroy``); close every socket."""
         if self._closed:
             return
         self._closed = True

@@ -9,7 +9,7 @@ from typing import Callable, Iterable
 def broadcast_addresses() -> list[str]:
     """libca's automatic search list: the broadcast address (or point-to-point peer)
     of every up, non-loopback interface; 127.0.0.1 when there is none."""
-    from .._netinfo import interfaces
+    from ..netinfo import interfaces
     out: list[str] = []
     for interface in interfaces():
         if interface.broadcast not in out:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..protocol import ClientChannel, promote
-from ._errors import CaStatusError, DisconnectedError
+from ._errors import DisconnectedError
 from ._search import MIN_PERIOD
 
 if TYPE_CHECKING:
@@ -118,8 +118,8 @@ class PV:
 
     __slots__ = ("context", "name", "priority", "state", "circuit", "channel", "server",
                  "access_rights", "native_type", "native_count", "_subscriptions",
-                 "_connection_callbacks", "_access_callbacks", "_write_errors", "search_id",
-                 "next_search", "period", "search_ceiling", "disconnected_at", "last_write")
+                 "_connection_callbacks", "_access_callbacks", "search_id",
+                 "next_search", "period", "search_ceiling", "disconnected_at")
 
     #: Monitors on this PV.
     subscriptions = _LazyList()
@@ -127,9 +127,6 @@ class PV:
     connection_callbacks = _LazyList()
     #: ``callback(pv)`` when the access rights change.
     access_callbacks = _LazyList()
-    #: Errors the server reported for this PV's latest plain WRITE (cleared by the next
-    #: one; ``Context.write(..., confirm=True)`` gives each put its own outcome).
-    write_errors = _LazyList()
 
     def __init__(self, context: "Context", name: str, priority: int) -> None:
         self.context = context
@@ -145,14 +142,11 @@ class PV:
         self._subscriptions: list[Subscription] | None = None
         self._connection_callbacks: list[Callable[["PV", bool], None]] | None = None
         self._access_callbacks: list[Callable[["PV"], None]] | None = None
-        self._write_errors: list[CaStatusError] | None = None
         self.search_id: int | None = None
         self.next_search = 0.0
         self.period = MIN_PERIOD
         self.search_ceiling = 0.0
         self.disconnected_at: float | None = None
-        #: the write id (p2) of the latest plain WRITE, which an ERROR quotes
-        self.last_write: int | None = None
 
     @property
     def connected(self) -> bool:

@@ -16,7 +16,7 @@ from typing import Callable, Iterator, NamedTuple
 
 from ..protocol import (REPEATER_PORT, SERVER_PORT, Beacon, RepeaterConfirmResponse,
                         RepeaterRegisterRequest, int_to_ip)
-from ..protocol._headers import HEADER as _HEADER
+from ..protocol import HEADER as _HEADER
 
 __all__ = ["BeaconAnomaly", "BeaconTracker", "BeaconListener", "BeaconEvent",
            "split_messages", "RegistrationError"]

@@ -7,14 +7,15 @@ imported only when colour is wanted.
 from typing import Any
 
 from ._epics import (
-    ERROR_KINDS, Metadata, MonitorChannel, MonitorFormatter, Reading, caget_pieces,
-    dbr_details, format_cainfo, format_caget, format_caget_error, format_caput,
-    scalar_formats, write_caget,
+    ERROR_KINDS, Metadata, MonitorChannel, MonitorFormatter, caget_lines, caget_pieces,
+    dbr_details, error_of, format_cainfo, format_caget, format_caget_error, format_caput,
+    format_context_status, scalar_formats, unread, write_caget,
 )
 from ._names import (
-    ALARM_SEVERITY_NAMES, ALARM_STATUS_NAMES, DBF_NAMES, DBR_NAMES, dbf_type_to_text,
-    dbr_type_to_text, default_request_type, parse_dbr_type, severity_to_text,
-    status_to_text,
+    ALARM_SEVERITY_NAMES, ALARM_STATUS_NAMES, DBF_NAMES, DBR_CHAR, DBR_DOUBLE, DBR_LONG,
+    DBR_NAMES, DBR_STRING, MAX_STRING_SIZE, bad_name_line,
+    dbf_type_to_text, dbr_type_to_text, invalid_names, parse_dbr_type, readable_dbr_type,
+    severity_to_text, status_to_text,
 )
 from ._options import FormatOptions, float_format, parse_timestamp_keys
 from ._values import (
@@ -23,14 +24,16 @@ from ._values import (
 )
 
 __all__ = [
-    "ERROR_KINDS", "Metadata", "MonitorChannel", "MonitorFormatter", "Reading",
-    "caget_pieces", "dbr_details", "format_cainfo", "format_caget",
-    "format_caget_error", "format_caput", "scalar_formats", "write_caget",
+    "ERROR_KINDS", "Metadata", "MonitorChannel", "MonitorFormatter", "caget_lines",
+    "caget_pieces", "dbr_details", "error_of", "format_cainfo", "format_caget",
+    "format_caget_error", "format_caput", "format_context_status", "scalar_formats",
+    "unread", "write_caget",
     "caget_json", "caget_json_error", "camonitor_json", "json_record",
-    "json_error_record", "write_json_line",
-    "ALARM_SEVERITY_NAMES", "ALARM_STATUS_NAMES", "DBF_NAMES", "DBR_NAMES",
-    "dbf_type_to_text", "dbr_type_to_text", "default_request_type", "parse_dbr_type",
-    "severity_to_text", "status_to_text",
+    "json_error_record", "json_result", "cainfo_json", "write_json_line", "make_colorizer",
+    "ALARM_SEVERITY_NAMES", "ALARM_STATUS_NAMES", "DBF_NAMES", "DBR_CHAR", "DBR_DOUBLE",
+    "DBR_LONG", "DBR_NAMES", "DBR_STRING", "MAX_STRING_SIZE",
+    "bad_name_line", "dbf_type_to_text", "dbr_type_to_text", "invalid_names",
+    "parse_dbr_type", "readable_dbr_type", "severity_to_text", "status_to_text",
     "FormatOptions", "float_format", "parse_timestamp_keys",
     "ENCODING", "ERRORS", "TimestampFormatter", "c_float", "epics_now", "escape_bytes",
     "format_long", "format_timestamp", "join_values", "round_to_long",
@@ -38,7 +41,7 @@ __all__ = [
 ]
 
 _JSON_NAMES = ("caget_json", "caget_json_error", "camonitor_json", "json_record",
-               "json_error_record", "write_json_line")
+               "json_error_record", "json_result", "cainfo_json", "write_json_line")
 
 
 def __getattr__(name: str) -> Any:
@@ -46,4 +49,7 @@ def __getattr__(name: str) -> Any:
     if name in _JSON_NAMES:
         from . import _json
         return getattr(_json, name)
+    if name == "make_colorizer":            # (rich: only for a terminal)
+        from ._rich import make_colorizer
+        return make_colorizer
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,8 +1,8 @@
 """Byte-exact text output of EPICS base 7.0.8.1 ``caget``, ``caput``, ``camonitor``, ``cainfo``.
 
-A *reading* is any object with ``data_type``, ``native_type``, ``native_count``,
-``count``, ``data`` and ``metadata`` attributes (see :class:`Reading`). Functions return
-``str`` (encode with ``utf-8``/``surrogateescape``) or write to a stream.
+A *reading* is a :class:`catools.results.Reading` (or any object with its
+``data_type``, ``native_type``, ``native_count``, ``count``, ``data`` and ``metadata``).
+Functions return ``str`` (encode with ``utf-8``/``surrogateescape``) or write to a stream.
 """
 
 from __future__ import annotations
@@ -11,10 +11,13 @@ import io
 from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO, Callable, TextIO
 
+from ..protocol import DBRMetadata as Metadata
+from ..results import Reading, Result, first_value
 from ._names import (
-    DBR_CHAR, DBR_CLASS_NAME, DBR_DOUBLE, DBR_ENUM, DBR_FLOAT, DBR_LONG, DBR_SHORT,
-    DBR_STSACK_STRING, dbf_to_dbr, dbf_type_to_text, dbr_base_type,
-    dbr_type_to_text, is_ctrl, is_gr, is_sts, is_time, severity_to_text, status_to_text,
+    DBR_CHAR, DBR_CLASS_NAME, DBR_DOUBLE, DBR_ENUM, DBR_FLOAT, DBR_LONG, DBR_PUT_ACKT,
+    DBR_SHORT, DBR_STRING, DBR_STSACK_STRING, LAST_BUFFER_TYPE, TIME_TYPES, dbf_to_dbr,
+    dbf_type_to_text, dbr_base_type, dbr_type_to_text, is_buffer_type, is_ctrl, is_gr,
+    is_sts, is_time, severity_to_text, status_to_text,
 )
 from ._options import FormatOptions
 from ._values import (
@@ -23,36 +26,18 @@ from ._values import (
 )
 
 __all__ = [
-    "Reading", "Metadata", "ERROR_KINDS",
+    "Metadata", "ERROR_KINDS",
     "caget_pieces", "format_caget", "write_caget", "format_caget_error",
     "format_caput", "format_cainfo", "MonitorFormatter", "MonitorChannel",
-    "dbr_details",
+    "dbr_details", "caget_lines", "error_of", "unread",
+    "format_context_status",
 ]
 
 #: Per-PV failure kinds understood by the error formatters.
 ERROR_KINDS = ("not_found", "disconnected", "no_read_access", "ca_error", "no_data")
 
-
-from ..protocol._dbr import DBRMetadata as Metadata  # noqa: E402  (one metadata type)
-
-
-class Reading:
-    """A decoded CA reading (the shape the protocol core hands over)."""
-
-    __slots__ = ("data_type", "data", "native_type", "native_count", "count", "metadata")
-
-    def __init__(self, data_type: int, data: Sequence[Any], native_type: int = -1,
-                 native_count: int = 0, count: int = -1, metadata: Any = None) -> None:
-        self.data_type = data_type
-        self.data = data
-        self.native_type = native_type
-        self.native_count = native_count
-        self.count = len(data) if count < 0 else count
-        self.metadata = Metadata() if metadata is None else metadata
-
-    def __repr__(self) -> str:
-        return (f"Reading(data_type={self.data_type}, data={self.data!r}, "
-                f"count={self.count}, metadata={self.metadata!r})")
+#: Value type of each DBR id (the scalar fast paths index it).
+_BASE = tuple(dbr_base_type(t) for t in range(LAST_BUFFER_TYPE + 1))
 
 
 def _name_field(name: str, n_elems: int, opts: FormatOptions) -> str:
@@ -63,7 +48,7 @@ def _name_field(name: str, n_elems: int, opts: FormatOptions) -> str:
 
 def _use_char_string(data_type: int, n_elems: int, opts: FormatOptions) -> bool:
     return (opts.char_as_string and dbr_base_type(data_type) == DBR_CHAR
-            and data_type <= 34 and (opts.count > 0 or n_elems > 1))
+            and data_type < DBR_PUT_ACKT and (opts.count > 0 or n_elems > 1))
 
 
 def _value_pieces(reading: Any, opts: FormatOptions, with_count: bool) -> Iterator[str]:
@@ -100,9 +85,9 @@ def scalar_format(opts: FormatOptions, data_type: int) -> str | None:
     ``data_type`` in the default number formats (the common case of a many-PV caget):
     ``form % (name, value)`` is the line; None when the general path is needed (and
     for NaN, which printf spells its own way)."""
-    if opts.count or opts.mode not in ("plain", "terse") or data_type > 34:
+    if opts.count or opts.mode not in ("plain", "terse") or not is_buffer_type(data_type):
         return None
-    base = data_type % 7
+    base = _BASE[data_type]
     if base == DBR_DOUBLE or base == DBR_FLOAT:
         if opts.float_base is not None:
             return None
@@ -124,7 +109,7 @@ def scalar_format(opts: FormatOptions, data_type: int) -> str | None:
 
 def scalar_formats(opts: FormatOptions) -> tuple[str | None, ...]:
     """:func:`scalar_format` for every DBR type (0..38)."""
-    return tuple(scalar_format(opts, data_type) for data_type in range(39))
+    return tuple(scalar_format(opts, data_type) for data_type in range(LAST_BUFFER_TYPE + 1))
 
 
 def _scalar_line(name: str, reading: Any, opts: FormatOptions) -> str | None:
@@ -179,6 +164,58 @@ def write_caget(out: BinaryIO | TextIO, name: str, reading: Any, opts: FormatOpt
         return
     for piece in caget_pieces(name, reading, opts, now=now):
         write(piece if text else piece.encode(ENCODING, ERRORS))
+
+
+def caget_lines(results: Sequence[Result], opts: FormatOptions) -> list[str | None]:
+    """caget's line for each Reading of ``results`` that holds one element (None for the
+    others: failed Results, Readings that carry an ``error``, arrays): a numeric value
+    in one printf-style format per DBR type, read straight from the reply's payload."""
+    forms = scalar_formats(opts)
+    lines: list[str | None] = []
+    append = lines.append
+    for result in results:
+        if result.__class__ is not Reading or result.error is not None \
+                or result.count != 1:
+            append(None)
+            continue
+        form = forms[result.data_type]
+        if form is not None:
+            value = first_value(result)  # type: ignore[arg-type]
+            if value is not None and value == value:
+                append(form % (result.name, value))
+                continue
+        append(format_caget(result.name, result, opts))
+    return lines
+
+
+def error_of(result: Result) -> tuple[str, str]:
+    """``(kind, message)`` of a failed Result as the error lines print it: a kind of
+    :data:`ERROR_KINDS` (or ``not_found``) and, for a failing ECA status, its message."""
+    kind = result.error_kind or "no_data"
+    if kind == "no_write_access":
+        return "no_read_access", ""
+    if kind == "ca_error":
+        status = getattr(result.error, "status", None)
+        if status is None:
+            return "no_data", ""
+        from ..protocol import ca_message
+        return kind, ca_message(int(status))
+    if kind == "not_found":
+        return kind, result.message or ""
+    return kind, ""
+
+
+def _too_large(error: Any) -> bool:
+    status = getattr(error, "status", None)
+    return getattr(status, "name", None) == "ECA_TOLARGE"
+
+
+def unread(result: Result) -> bool:
+    """True for a read C's tools report as "Read operation timed out": not answered,
+    not allowed, or refused as too large to transfer (ECA_TOLARGE)."""
+    kind = result.error_kind
+    return kind in ("no_data", "no_read_access") or (kind == "ca_error"
+                                                      and _too_large(result.error))
 
 
 def format_caget_error(name: str, kind: str, opts: FormatOptions, *, count: int = 0,
@@ -269,7 +306,8 @@ def _extra_info(reading: Any, fmt_ts: TimestampFormatter) -> str:
     t = reading.data_type
     md = reading.metadata
     base = dbr_base_type(t)
-    if is_sts(t) or t in (21, 28):  # GR/CTRL_STRING are plain STS
+    if is_sts(t) or (base == DBR_STRING and (is_gr(t) or is_ctrl(t))):
+        # (GR/CTRL_STRING are plain STS)
         return _sts_lines(md)
     if is_time(t):
         return "    Timestamp:        %s\n" % fmt_ts(md.timestamp) + _sts_lines(md)
@@ -432,7 +470,7 @@ class MonitorFormatter:
             yield sep + sep + "\n"
 
     def _scalar(self, t: int, v: Any, md: Any) -> str:
-        base = t % 7
+        base = _BASE[t]
         if base == DBR_DOUBLE or base == DBR_FLOAT:
             if self._scalar_float:
                 s = self.opts.float_format % v
@@ -447,7 +485,7 @@ class MonitorFormatter:
         """One complete wide line for a reading."""
         if self._fast and reading.count == 1:
             t = reading.data_type
-            if 14 <= t <= 20:       # a TIME type: the usual scalar monitor update
+            if t in TIME_TYPES:     # a TIME type: the usual scalar monitor update
                 md = reading.metadata
                 sep = self.sep
                 chan.count = 1
@@ -483,3 +521,24 @@ class MonitorFormatter:
     def not_found(self, name: str) -> str:
         """camonitor's line for a PV that never connected."""
         return self.error(name, "not_found")
+
+
+# --------------------------------------------------------------------------- cainfo -s
+
+def format_context_status(status: Any, level: int, title: str) -> str:
+    """Our text of ca_client_status() (cainfo ``-s``) for a client ``ContextStatus``
+    (``Context.describe()``): where it searches, its circuits (with their channels from
+    ``level`` 1) and (from level 2) the PVs not connected."""
+    targets = " ".join(f"{h}:{p}" for h, p in status.search_targets) or "(none)"
+    lines = [title, f"    search destinations: {targets}",
+             f"    channels: {status.channels}, circuits: {len(status.circuits)}"]
+    for circuit in status.circuits:
+        host, port = circuit.address
+        lines.append(f"    circuit to {host}:{port} priority {circuit.priority}: "
+                     f"{len(circuit.pvs)} channels, protocol 4.{circuit.protocol_minor}")
+        if level >= 1:
+            lines.extend(f"        {pv.name} ({pv.state}, {'r' if pv.read_access else '-'}"
+                         f"{'w' if pv.write_access else '-'})" for pv in circuit.pvs)
+    if level >= 2:
+        lines.extend(f"    unresolved: {pv.name}" for pv in status.unconnected)
+    return "\n".join(lines) + "\n"

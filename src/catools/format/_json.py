@@ -24,14 +24,14 @@ from typing import Any, BinaryIO, TextIO
 
 from ._names import (
     DBR_CHAR, DBR_CLASS_NAME, DBR_DOUBLE, DBR_ENUM, DBR_FLOAT, DBR_STRING,
-    DBR_STSACK_STRING, dbf_type_to_text, dbr_base_type, dbr_type_to_text, is_ctrl, is_gr,
-    severity_to_text, status_to_text,
+    DBR_STSACK_STRING, LAST_BUFFER_TYPE, TIME_TYPES, dbf_type_to_text, dbr_base_type, dbr_type_to_text,
+    is_ctrl, is_gr, severity_to_text, status_to_text,
 )
 from ._values import EPICS_EPOCH_OFFSET
 
 __all__ = [
     "json_record", "json_error_record", "caget_json", "caget_json_error",
-    "camonitor_json", "write_json_line", "ERROR_MESSAGES",
+    "camonitor_json", "write_json_line", "ERROR_MESSAGES", "json_result", "cainfo_json",
 ]
 
 #: Default ``message`` for each error kind.
@@ -57,10 +57,37 @@ _LIMITS = (
 )
 
 
-def _text(raw: Any) -> str:
+def _raw(raw: Any) -> bytes:
+    """The bytes of a string field (a str from the command line: its original bytes)."""
     if isinstance(raw, str):
-        return raw.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return bytes(raw).split(b"\0", 1)[0].decode("utf-8", "backslashreplace")
+        return raw.encode("utf-8", "surrogateescape")
+    return bytes(raw).split(b"\0", 1)[0]
+
+
+def _text(raw: Any) -> str:
+    return _raw(raw).decode("utf-8", "backslashreplace")
+
+
+def _exact(raw: Any) -> bool:
+    """True when a string field's text is exact (its bytes are valid UTF-8)."""
+    if isinstance(raw, str):
+        return raw.isascii() or not any("\udc80" <= c <= "\udcff" for c in raw)
+    try:
+        bytes(raw).split(b"\0", 1)[0].decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _base64(key: str, raws: Any, many: bool) -> str:
+    """``,"<key>_base64":...`` with the exact bytes of a string field (a string, or a
+    list for ``many``) when any of them is not UTF-8; "" when the text is exact."""
+    items = raws if many else [raws]
+    if all(_exact(r) for r in items):
+        return ""
+    import base64
+    coded = [base64.b64encode(_raw(r)).decode("ascii") for r in items]
+    return ',"%s_base64":%s' % (key, _dumps(coded if many else coded[0]))
 
 
 def _finite(v: float) -> Any:
@@ -93,6 +120,20 @@ def _number_list(values: Sequence, base: int) -> str:
             s = _dumps([_finite(v) for v in values])
         return s
     return _dumps(values.tolist() if isinstance(values, array) else list(values))
+
+
+def _value_extra(data_type: int, data: Sequence, count: int, char_as_string: bool) -> str:
+    """The ``value_base64`` member that follows ``value`` when a string value holds
+    bytes that are not UTF-8 ("" otherwise, and for numbers)."""
+    base = dbr_base_type(data_type)
+    if base == DBR_STRING:
+        data = data[:count] if count < len(data) else data
+        return _base64("value", data if count != 1 else data[0], count != 1) if data \
+            else ""
+    if base == DBR_CHAR and char_as_string:
+        b = data.tobytes() if isinstance(data, array) else bytes(x & 0xFF for x in data)
+        return _base64("value", b, False)
+    return ""
 
 
 def _value_json(data_type: int, data: Sequence, count: int, char_as_string: bool) -> str:
@@ -167,14 +208,17 @@ def _record_fields(reading: Any, *, char_as_string: bool = False) -> list[str]:
     base = dbr_base_type(t)
     f = ['"ok":true', _TYPES[t, reading.native_type], '"count":%d' % reading.count]
     if t == DBR_CLASS_NAME:
-        f.append('"value":' + _dumps(_text(reading.data[0]) if reading.data else ""))
+        f.append('"value":' + _dumps(_text(reading.data[0]) if reading.data else "")
+                 + (_base64("value", reading.data[0], False) if reading.data else ""))
         return f
-    f.append('"value":' + _value_json(t, reading.data, reading.count, char_as_string))
+    f.append('"value":' + _value_json(t, reading.data, reading.count, char_as_string)
+             + _value_extra(t, reading.data, reading.count, char_as_string))
     if md is None:
         return f
     strs = getattr(md, "enum_strings", None)
     if strs is not None and base == DBR_ENUM:
-        f.append('"enum_strings":' + _dumps([_text(s) for s in strs]))
+        f.append('"enum_strings":' + _dumps([_text(s) for s in strs])
+                 + _base64("enum_strings", strs, True))
     ts = getattr(md, "timestamp", None)
     if ts is not None:
         sec, nsec = ts
@@ -190,7 +234,7 @@ def _record_fields(reading: Any, *, char_as_string: bool = False) -> list[str]:
     if is_gr(t) or is_ctrl(t):
         units = getattr(md, "units", None)
         if units is not None and base != DBR_ENUM:
-            f.append('"units":' + _quote(_text(units)))
+            f.append('"units":' + _quote(_text(units)) + _base64("units", units, False))
         prec = getattr(md, "precision", None)
         if prec is not None and base in (DBR_FLOAT, DBR_DOUBLE):
             f.append('"precision":%d' % prec)
@@ -210,11 +254,15 @@ def _head(name: str, event: str | None) -> str:
 
 
 def json_record(name: str, reading: Any, *, char_as_string: bool = False,
-                event: str | None = None) -> str:
-    """One strict JSON object (no newline) for a successful reading."""
+                event: str | None = None, which: str | None = None) -> str:
+    """One strict JSON object (no newline) for a successful reading (``which``: caput's
+    ``old`` or ``new``, the record's last member)."""
+    if which is not None:
+        return json_record(name, reading, char_as_string=char_as_string,
+                           event=event)[:-1] + ',"which":%s}' % _quote(which)
     t = reading.data_type
     md = reading.metadata
-    if 14 <= t <= 20 and md is not None:
+    if t in TIME_TYPES and md is not None:
         # DBR_TIME_*, the default of both tools (every monitor update): the members of
         # _record_fields in one format
         count = reading.count
@@ -225,22 +273,39 @@ def json_record(name: str, reading: Any, *, char_as_string: bool = False,
             stamp = '"timestamp":"%s","epoch":%s' % _iso(sec, nsec)
         return _TIME_RECORD % (
             _head(name, event), _TYPES[t, reading.native_type], count,
-            _value_json(t, reading.data, count, char_as_string), stamp, sec, nsec,
+            _value_json(t, reading.data, count, char_as_string)
+            + (_value_extra(t, reading.data, count, char_as_string) if t in _TEXTUAL
+               else ""), stamp, sec, nsec,
             _ALARM[md.status, md.severity or 0])
     return _head(name, event) + "," + ",".join(
         _record_fields(reading, char_as_string=char_as_string)) + "}"
 
 
+#: Types whose value may be text (strings; chars with -S): the ones with ``value_base64``.
+_TEXTUAL = frozenset(t for t in range(LAST_BUFFER_TYPE + 1)
+                     if dbr_base_type(t) in (DBR_STRING, DBR_CHAR))
 _TIME_RECORD = ('%s,"ok":true,%s,"count":%d,"value":%s,%s,'
                 '"epics_seconds":%d,"nanoseconds":%d,%s}')
 
 
 def json_error_record(name: str, kind: str, message: str | None = None, *,
-                      event: str | None = None) -> str:
+                      event: str | None = None, which: str | None = None) -> str:
     """One strict JSON object (no newline) for a failed PV."""
     msg = message if message else ERROR_MESSAGES.get(kind, kind)
-    return _head(name, event) + ',"ok":false,"error":%s,"message":%s}' % (_quote(kind),
-                                                                          _quote(msg))
+    tail = "" if which is None else ',"which":%s' % _quote(which)
+    return _head(name, event) + ',"ok":false,"error":%s,"message":%s%s}' % (
+        _quote(kind), _quote(msg), tail)
+
+
+def json_result(result: Any, *, char_as_string: bool = False,
+                which: str | None = None) -> str:
+    """The JSON object (no newline) of a Result: its reading's record, or its error's
+    (kind and message as :func:`catools.format.error_of` gives them)."""
+    if result.ok and getattr(result, "error", None) is None:
+        return json_record(result.name, result, char_as_string=char_as_string, which=which)
+    from ._epics import error_of
+    kind, message = error_of(result)
+    return json_error_record(result.name, kind, message or None, which=which)
 
 
 def caget_json(name: str, reading: Any, *, char_as_string: bool = False) -> str:
@@ -272,3 +337,21 @@ def write_json_line(out: BinaryIO | TextIO, line: str) -> None:
         out.write(line)  # type: ignore[arg-type,call-overload]
     except TypeError:
         out.write(line.encode("utf-8"))  # type: ignore[arg-type]
+
+
+def cainfo_json(info: Any) -> str:
+    """cainfo's JSON object (no newline) of a ChannelInfo or a failed Result
+    (documented in cainfo(1))."""
+    name = info.name
+    if not info.ok:
+        return json.dumps({"name": name, "ok": False, "error": "not_found",
+                           "message": f"Channel connect timed out: '{name}' not found."},
+                          separators=(",", ":"))
+    server = info.server
+    return json.dumps({
+        "name": name, "ok": True, "state": info.state, "host": info.host,
+        "server": f"{server[0]}:{server[1]}" if server else None,
+        "read_access": info.read_access, "write_access": info.write_access,
+        "native_type": dbf_type_to_text(info.native_type),
+        "request_type": dbr_type_to_text(info.native_type) if info.native_type >= 0
+        else None, "count": info.native_count}, separators=(",", ":"))

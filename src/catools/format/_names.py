@@ -7,6 +7,7 @@ output matches the C tools, including their spelling of invalid values.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 __all__ = [
     "DBF_NAMES",
@@ -30,13 +31,19 @@ __all__ = [
     "dbf_to_dbr_time",
     "dbf_to_dbr_gr",
     "dbf_to_dbr_ctrl",
-    "default_request_type",
+    "is_buffer_type",
+    "readable_dbr_type",
+    "invalid_names",
+    "bad_name_line",
+    "TIME_TYPES",
+    "MAX_STRING_SIZE",
 ]
 
-from ..protocol._dbr import DBR_TYPES, NATIVE_TYPES
-from ..protocol._constants import SEVERITY_NAMES, STATUS_NAMES
+from ..protocol import (DBR_TYPES, FAMILIES, MAX_DBR_TYPE, MAX_STRING_SIZE, NAME_CHARS_SAFE,
+                        NATIVE_TYPES, SEVERITY_NAMES, STATUS_NAMES, name_too_long)
 
-# Every name below is derived from the protocol core's tables (declared once there).
+# Every name and number below is derived from the protocol core's tables (declared once
+# there): the DBR ids by name, the families by position.
 
 #: Field types, indexed by ``type + 1`` (``-1`` is "not connected").
 DBF_NAMES: tuple[str, ...] = ("TYPENOTCONN", *(f"DBF_{n.name}" for n in NATIVE_TYPES),
@@ -47,9 +54,23 @@ DBF_INVALID = "DBF_invalid"
 DBR_NAMES: tuple[str, ...] = tuple(f"DBR_{row.name}" for row in DBR_TYPES)
 DBR_INVALID = "DBR_invalid"
 
-DBR_STRING, DBR_SHORT, DBR_FLOAT, DBR_ENUM, DBR_CHAR, DBR_LONG, DBR_DOUBLE = range(7)
-DBR_PUT_ACKT, DBR_PUT_ACKS, DBR_STSACK_STRING, DBR_CLASS_NAME = 35, 36, 37, 38
-LAST_BUFFER_TYPE = DBR_CLASS_NAME
+_IDS = {row.name: row.id for row in DBR_TYPES}
+DBR_STRING, DBR_SHORT, DBR_FLOAT, DBR_ENUM, DBR_CHAR, DBR_LONG, DBR_DOUBLE = (
+    _IDS[n.name] for n in NATIVE_TYPES)
+DBR_PUT_ACKT, DBR_PUT_ACKS = _IDS["PUT_ACKT"], _IDS["PUT_ACKS"]
+DBR_STSACK_STRING, DBR_CLASS_NAME = _IDS["STSACK_STRING"], _IDS["CLASS_NAME"]
+LAST_BUFFER_TYPE = MAX_DBR_TYPE
+#: Number of native types: the stride between two families of DBR ids.
+_N_NATIVE = len(NATIVE_TYPES)
+_STS, _TIME, _GR, _CTRL = (FAMILIES.index(f) for f in ("status", "time", "graphic", "control"))
+#: Family (0..4, -1 for the special types) and value type of each DBR id.
+_FAMILY = tuple(row.family for row in DBR_TYPES)
+_BASE = tuple(row.native for row in DBR_TYPES)
+#: The DBR_TIME_xxx ids (camonitor's and caget -a's types).
+TIME_TYPES = frozenset(row.id for row in DBR_TYPES if row.family == _TIME)
+_CLASS_NAMES = ("plain", "sts", "time", "gr", "ctrl")
+_SPECIAL_CLASSES = {DBR_PUT_ACKT: "put_ackt", DBR_PUT_ACKS: "put_acks",
+                    DBR_STSACK_STRING: "stsack", DBR_CLASS_NAME: "class_name"}
 
 #: ``epicsAlarmConditionStrings`` of EPICS base 7.
 ALARM_STATUS_NAMES: tuple[str, ...] = STATUS_NAMES
@@ -59,7 +80,7 @@ ALARM_SEVERITY_NAMES: tuple[str, ...] = SEVERITY_NAMES
 
 def dbf_type_to_text(dbf: int) -> str:
     """``dbf_type_to_text``: ``-1`` gives ``TYPENOTCONN``, out of range ``DBF_invalid``."""
-    if -1 <= dbf <= 6:
+    if -1 <= dbf < _N_NATIVE:
         return DBF_NAMES[dbf + 1]
     return DBF_INVALID
 
@@ -121,38 +142,52 @@ def dbr_base_type(dbr: int) -> int:
 
     PUT_ACKT/PUT_ACKS (unsigned shorts) give DBR_ENUM.
     """
-    if dbr in (DBR_STSACK_STRING, DBR_CLASS_NAME):
-        return DBR_STRING
-    if dbr in (DBR_PUT_ACKT, DBR_PUT_ACKS):
-        return DBR_ENUM
-    return dbr % 7
+    if 0 <= dbr <= LAST_BUFFER_TYPE:
+        return _BASE[dbr]
+    return dbr % _N_NATIVE
 
 
 def dbr_class(dbr: int) -> str:
     """``plain``, ``sts``, ``time``, ``gr``, ``ctrl``, or the special name in lower case."""
-    if 0 <= dbr <= 34:
-        return ("plain", "sts", "time", "gr", "ctrl")[dbr // 7]
-    return {35: "put_ackt", 36: "put_acks", 37: "stsack", 38: "class_name"}.get(dbr, "invalid")
+    if 0 <= dbr <= LAST_BUFFER_TYPE:
+        family = _FAMILY[dbr]
+        return _CLASS_NAMES[family] if family >= 0 else _SPECIAL_CLASSES[dbr]
+    return "invalid"
+
+
+def _family(dbr: int) -> int:
+    return _FAMILY[dbr] if 0 <= dbr <= LAST_BUFFER_TYPE else -1
 
 
 def is_sts(dbr: int) -> bool:
-    return 7 <= dbr <= 13
+    return _family(dbr) == _STS
 
 
 def is_time(dbr: int) -> bool:
-    return 14 <= dbr <= 20
+    return _family(dbr) == _TIME
 
 
 def is_gr(dbr: int) -> bool:
-    return 21 <= dbr <= 27
+    return _family(dbr) == _GR
 
 
 def is_ctrl(dbr: int) -> bool:
-    return 28 <= dbr <= 34
+    return _family(dbr) == _CTRL
 
 
-def _conv(dbf: int, offset: int) -> int:
-    return dbf + offset if 0 <= dbf <= 6 else -1
+def is_buffer_type(dbr: int) -> bool:
+    """True for the DBR types of the five families (not PUT_ACKT ... CLASS_NAME)."""
+    return _family(dbr) >= 0
+
+
+def readable_dbr_type(dbr: int) -> bool:
+    """Whether caget ``-d`` reads this DBR id (any but PUT_ACKT/PUT_ACKS, which are for
+    writing, and ids out of range)."""
+    return 0 <= dbr <= LAST_BUFFER_TYPE and dbr not in (DBR_PUT_ACKT, DBR_PUT_ACKS)
+
+
+def _conv(dbf: int, family: int) -> int:
+    return dbf + _N_NATIVE * family if 0 <= dbf < _N_NATIVE else -1
 
 
 def dbf_to_dbr(dbf: int) -> int:
@@ -160,31 +195,30 @@ def dbf_to_dbr(dbf: int) -> int:
 
 
 def dbf_to_dbr_sts(dbf: int) -> int:
-    return _conv(dbf, 7)
+    return _conv(dbf, _STS)
 
 
 def dbf_to_dbr_time(dbf: int) -> int:
-    return _conv(dbf, 14)
+    return _conv(dbf, _TIME)
 
 
 def dbf_to_dbr_gr(dbf: int) -> int:
-    return _conv(dbf, 21)
+    return _conv(dbf, _GR)
 
 
 def dbf_to_dbr_ctrl(dbf: int) -> int:
-    return _conv(dbf, 28)
+    return _conv(dbf, _CTRL)
 
 
-def default_request_type(native_type: int, *, enum_as_number: bool = False,
-                         float_as_string: bool = False) -> int:
-    """DBR type that caget (without ``-d``), caput and camonitor request.
+def invalid_names(names: Iterable[str]) -> list[str]:
+    """The names libca refuses to create a channel for: empty, or longer than
+    MAX_NAME_LENGTH bytes (a search must fit one datagram)."""
+    return [name for name in names
+            if not name or (len(name) > NAME_CHARS_SAFE and name_too_long(name))]
 
-    Native ``DBR_TIME_xxx``; enums as ``DBR_TIME_STRING`` (``DBR_TIME_SHORT`` with
-    ``-n``); FLOAT/DOUBLE as ``DBR_TIME_STRING`` with ``-s``.
-    """
-    t = dbf_to_dbr_time(native_type)
-    if native_type == DBR_ENUM:
-        return 15 if enum_as_number else 14
-    if float_as_string and native_type in (DBR_FLOAT, DBR_DOUBLE):
-        return 14
-    return t
+
+def bad_name_line(name: str) -> str:
+    """The C tools' line for a name libca refuses (ECA_BADSTR), without newline."""
+    from ..protocol import CAStatus, ca_message
+    return (f"CA error {ca_message(int(CAStatus.ECA_BADSTR))} occurred while trying to "
+            f"create channel '{name}'.")

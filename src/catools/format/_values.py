@@ -14,6 +14,7 @@ import time
 from array import array
 from collections.abc import Iterator, Sequence
 
+from ..protocol import EPICS2UNIX_EPOCH, MAX_ENUM_STATES
 from ._names import (
     DBR_CHAR, DBR_DOUBLE, DBR_ENUM, DBR_FLOAT, DBR_LONG, DBR_SHORT, DBR_STRING,
     dbr_base_type, is_ctrl, is_gr,
@@ -30,8 +31,7 @@ __all__ = [
 ENCODING = "utf-8"
 ERRORS = "surrogateescape"
 #: Seconds between the Unix epoch and the EPICS epoch (1990-01-01 UTC).
-EPICS_EPOCH_OFFSET = 631152000
-MAX_ENUM_STATES = 16
+EPICS_EPOCH_OFFSET = EPICS2UNIX_EPOCH
 CHUNK = 65536
 
 # --------------------------------------------------------------------------- strings

@@ -22,14 +22,15 @@ from ._commands import (ALL_COMMANDS, COMMAND_TABLE, REGISTRY, AccessRightsRespo
                         read_datagram)
 from ._constants import (DBE_ALARM, DBE_ARCHIVE, DBE_LOG, DBE_PROPERTY, DBE_VALUE,
                          DEFAULT_PROTOCOL_VERSION, DO_REPLY, DONT_REPLY, EPICS2UNIX_EPOCH,
-                         MAX_ENUM_STATES, MAX_ENUM_STRING_SIZE, MAX_STRING_SIZE,
-                         MAX_UDP_SEND, MAX_UNITS_SIZE, REPEATER_PORT, SERVER_PORT,
-                         AccessRights, SubscriptionType)
-from ._dbr import (DBR_TYPES, FIRST_VALUE, DBRMetadata, DbrType, data_size, dbf_name,
-                   dbr_name, dbr_type, decode_dbr, encode_dbr, native_type,
-                   promote)
+                         HEADER_SIZE, LARGE_HEADER_VERSION, MAX_ENUM_STATES, MAX_ENUM_STRING_SIZE, MAX_STRING_SIZE,
+                         MAX_NAME_LENGTH, MAX_UDP_SEND, MAX_UNITS_SIZE, NAME_CHARS_SAFE,
+                         REPEATER_PORT, SERVER_PORT, SEVERITY_NAMES, STATUS_NAMES,
+                         AccessRights, SubscriptionType, name_too_long)
+from ._dbr import (DBR_TYPES, FAMILIES, FIRST_VALUE, MAX_DBR_TYPE, NATIVE_TYPES, DBRMetadata,
+                   DbrType, data_size, dbf_name, dbr_name, dbr_type, decode_dbr, encode_dbr,
+                   encode_metadata, native_type, promote)
 from ._errors import CaError, LocalProtocolError, ProtocolError, RemoteProtocolError
-from ._headers import Header, pack_header, unpack_header
+from ._headers import HEADER, Header, pack_header, unpack_header
 from ._roles import (CLIENT, DISCONNECTED, NEED_DATA, SERVER, ChannelState, CircuitState,
                      Role)
 
@@ -79,9 +80,12 @@ __all__ = [
     "dbr_name", "dbr_type", "decode_dbr", "encode_dbr", "field_types", "native_type",
     "promote",
     "CaError", "LocalProtocolError", "ProtocolError", "RemoteProtocolError",
-    "Header", "pack_header", "unpack_header",
+    "Header", "pack_header", "unpack_header", "HEADER", "HEADER_SIZE",
+    "LARGE_HEADER_VERSION", "encode_metadata",
     "CLIENT", "DISCONNECTED", "NEED_DATA", "SERVER", "ChannelState", "CircuitState", "Role",
     "ECA_CODES", "AlarmSeverity", "AlarmStatus", "CAStatus", "CAStatusCode",
     "alarm_severity_name", "alarm_status_name", "ca_message", "eca_lookup", "eca_success",
     "DEFAULT_MAX_PAYLOAD",
+    "FAMILIES", "MAX_DBR_TYPE", "NATIVE_TYPES", "SEVERITY_NAMES", "STATUS_NAMES",
+    "MAX_NAME_LENGTH", "NAME_CHARS_SAFE", "name_too_long",
 ]

@@ -7,7 +7,7 @@ import socket
 def interface_broadcasts(interfaces: list[str]) -> list[str]:
     """Broadcast addresses of the up, non-loopback IPv4 interfaces; with
     ``interfaces`` (EPICS_CAS_INTF_ADDR_LIST) only those whose address is listed."""
-    from .._netinfo import interfaces as host_interfaces
+    from ..netinfo import interfaces as host_interfaces
     out: list[str] = []
     for interface in host_interfaces():
         if interfaces and interface.address not in interfaces and "0.0.0.0" not in interfaces:

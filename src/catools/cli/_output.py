@@ -1,0 +1,255 @@
+"""Where a command's results go: one sink per run, chosen once by :func:`open_sink`.
+
+:class:`EpicsText` writes the C tools' bytes (caget's one-pass lines, camonitor's lines
+straight from each reply), :class:`Colour` the same lines coloured by the Reading's
+severity for a terminal, :class:`Json` one JSON object per line. The sinks queue text
+and write it once per :meth:`EpicsText.flush` (once per turn of the client's loop).
+Whether output is JSON, coloured or plain is decided here and nowhere else.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Callable, Sequence
+
+from ..results import Reading, Result
+from ._app import ExitStatus, Stdout, warn
+
+ENCODING, ERRORS = "utf-8", "surrogateescape"
+#: ``on_event(name, kind, reply, pv)`` of a monitor (``catools.client.Subscribe``).
+EventHandler = Callable[[str, str, Any, Any], None]
+
+
+def _colour_wanted(stream: Any) -> bool:
+    """A terminal, and NO_COLOR unset or empty."""
+    try:
+        return bool(stream.isatty()) and not os.environ.get("NO_COLOR")
+    except (AttributeError, ValueError):
+        return False
+
+
+def error_word() -> str:
+    """ "ERROR", in bold red only when stderr is a terminal (the C tools always colour)."""
+    return "\033[31;1mERROR\033[0m" if _colour_wanted(sys.stderr) else "ERROR"
+
+
+def open_sink(output: str, *, colour: bool = True) -> EpicsText:
+    """The sink of ``output`` (``--json`` gives "json", else "text"): Json, Colour
+    (stdout is a terminal, NO_COLOR unset, ``colour`` allowed) or EpicsText."""
+    stream = Stdout()
+    if output == "json":
+        return Json(stream)
+    if colour and _colour_wanted(sys.stdout):
+        return Colour(stream)
+    return EpicsText(stream)
+
+
+def report_missing(results: Sequence[Result]) -> int:
+    """One stderr line per PV that never connected; the exit status (1 if any)."""
+    status = ExitStatus.OK
+    for result in results:
+        if result.error_kind == "not_found":
+            warn(str(result.message))
+            status = ExitStatus.ERROR
+    return int(status)
+
+
+class EpicsText:
+    """The C tools' text, byte for byte."""
+
+    json = False
+
+    def __init__(self, stream: Stdout) -> None:
+        self.stream = stream
+        self.pending: list[str] = []
+        #: updates taken by :meth:`events` (camonitor's --count)
+        self.updates = 0
+
+    def line(self, text: str, severity: int | None = None, event: str | None = None) -> None:
+        """Queue finished text (``severity``/``event`` choose its colour, if any)."""
+        self.pending.append(text)
+
+    def flush(self) -> None:
+        """Write what is queued in one write, and flush."""
+        pending = self.pending
+        if pending:
+            data = "".join(pending)
+            pending.clear()
+            self.stream.write(data.encode(ENCODING, ERRORS))
+        self.stream.flush()
+
+    def reading(self, result: Reading, opts: Any) -> None:
+        """caget's text of one reading (an array is streamed piece by piece)."""
+        from ..format import write_caget
+        self.flush_pending()
+        write_caget(self.stream, result.name, result, opts)  # type: ignore[arg-type]
+
+    def flush_pending(self) -> None:
+        if self.pending:
+            data = "".join(self.pending)
+            self.pending.clear()
+            self.stream.write(data.encode(ENCODING, ERRORS))
+
+    # -- caget ---------------------------------------------------------------
+
+    def caget(self, results: Sequence[Result], opts: Any, counts: Sequence[int]) -> None:
+        """caget's output of ``results``; ``counts``: the element count asked for each
+        (the name padding of an error line)."""
+        from ..format import caget_lines
+        lines = caget_lines(results, opts) if type(self) is EpicsText \
+            else [None] * len(results)
+        if None not in lines:
+            # the usual case: every PV (each named once) answered with one value
+            self.stream.write("".join(lines).encode(ENCODING, ERRORS))  # type: ignore[arg-type]
+            return
+        _warn_unread(results, "some PV data")
+        from ..format import error_of, format_caget_error
+        for result, line, count in zip(results, lines, counts):
+            if line is not None:
+                self.pending.append(line)
+            elif isinstance(result, Reading):
+                _warn_failed(result)
+                self.reading(result, opts)
+            elif result.error_kind != "not_found":
+                kind, message = error_of(result)
+                self.line(format_caget_error(result.name, kind, opts, count=count,
+                                             message=message), event="error")
+
+    # -- caput ---------------------------------------------------------------
+
+    def put_reading(self, which: str, result: Result, opts: Any, count: int) -> None:
+        """caput's ``Old :``/``New :`` line of a reading (``count``: the native count,
+        the name padding of an error line)."""
+        if isinstance(result, Reading):
+            from ..format import format_caput
+            _warn_failed(result)
+            self.line(format_caput(which, result.name, result, opts),
+                      result.metadata.severity)
+            return
+        from ..format import error_of, format_caget_error
+        _warn_unread([result], "PV data")
+        prefix = "" if opts.mode == "terse" else ("Old : " if which == "old" else "New : ")
+        kind, message = error_of(result)
+        self.line(prefix + format_caget_error(result.name, kind, opts, count=count,
+                                              message=message), event="error")
+
+    # -- cainfo --------------------------------------------------------------
+
+    def infos(self, results: Sequence[Result]) -> None:
+        """cainfo's block of each connected channel."""
+        from ..format import format_cainfo
+        for info in results:
+            if info.ok:
+                self.line(format_cainfo(info.name, state=info.state, host=info.host,
+                                        read_access=info.read_access,
+                                        write_access=info.write_access,
+                                        native_type=info.native_type,
+                                        element_count=info.native_count))
+
+    # -- camonitor -----------------------------------------------------------
+
+    def events(self, opts: Any, limit: int | None) -> EventHandler:
+        """camonitor's handler of a monitor's events: one line per update (none once
+        ``limit`` updates were taken), disconnection, PV not found."""
+        from ..format import MonitorChannel, MonitorFormatter
+        fmt = MonitorFormatter(opts)
+        channels: dict[str, MonitorChannel] = {}
+        pending = self.pending
+        line = None if type(self) is EpicsText else self.line
+
+        def on_event(name: str, kind: str, reply: Any, pv: Any) -> None:
+            if limit is not None and self.updates >= limit:
+                return
+            chan = channels.get(name)
+            if chan is None:
+                chan = channels[name] = MonitorChannel()
+            if kind == "update":
+                self.updates += 1
+                if line is None:
+                    pending.append(fmt.update(name, reply, chan))
+                else:
+                    line(fmt.update(name, reply, chan), reply.metadata.severity)
+            elif kind == "no_read_access":      # (C camonitor is silent)
+                self.line(fmt.error(name, kind, count=pv.native_count), event="error")
+            elif kind == "disconnected":
+                self.line(fmt.disconnected(name, chan), event=kind)
+            elif kind == "connected":
+                chan.count = pv.native_count
+            elif kind == "not_found":
+                self.line(fmt.not_found(name), event="disconnected")
+        return on_event
+
+
+class Colour(EpicsText):
+    """The C tools' text, each line coloured by its severity (or event) for a terminal."""
+
+    def __init__(self, stream: Stdout) -> None:
+        super().__init__(stream)
+        from ..format import make_colorizer
+        self.colorize = make_colorizer(True)
+
+    def line(self, text: str, severity: int | None = None, event: str | None = None) -> None:
+        if severity or event:
+            body, newline = (text[:-1], "\n") if text.endswith("\n") else (text, "")
+            text = self.colorize(body, severity, event) + newline
+        self.pending.append(text)
+
+    def reading(self, result: Reading, opts: Any) -> None:
+        from ..format import format_caget
+        self.line(format_caget(result.name, result, opts), result.metadata.severity)
+
+
+class Json(EpicsText):
+    """One JSON object per PV, put or event, per line (the schema of caget(1))."""
+
+    json = True
+
+    def caget(self, results: Sequence[Result], opts: Any, counts: Sequence[int]) -> None:
+        from ..format import json_result
+        _warn_unread(results, "some PV data")
+        char = opts.char_as_string
+        self.pending.extend(json_result(r, char_as_string=char) + "\n" for r in results)
+
+    def put_reading(self, which: str, result: Result, opts: Any, count: int) -> None:
+        from ..format import json_error_record, json_record
+        if isinstance(result, Reading) and result.error is None:
+            self.line(json_record(result.name, result, char_as_string=opts.char_as_string,
+                                  which=which) + "\n")
+        else:
+            self.line(json_error_record(result.name, "no_data", which=which) + "\n")
+
+    def infos(self, results: Sequence[Result]) -> None:
+        from ..format import cainfo_json
+        self.pending.extend(cainfo_json(info) + "\n" for info in results)
+
+    def events(self, opts: Any, limit: int | None) -> EventHandler:
+        from ..format import camonitor_json
+        pending = self.pending
+        char = opts.char_as_string
+        messages = {"no_read_access": "no read access", "not_found": "PV not found"}
+
+        def on_event(name: str, kind: str, reply: Any, pv: Any) -> None:
+            if limit is not None and self.updates >= limit:
+                return
+            if kind == "update":
+                self.updates += 1
+                reading = Reading.of(name, reply, pv.native_type, pv.native_count)
+                pending.append(camonitor_json(name, kind, reading, char_as_string=char))
+            elif kind != "error":
+                pending.append(camonitor_json(name, kind, message=messages.get(kind)))
+        return on_event
+
+
+def _warn_unread(results: Sequence[Result], what: str) -> None:
+    """C's "Read operation timed out" line, once, if a read was not answered, not
+    allowed or too large to transfer."""
+    from ..format import unread
+    if any(unread(result) for result in results):
+        warn(f"Read operation timed out: {what} was not read.")
+
+
+def _warn_failed(reading: Reading) -> None:
+    """One line for a read the server failed (the reading holds the zeros libca leaves)."""
+    if reading.error is not None:
+        from ..format import error_of
+        warn(f"Read of '{reading.name}' failed: {error_of(reading)[1]}")

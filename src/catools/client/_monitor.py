@@ -1,0 +1,99 @@
+"""Monitors, as camonitor makes them: an operation over a :class:`Context` (see
+``_operations``)."""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from ._operations import Operation, check_timeout, request_type
+from ._pv import NEVER_CONNECTED, PV
+
+#: ``on_event(name, kind, reply, pv)`` of a :class:`Subscribe`: ``kind`` is ``update``
+#: (``reply`` is the EVENT_ADD reply), ``no_read_access`` or ``error`` (a failing
+#: reply, or an ERROR for the subscription), ``connected``, ``disconnected`` or
+#: ``not_found`` (``reply`` None).
+EventCallback = Callable[[str, str, Any, PV], None]
+
+
+
+class Subscribe(Operation):
+    """Monitor PVs as camonitor does: one subscription per PV (a name given twice is
+    monitored once), asking for ``data_type`` (a :data:`TypeRule`, applied again to
+    the native type at every connect) and ``count`` elements (0: the native count, as
+    libca's dynamic count; never more than the channel has), re-established after
+    every reconnect. Each event goes to ``on_event`` as it is dispatched; a PV not
+    connected ``not_found_after`` seconds after the start gets one ``not_found``.
+    It is done only once :meth:`stop` is called."""
+
+    def __init__(self, names: Sequence[str], on_event: EventCallback, *,
+                 data_type: Any = request_type, count: int = 0, mask: int = 5,
+                 priority: int = 0, not_found_after: float | None = None) -> None:
+        super().__init__(None)
+        self.names = list(names)
+        self.on_event = on_event
+        self.data_type = data_type
+        self.count = count
+        self.mask = mask
+        self.priority = priority
+        self.not_found_after = check_timeout(not_found_after)
+        self.pvs: list[PV] = []
+        self.subscriptions: list[Any] = []
+        self._check_at: float | None = None
+
+    def start(self, ctx: Any, now: float) -> None:
+        self.pvs = pvs = ctx.pvs_for(self.names, self.priority)
+        rule = self.data_type
+        data_type = rule if callable(rule) or rule is None or isinstance(rule, str) \
+            else int(rule)
+        seen: set[int] = set()
+        for pv in pvs:
+            if id(pv) in seen:
+                continue
+            seen.add(id(pv))
+            self.subscriptions.append(ctx.subscribe(pv, self._callback(pv), data_type,
+                                                    count=self.count, mask=self.mask))
+        if self.not_found_after is not None:
+            self._check_at = now + self.not_found_after
+
+    def _callback(self, pv: PV) -> Callable[[Any, str, Any], None]:
+        name = pv.name
+        on_event = self.on_event
+
+        from ..protocol import CAStatus     # (the ECA table: loaded once a monitor starts)
+        normal, no_read = int(CAStatus.ECA_NORMAL), int(CAStatus.ECA_NORDACCESS)
+
+        def callback(sub: Any, event: str, reply: Any) -> None:
+            if event == "update":
+                status = reply.status
+                if status == normal:
+                    on_event(name, "update", reply, pv)
+                elif status == no_read:
+                    on_event(name, "no_read_access", reply, pv)
+                else:
+                    on_event(name, "error", reply, pv)
+            else:
+                on_event(name, event, reply, pv)
+        return callback
+
+    def step(self, ctx: Any, now: float) -> float | None:
+        check_at = self._check_at
+        if check_at is None:
+            return None
+        if now < check_at:
+            return check_at
+        self._check_at = None
+        seen: set[int] = set()
+        for pv in self.pvs:
+            if pv.state == NEVER_CONNECTED and id(pv) not in seen:
+                seen.add(id(pv))
+                self.on_event(pv.name, "not_found", None, pv)
+        return None
+
+    def stop(self) -> None:
+        """Cancel every subscription; the operation is done."""
+        for sub in self.subscriptions:
+            sub.cancel()
+        self.subscriptions.clear()
+        self._finish()
+
+
+__all__ = ["Subscribe", "EventCallback"]

@@ -1,0 +1,381 @@
+"""The C tools' request policy, as operations over a :class:`Context`.
+
+An operation is a small state machine over a Context: ``start(ctx, now)`` once, then
+``step(ctx, now)`` after each turn of the Context's loop until ``done``; ``step``
+returns when it next needs a turn (None: only when I/O happens). It never blocks and
+never reads a clock: :func:`run` drives one on the caller's thread (the command-line
+tools), and the library's I/O thread drives the same objects for its callers.
+
+What the operations decide, so that nobody else does: which DBR type to ask for
+(:func:`request_type`), how many elements (the tools' ``-#``/``-c`` rules), the
+``EPICS_CA_MAX_ARRAY_BYTES`` bound (libca's ECA_TOLARGE, nothing sent), zero-filling
+short replies as libca does, the old and new values around a put, a put that is too
+long (ECA_BADCOUNT) or not allowed (ECA_NOWTACCESS), and the events of a monitor
+(ECA_NORDACCESS is ``no_read_access``).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, NamedTuple, Sequence
+
+from ..errors import CAError, NotFound, RemoteError, Timeout
+from ..protocol import DBR_TYPES, data_size, promote
+from ..results import Reading, Result
+from ._pv import CONNECTED, NEVER_CONNECTED, PV
+
+#: Request-type rule: a DBR id, a family ("native", "status", "time", "graphic",
+#: "control"), a function of the native type, or None (native).
+TypeRule = "int | str | Callable[[int], int] | None"
+
+#: No DBR of this many elements or fewer can exceed the smallest message bound (16 KiB).
+SMALL_COUNT = 400
+
+_ENUM = 3
+#: DBR ids by their names in the protocol's table ("TIME_STRING": 14, ...)
+DBR_IDS = {row.name: row.id for row in DBR_TYPES}
+_CONTROL = DBR_TYPES[DBR_IDS["CTRL_DOUBLE"]].family
+
+
+def request_type(native_type: int, *, enum_as_number: bool = False,
+                 float_as_string: bool = False) -> int:
+    """The DBR type caget (without ``-d``), caput and camonitor ask for: DBR_TIME of the
+    native type; an enum as DBR_TIME_STRING (DBR_TIME_SHORT with ``-n``); a FLOAT or
+    DOUBLE as DBR_TIME_STRING with ``-s``."""
+    if native_type == _ENUM:
+        return DBR_IDS["TIME_SHORT" if enum_as_number else "TIME_STRING"]
+    if float_as_string and native_type in (2, 6):
+        return DBR_IDS["TIME_STRING"]
+    return int(promote(native_type, "time"))
+
+
+def resolve_type(rule: Any, native_type: int) -> int:
+    """The DBR id a :data:`TypeRule` asks for on a channel of ``native_type``."""
+    if rule is None:
+        return native_type
+    if isinstance(rule, str):
+        return int(promote(native_type, rule))
+    if callable(rule):
+        return int(rule(native_type))
+    return int(rule)
+
+
+def check_timeout(timeout: float | None) -> float | None:
+    """``timeout`` if it is None (no limit) or a number >= 0; ValueError otherwise."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise ValueError(f"timeout must be a number of seconds or None, not {timeout!r}")
+    if math.isnan(timeout) or timeout < 0:
+        raise ValueError(f"timeout must be >= 0 seconds (or None), not {timeout!r}")
+    return float(timeout)
+
+
+class Operation:
+    """Base of the operations: a deadline, ``done``, and :meth:`on_done` callbacks."""
+
+    def __init__(self, timeout: float | None) -> None:
+        self.timeout = check_timeout(timeout)
+        self.done = False
+        self.deadline: float | None = None
+        self._done_callbacks: list[Callable[["Operation"], None]] = []
+
+    def on_done(self, callback: Callable[["Operation"], None]) -> None:
+        """Call ``callback(op)`` once the operation is done (at once if it is)."""
+        if self.done:
+            callback(self)
+        else:
+            self._done_callbacks.append(callback)
+
+    def _arm(self, now: float) -> None:
+        self.deadline = None if self.timeout is None else now + self.timeout
+
+    def _finish(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        callbacks, self._done_callbacks = self._done_callbacks, []
+        for callback in callbacks:
+            callback(self)
+
+    def start(self, ctx: Any, now: float) -> None:
+        raise NotImplementedError
+
+    def step(self, ctx: Any, now: float) -> float | None:
+        raise NotImplementedError
+
+
+def run(ctx: Any, op: Operation, *, until: float | None = None,
+        after_turn: Callable[[], None] | None = None) -> Any:
+    """Drive ``op`` on this thread until it is done, or until the monotonic time
+    ``until``; call ``after_turn()`` after each turn of the loop (a command flushes its
+    output there; an exception it raises ends the run). Return ``op``."""
+    from time import monotonic
+    now = monotonic()
+    op.start(ctx, now)
+    while True:
+        due = op.step(ctx, now)
+        if op.done:
+            return op
+        if until is not None:
+            if now >= until:
+                return op
+            due = until if due is None else min(due, until)
+        wait = None if due is None else max(0.0, due - now)
+        try:
+            ctx.process(wait)
+        finally:
+            if after_turn is not None:
+                after_turn()
+        now = monotonic()
+
+
+class _Connect:
+    """Waits, within a deadline, until every PV is connected (most connect in order:
+    ``pending[:first]`` are connected)."""
+
+    def __init__(self, pvs: Sequence[PV]) -> None:
+        self.pending = [pv for pv in pvs if pv.state != CONNECTED]
+        self.first = 0
+
+    def all_connected(self) -> bool:
+        pending = self.pending
+        n = len(pending)
+        first = self.first
+        while first < n and pending[first].state == CONNECTED:
+            first += 1
+        self.first = first
+        if first == n:
+            return True
+        if any(pv.state != CONNECTED for pv in pending[first:]):
+            return False
+        self.first = n
+        return True
+
+
+def too_large(name: str) -> RemoteError:
+    """The error of a read not sent: its reply could not fit the message bound (libca's
+    ECA_TOLARGE from ca_array_get)."""
+    from ..protocol import CAStatus     # (the ECA table is loaded only when needed)
+    return RemoteError(name, CAStatus.ECA_TOLARGE, refused=True)
+
+
+def is_too_large(error: Any) -> bool:
+    """True for :func:`too_large`'s error (a read refused before it was sent)."""
+    if not isinstance(error, RemoteError) or not error.refused:
+        return False
+    from ..protocol import CAStatus
+    return error.status == CAStatus.ECA_TOLARGE
+
+
+def not_found(name: str) -> NotFound:
+    """The error of a PV that no server answered for."""
+    return NotFound(name, f"Channel connect timed out: '{name}' not found.")
+
+
+class Request(NamedTuple):
+    """What a read asked for: DBR type and count, and the channel's native type and
+    count at the time."""
+
+    data_type: int
+    count: int
+    native_type: int
+    native_count: int
+
+
+class GetMany(Operation):
+    """Read many PVs as caget does: connect all within ``timeout``, then read every
+    connected PV (each name once) in one batch per circuit, within ``timeout`` again.
+
+    ``data_type`` is a :data:`TypeRule`. ``count`` is caget's ``-#`` (0: all);
+    ``dynamic`` is ``-c`` (ask for at most the native count, take what comes). With
+    ``zero_fill`` (and without ``dynamic``) a short reply is zero-filled to the count
+    asked for, and a read the server failed gives a Reading of zeros whose ``error``
+    says why: what libca's ``ca_array_get`` leaves for the C tools to print.
+    A read whose reply could not fit ``max_payload_size`` (EPICS_CA_MAX_ARRAY_BYTES) is
+    not sent and fails with ECA_TOLARGE. With ``labels`` (a dict the caller keeps per
+    Context), enum readings carry their state labels (read once per channel, as CTRL).
+
+    ``results`` holds one Result per name, in order: a :class:`Reading`, or a failed
+    Result whose ``error`` is NotFound, Timeout (no reply in time), AccessDenied,
+    Disconnected or RemoteError (the server failed the read, or ECA_TOLARGE).
+    ``requests`` says, parallel to it, what was asked of each name that connected (a
+    :class:`Request`; None for the others).
+
+    With ``read_grace`` (seconds) the whole operation has ONE deadline, ``timeout``
+    from the start: the reads get what is left of it, but at least ``read_grace`` (so
+    that one missing name that used up the time does not fail the PVs found).
+    """
+
+    def __init__(self, names: Sequence[str], *, data_type: Any = None, count: int = 0,
+                 dynamic: bool = False, priority: int = 0, timeout: float | None = 1.0,
+                 labels: dict[str, list[str]] | None = None, zero_fill: bool = False,
+                 read_grace: float | None = None) -> None:
+        super().__init__(timeout)
+        self.read_grace = check_timeout(read_grace)
+        self.zero_fill = zero_fill and not dynamic
+        self.requests: list[Request | None] = []
+        self.names = list(names)
+        self.data_type = data_type
+        self.count = count
+        self.dynamic = dynamic
+        self.priority = priority
+        self.labels = labels
+        self.pvs: list[PV] = []
+        self.results: list[Result] = []
+        self._connect: _Connect | None = None
+        self._plan: list[tuple[PV, int, int]] = []
+        self._ops: list[Any] = []
+        self._label_ops: dict[str, Any] = {}
+        self._pending: list[Any] = []
+
+    def start(self, ctx: Any, now: float) -> None:
+        self.pvs = ctx.pvs_for(self.names, self.priority)
+        self._connect = _Connect(self.pvs)
+        self._arm(now)
+
+    def step(self, ctx: Any, now: float) -> float | None:
+        if self.done:
+            return None
+        if self._connect is not None:
+            if not self._connect.all_connected() and \
+                    (self.deadline is None or now < self.deadline):
+                return self.deadline
+            self._connect = None
+            self._send_reads(ctx)
+            if self.read_grace is None:
+                self._arm(now)
+            elif self.deadline is not None:
+                self.deadline = max(self.deadline, now + self.read_grace)
+        pending = self._pending
+        while pending and pending[-1].done:
+            pending.pop()
+        if pending and (self.deadline is None or now < self.deadline):
+            return self.deadline
+        self._collect()
+        self._finish()
+        return None
+
+    def _send_reads(self, ctx: Any) -> None:
+        seen: set[int] = set()
+        types: dict[int, int] = {}
+        req = self.count
+        limit = ctx.config.max_payload_size
+        plan = self._plan
+        big: set[int] = set()
+        labels = self.labels
+        for pv in self.pvs:
+            if pv.state != CONNECTED or id(pv) in seen:
+                continue
+            seen.add(id(pv))
+            native_count = pv.native_count
+            if self.dynamic:
+                n = native_count if req > native_count else req
+            else:
+                n = req if 0 < req < native_count else native_count
+            data_type = types.get(pv.native_type)
+            if data_type is None:
+                data_type = types[pv.native_type] = resolve_type(self.data_type,
+                                                                 pv.native_type)
+            if n > SMALL_COUNT and data_size(data_type, n) > limit:
+                big.add(len(plan))
+            plan.append((pv, data_type, n))
+            if labels is not None and pv.native_type == _ENUM and pv.name not in labels \
+                    and DBR_TYPES[data_type].family != _CONTROL:
+                self._label_ops[pv.name] = None
+        sent = ctx.read_many([p for i, p in enumerate(plan) if i not in big]) \
+            if big else ctx.read_many(plan)
+        if big:
+            it = iter(sent)
+            ops = [None if i in big else next(it) for i in range(len(plan))]
+        else:
+            ops = sent
+        self._ops = ops
+        extra = []
+        if self._label_ops:
+            by_name = {pv.name: pv for pv, _, _ in plan}
+            label_reads = ctx.read_many([(by_name[name], DBR_IDS["CTRL_ENUM"], 1)
+                                         for name in self._label_ops])
+            self._label_ops = dict(zip(self._label_ops, label_reads))
+            extra = label_reads
+        self._pending = [op for op in ops if op is not None][::-1] + extra
+
+    def _collect(self) -> None:
+        labels = self.labels
+        if labels is not None:
+            for name, op in self._label_ops.items():
+                if op is not None and op.done and op.error is None:
+                    strings = op.result.metadata.enum_strings or []
+                    labels[name] = [s.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+                                    for s in strings]
+        by_pv: dict[int, tuple[Result, Request]] = {}
+        for (pv, data_type, n), op in zip(self._plan, self._ops):
+            by_pv[id(pv)] = (self._result(pv, data_type, n, op),
+                             Request(data_type, n, pv.native_type, pv.native_count))
+        results = self.results
+        requests = self.requests
+        for pv in self.pvs:
+            entry = by_pv.get(id(pv))
+            if entry is None:
+                results.append(Result(pv.name, not_found(pv.name)))
+                requests.append(None)
+            else:
+                results.append(entry[0])
+                requests.append(entry[1])
+
+    def _result(self, pv: PV, data_type: int, n: int, op: Any) -> Result:
+        name = pv.name
+        if op is None:
+            return Result(name, too_large(name))
+        if not op.done:
+            return Result(name, Timeout(name, "no data available (timeout)"))
+        error = op.error
+        if error is not None:
+            if not isinstance(error, CAError):
+                error = CAError(name, str(error))
+            if self.zero_fill and isinstance(error, RemoteError) and not error.refused:
+                zeros = Reading.zeros(name, data_type, n, pv.native_type, pv.native_count)
+                zeros.error = error
+                return zeros
+            return Result(name, error)
+        labels = self.labels.get(name) if self.labels is not None else None
+        reading = Reading.of(name, op.result, pv.native_type, pv.native_count, labels)
+        if self.zero_fill and reading.count < n:
+            reading = reading.padded(n)
+        return reading
+
+
+class Connect(Operation):
+    """Connect PVs within ``timeout``; ``results`` holds a :class:`ChannelInfo` or a
+    failed Result (NotFound) per name, in order."""
+
+    def __init__(self, names: Sequence[str], *, priority: int = 0,
+                 timeout: float | None = 1.0) -> None:
+        super().__init__(timeout)
+        self.names = list(names)
+        self.priority = priority
+        self.pvs: list[PV] = []
+        self.results: list[Any] = []
+        self._connect: _Connect | None = None
+
+    def start(self, ctx: Any, now: float) -> None:
+        self.pvs = ctx.pvs_for(self.names, self.priority)
+        self._connect = _Connect(self.pvs)
+        self._arm(now)
+
+    def step(self, ctx: Any, now: float) -> float | None:
+        if self.done:
+            return None
+        assert self._connect is not None
+        if not self._connect.all_connected() and \
+                (self.deadline is None or now < self.deadline):
+            return self.deadline
+        from ..results import ChannelInfo
+        self.results = [ChannelInfo.of(pv) if pv.state == CONNECTED
+                        else Result(pv.name, not_found(pv.name)) for pv in self.pvs]
+        self._finish()
+        return None
+
+
+__all__ = ["request_type", "resolve_type", "check_timeout", "Operation", "run", "GetMany",
+           "Request", "too_large", "is_too_large",
+           "Connect", "not_found", "SMALL_COUNT", "NEVER_CONNECTED"]

@@ -1,0 +1,170 @@
+"""``get``, ``put`` and ``info``: blocking calls over many PVs at once."""
+from __future__ import annotations
+
+import weakref
+from typing import Any, Mapping, Sequence
+
+from ..errors import NotFound
+from ..results import ChannelInfo, Reading, Result
+from ._args import (check_count, check_names, check_name, check_timeout, converter_for,
+                    type_rule, write_type)
+from ._context import Context, default_context
+
+#: The least time the reads of a get are given once the PVs connected (when finding
+#: them used the whole timeout because some name was missing).
+READ_GRACE = 0.5
+
+_MISSING: Any = object()
+#: enum labels per client Context given as ``context=`` (the library's own Contexts
+#: keep theirs)
+_client_labels: "weakref.WeakKeyDictionary[Any, dict[str, list[str]]]" = \
+    weakref.WeakKeyDictionary()
+
+
+def _is_client(context: Any) -> bool:
+    return not isinstance(context, Context) and hasattr(context, "process") and \
+        hasattr(context, "pvs_for")
+
+
+def _perform(context: Any, op: Any) -> Any:
+    """Run ``op`` on ``context`` (a library Context, None for the default, or a client
+    Context driven on this thread); release the names it did not find."""
+    if context is None:
+        context = default_context()
+    if _is_client(context):
+        from ..client import run
+        run(context, op)
+        release = getattr(context, "release", None)
+        if release is not None:
+            for result in op.results:
+                if isinstance(result.error, NotFound):
+                    release(result.name)
+        return op
+    if not isinstance(context, Context):
+        raise ValueError(f"context must be a catools.Context, not {context!r}")
+    return context.run(op, lambda op, client: context.settle(op.results, client))
+
+
+def _labels_of(context: Any) -> dict[str, list[str]] | None:
+    if context is None:
+        return default_context().labels
+    if isinstance(context, Context):
+        return context.labels
+    try:
+        return _client_labels.setdefault(context, {})
+    except TypeError:
+        return None
+
+
+def _shape(results: list[Any], single: bool, throw: bool) -> Any:
+    if throw:
+        for result in results:
+            if not result.ok:
+                raise result.error
+    return results[0] if single else results
+
+
+def get(names: str | Sequence[str], *, timeout: float = 1.0, format: str = "time",
+        data_type: Any = None, count: int | None = None, throw: bool = True,
+        context: Any = None, priority: int = 0) -> Any:
+    """Read one PV (a :class:`Reading`) or many (a list, in the names' order).
+
+    Every PV is searched and read at once, under one ``timeout``: the call returns
+    once all have answered or the timeout has passed (the PVs that connected are still
+    read when a missing one used it all: they get at least half a second).
+    ``format`` is ``"plain"``/``"native"`` (the value alone), ``"status"`` (+ alarm),
+    ``"time"`` (+ timestamp), ``"graphic"`` or ``"ctrl"``/``"control"`` (+ units,
+    precision, limits; enum labels). ``data_type`` asks for another type (``str``,
+    ``float``, ``int``, ``"DBR_TIME_DOUBLE"``, ``"double"``, a DBR id). ``count``
+    limits the elements of arrays. Enums read as their label (``.index`` is the
+    number). With ``throw`` the first failure (in order) is raised; else each failure
+    is a :class:`Result` with ``ok`` False and its ``error``.
+    """
+    name_list, single = check_names(names)
+    seconds = check_timeout(timeout)
+    rule = type_rule(data_type, format)
+    n = check_count(count)
+    if not name_list:
+        return []
+    from ..client import GetMany
+    op = GetMany(name_list, data_type=rule, count=n, priority=priority, timeout=seconds,
+                 labels=_labels_of(context), read_grace=min(seconds, READ_GRACE))
+    _perform(context, op)
+    return _shape(op.results, single, throw)
+
+
+def put(names: str | Sequence[str] | Mapping[str, Any], value: Any = _MISSING, *,
+        wait: bool = False, timeout: float = 1.0, throw: bool = True,
+        data_type: Any = None, context: Any = None, priority: int = 0) -> Any:
+    """Write ``value`` to one PV, a list of values to a list of PVs, or each value of
+    a mapping ``{name: value}`` to its PV; all at once, each within ``timeout``.
+
+    A value is a number, a str (an enum takes its label; a char array takes the text),
+    bytes, or a sequence (an array). ``data_type`` (``float``, ``int``, ``str``,
+    ``"double"``, a DBR id) converts it first. With ``wait`` the server calls back
+    once the record has processed (put-callback); without it the put is confirmed by a
+    round trip (so a refused put is still seen). Returns a Result (or a list) with
+    ``ok`` True; with ``throw`` a failure raises (AccessDenied, RemoteError,
+    NotFound, Timeout naming the PV), else it is a Result with ``ok`` False.
+    """
+    items, single = _put_items(names, value)
+    seconds = check_timeout(timeout)
+    base = write_type(data_type)
+    converters = []
+    for name, v in items:
+        check_name(name)
+        converters.append((name, _converter(v, base)))
+    if not converters:
+        return []
+    from ..client import Put
+    op = Put(converters, wait=bool(wait), priority=priority, timeout=seconds)
+    _perform(context, op)
+    return _shape(op.results, single, throw)
+
+
+def _put_items(names: Any, value: Any) -> tuple[list[tuple[str, Any]], bool]:
+    if isinstance(names, Mapping):
+        if value is not _MISSING:
+            raise ValueError("put({name: value, ...}) takes no separate value")
+        return list(names.items()), False
+    if value is _MISSING:
+        raise ValueError("put(name, value) needs a value (or a {name: value} mapping)")
+    name_list, single = check_names(names)
+    if single:
+        return [(name_list[0], value)], True
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise ValueError("put([names], values) needs a list of values, one per name")
+    if len(value) != len(name_list):
+        raise ValueError(f"put() got {len(name_list)} names and {len(value)} values")
+    return list(zip(name_list, value)), False
+
+
+def _converter(value: Any, base: int | None) -> Any:
+    """The client's converter of ``value``; a value no PV could take is a ValueError
+    now (a str is checked against the channel, as it may fill a char array)."""
+    if value is None:
+        raise ValueError("cannot write None")
+    try:
+        convert = converter_for(value, base)
+        if base is None and not isinstance(value, (str, bytes, bytearray)):
+            convert(6, 1, None)
+    except TypeError as exc:
+        raise ValueError(f"cannot write {type(value).__name__} values: {exc}") from None
+    return convert
+
+
+def info(names: str | Sequence[str], *, timeout: float = 1.0, throw: bool = True,
+         context: Any = None, priority: int = 0) -> Any:
+    """Connect PVs and say what they are: a :class:`ChannelInfo` (server, native type
+    and count, access rights) per name, or a list; ``str(info)`` is cainfo's block."""
+    name_list, single = check_names(names)
+    seconds = check_timeout(timeout)
+    if not name_list:
+        return []
+    from ..client import Connect
+    op = Connect(name_list, priority=priority, timeout=seconds)
+    _perform(context, op)
+    return _shape(op.results, single, throw)
+
+
+__all__ = ["get", "put", "info", "READ_GRACE", "Reading", "Result", "ChannelInfo"]
