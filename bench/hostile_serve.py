@@ -4,11 +4,12 @@
 
 Both servers serve the same PVs on loopback with private ports: ``big`` (a DOUBLE array
 of ``--elements``) and ``counter`` (a longout; softIoc: a waveform and a longout
-record). Each attack (tests/server/hostile.py) runs against a fresh server; after it a
-C ``caget counter`` must answer within 10 s ("2nd client"). Reported per attack: peak
-resident set (VmHWM of the server process, MB) before and after, the answer the attacker
-got, and whether the second client was served. Progress goes to stderr, the markdown
-table to stdout.
+record). Each attack (tests/server/hostile.py) runs against a fresh server of each kind;
+after it a C ``caget counter`` must answer within 10 s ("2nd client"). Reported per
+attack, ours and softIoc's in columns side by side: peak resident set (VmHWM of the
+server process, MB) before and after, whether the second client was served, and the
+answer the attacker got. Progress goes to stderr, the markdown table to stdout.
+(bench/serve_pressure.py has the memory and stall loads of issue 18.)
 """
 from __future__ import annotations
 
@@ -140,6 +141,13 @@ def attack_udp(server, args) -> str:
     return "sent 5000 datagrams"
 
 
+def attack_slow_strings(server, args) -> str:
+    import serve_pressure
+    with serve_pressure.slow_readers(server.port, "big", 20, 4, 0, 0):
+        time.sleep(3.0)
+        return f"2nd client during: {second_client(server)}"
+
+
 ATTACKS = {
     "pipelined READ_NOTIFY x1024, not reading": attack_pipelined,
     "WRITE_NOTIFY of --write-mb MB": attack_write,
@@ -149,6 +157,7 @@ ATTACKS = {
     "slow loris x200": attack_loris,
     "300 circuits with a channel": attack_many,
     "UDP garbage x5000": attack_udp,
+    "20 slow clients x 4 reads of big as DBR_STRING": attack_slow_strings,
 }
 
 
@@ -188,17 +197,20 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="hostile-") as tmp:
         for label, attack in chosen.items():
+            cells = []
             for kind in (Ours, Theirs):
                 print(f"{kind.name}: {label} ...", file=sys.stderr, flush=True)
-                before, peak, outcome, after = run_one(kind, attack, args, Path(tmp))
-                label_now = label.replace("--write-mb", str(args.write_mb))
-                rows.append((label_now, kind.name, before, peak, after, outcome))
-    print(f"big = DOUBLE[{args.elements}]; peak RSS = VmHWM of the server process\n")
-    print("| attack | server | RSS at start MB | peak RSS MB | 2nd client after | "
-          "attacker got |")
-    print("|---|---|---|---|---|---|")
-    for label, name, before, peak, after, outcome in rows:
-        print(f"| {label} | {name} | {before:.0f} | {peak:.0f} | {after} | {outcome} |")
+                cells.append(run_one(kind, attack, args, Path(tmp)))
+            rows.append((label.replace("--write-mb", str(args.write_mb)), *cells))
+    print(f"big = DOUBLE[{args.elements}]; peak RSS = VmHWM of the server process; "
+          "each cell: RSS at start -> peak RSS (MB), 2nd client after\n")
+    print("| attack | catools serve | softIoc | catools serve: attacker got | "
+          "softIoc: attacker got |")
+    print("|---|---|---|---|---|")
+    for label, ours, theirs in rows:
+        figures = [f"{before:.0f} -> {peak:.0f}, {after}"
+                   for before, peak, _outcome, after in (ours, theirs)]
+        print(f"| {label} | {figures[0]} | {figures[1]} | {ours[2]} | {theirs[2]} |")
 
 
 if __name__ == "__main__":

@@ -195,3 +195,40 @@ def test_the_honest_read_is_checked(server):
     """The control: an honest client reads the demo value the test expects."""
     _proc, env, _log = server
     assert struct.unpack(">d", _honest_read(env.port)[:8])[0] == pytest.approx(3.14159)
+
+
+# --------------------------------------------------------------------------- RSRV bar
+
+@pytest.fixture(scope="module")
+def theirs(module_softioc, request):
+    """softIoc with records equivalent to the demo PVs (tests/server/test_c_tools.py)."""
+    from test_c_tools import EQUIVALENT_DB
+    import serve_report
+    serve_report.register(request.config)
+    return module_softioc(records=EQUIVALENT_DB, probe_pv="demo:readonly")
+
+
+def test_the_same_streams_against_softioc(server, theirs):
+    """Every seed against softIoc too, side by side with ours (after the tests above):
+    whether each server survives and still answers an honest client, and its peak RSS.
+    Ours must be no worse: alive and answering (softIoc 7.0.8.1 is not always: an
+    assertion in RSRV's cas_copy_in_header takes the whole IOC down; it is restarted and
+    the seeds that killed it are reported)."""
+    import serve_report
+    proc, env, _log = server
+    deaths = []
+    for seed in range(SEEDS):
+        try:
+            _attack(theirs.port, seed)
+        except OSError:
+            pass
+        if not theirs.running or epics_env.udp_search(theirs.port, "demo:readonly") is None:
+            deaths.append(seed)
+            theirs.restart()
+    their_read = struct.unpack(">d", _honest_read(theirs.port)[:8])[0]
+    our_read = struct.unpack(">d", _honest_read(env.port)[:8])[0]
+    serve_report.record(f"{SEEDS} mutated request streams", "died; honest read; peak MB",
+                        f"never; {our_read}; {hostile.vm_kb(proc.pid) / 1024:.0f}",
+                        f"{len(deaths)}x (seeds {deaths}); {their_read}; "
+                        f"{hostile.vm_kb(theirs.pid) / 1024:.0f}")
+    assert proc.poll() is None and our_read == pytest.approx(3.14159)

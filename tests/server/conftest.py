@@ -30,3 +30,9 @@ def demo(module_env: epics_env.CaEnv) -> Iterator[tuple[Server, epics_env.CaEnv]
         yield server, module_env
     finally:
         server.stop()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Side-by-side figures (ours vs softIoc) at the end of the run."""
+    import serve_report
+    serve_report.register(config)

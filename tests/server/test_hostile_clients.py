@@ -19,6 +19,7 @@ import pytest
 
 import epics_env
 import hostile
+import serve_report
 from catools.server import PV, Server
 from catools.server import _server as server_module
 
@@ -68,13 +69,38 @@ def served(module_env, tmp_path_factory):
         log.close()
 
 
+THEIRS_DB = f"""record(waveform, "big") {{ field(FTVL, "DOUBLE") field(NELM, "{ELEMENTS}") }}
+record(ai, "demo:readonly") {{ field(PREC, "4") field(VAL, "3.14159") }}
+record(longout, "demo:counter") {{ field(VAL, "1") }}
+"""
+
+
+@pytest.fixture(scope="module")
+def theirs(module_softioc):
+    """softIoc with the same ``big`` (and demo:readonly, demo:counter): each attack is
+    run against it too, and the two outcomes are put side by side in the summary."""
+    return module_softioc(records=THEIRS_DB, probe_pv="demo:readonly")
+
+
+def side_by_side(attack: str, served: Served, ours: object, ioc, theirs: object) -> None:
+    """Record the outcome, whether a C caget is still answered, and the peak RSS."""
+    result = ioc.c_tool("caget", "-t", "demo:readonly", timeout=15)
+    their_ok = result.returncode == 0 and bool(result.stdout.strip())
+    serve_report.record(attack, "outcome; caget after; peak RSS MB",
+                        f"{ours}; {'yes' if served.caget_ok() else 'no'}; "
+                        f"{served.peak_kb() / 1024:.0f}",
+                        f"{theirs}; {'yes' if their_ok else 'no'}; "
+                        f"{hostile.vm_kb(ioc.pid) / 1024:.0f}" if ioc.running else
+                        f"{theirs}; softIoc died")
+
+
 def served_peak_ok(pid: int) -> bool:
     peak = hostile.vm_kb(pid, "VmHWM")
     assert peak < PEAK_KB, f"peak RSS {peak} kB"
     return True
 
 
-def test_pipelined_reads_of_a_big_array_are_flow_controlled(served):
+def test_pipelined_reads_of_a_big_array_are_flow_controlled(served, theirs):
     """1024 READ_NOTIFYs of 800 kB each from a client that does not read: the server
     takes requests only while that client's output is small, and serves others."""
     sock = hostile.pipelined_reads(served.port, "big", 1024)
@@ -93,10 +119,20 @@ def test_pipelined_reads_of_a_big_array_are_flow_controlled(served):
         sock.close()
     assert served.caget_ok()
     served_peak_ok(served.proc.pid)
+    with _open_socket(hostile.pipelined_reads(theirs.port, "big", 1024)):
+        time.sleep(2.0)
+        side_by_side("1024 pipelined READ_NOTIFY of DOUBLE[1e5], not read", served,
+                     "served others", theirs, "served others")
 
 
-def test_huge_write_is_refused_drained_and_circuit_kept(served):
+def _open_socket(sock):
+    import contextlib
+    return contextlib.closing(sock)
+
+
+def test_huge_write_is_refused_drained_and_circuit_kept(served, theirs):
     ok, replies = hostile.huge_write(served.port, "big", 64 << 20)
+    ours = _short(ok, replies)
     assert ok, replies                                   # ECHO answered afterwards
     assert [r[:3] for r in replies] == [("ERROR", hostile.ECA_TOLARGE,
                                          hostile.CMD_WRITE_NOTIFY)]
@@ -105,10 +141,19 @@ def test_huge_write_is_refused_drained_and_circuit_kept(served):
     assert ok and replies == [("WRITE_NOTIFY", hostile.ECA_NORMAL)]
     assert served.caget_ok()
     served_peak_ok(served.proc.pid)
+    side_by_side("WRITE_NOTIFY of 64 MB to DOUBLE[1e5]", served, ours, theirs,
+                 _short(*hostile.huge_write(theirs.port, "big", 64 << 20)))
 
 
-def test_huge_element_counts_answer_tolarge_and_keep_the_client(served):
+def _short(ok: bool, replies: list) -> str:
+    """The ECHO answered or not, and the first replies (status/command)."""
+    return f"echo {'yes' if ok else 'no'}, " + ", ".join(
+        "/".join(str(x) for x in r[:3]) for r in replies[:4])
+
+
+def test_huge_element_counts_answer_tolarge_and_keep_the_client(served, theirs):
     ok, replies = hostile.huge_count_reads(served.port, "big", (50_000_000, 0xFFFFFFFF))
+    ours = _short(ok, replies)
     assert ok, replies
     tolarge = ("ERROR", hostile.ECA_TOLARGE)
     assert [r[:3] for r in replies] == [(*tolarge, 1), (*tolarge, 1), (*tolarge, 15),
@@ -118,28 +163,49 @@ def test_huge_element_counts_answer_tolarge_and_keep_the_client(served):
     assert ok and replies == [(1, 1, 2 * ELEMENTS), (15, 1, 2 * ELEMENTS)]
     assert served.caget_ok()
     served_peak_ok(served.proc.pid)
+    theirs_got = _short(*hostile.huge_count_reads(theirs.port, "big",
+                                                  (50_000_000, 0xFFFFFFFF)))
+    side_by_side("READ_NOTIFY/EVENT_ADD of 5e7 and 2^32-1 elements", served, ours, theirs,
+                 theirs_got)
 
 
-def test_oversize_extended_header(served):
+def test_oversize_extended_header(served, theirs):
     errors, still_open = hostile.oversize_header(served.port)
     assert [e[:2] for e in errors] == [(hostile.ECA_TOLARGE, 1)] and still_open
     assert served.caget_ok()
+    try:
+        their_errors, their_open = hostile.oversize_header(theirs.port)
+        theirs_got = f"{[e[:2] for e in their_errors]} {'open' if their_open else 'closed'}"
+    except OSError as exc:
+        theirs_got = f"circuit closed ({exc.strerror})"
+    side_by_side("extended header of 4 GB, 1 MB sent", served,
+                 f"{[e[:2] for e in errors]} {'open' if still_open else 'closed'}", theirs,
+                 theirs_got)
 
 
-def test_garbage_closes_only_that_circuit(served):
+def test_garbage_closes_only_that_circuit(served, theirs):
     for seed in range(3):
         assert hostile.garbage(served.port, seed=seed)
     hostile.udp_garbage(served.port, 3000)
     assert served.caget_ok()
+    closed = [hostile.garbage(theirs.port, seed=seed) for seed in range(3)]
+    hostile.udp_garbage(theirs.port, 3000)
+    side_by_side("64 kB garbage x3, 3000 UDP datagrams", served, "closed x3", theirs,
+                 f"closed x{sum(closed)}")
 
 
-def test_slow_loris_and_many_circuits(served):
+def test_slow_loris_and_many_circuits(served, theirs):
     with hostile.slow_loris(served.port, 100):
         with hostile.many_channels(served.port, "demo:counter", 200) as connected:
             assert connected == 200
             assert served.caget_ok()
     assert served.caget_ok()
     served_peak_ok(served.proc.pid)
+    with hostile.slow_loris(theirs.port, 100):
+        with hostile.many_channels(theirs.port, "demo:counter", 200) as their_connected:
+            pass
+    side_by_side("slow loris x100 + 200 circuits", served, f"{connected} connected",
+                 theirs, f"{their_connected} connected")
 
 
 # --------------------------------------------------------------------------- RSRV parity

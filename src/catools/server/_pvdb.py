@@ -9,16 +9,18 @@ server posts subscription updates. No sockets here.
 from __future__ import annotations
 
 import math
-import re
-import struct
-import sys
 import threading
 import time
+from array import array
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 from ..protocol import (DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE, EPICS2UNIX_EPOCH,
-                        MAX_ENUM_STATES, MAX_ENUM_STRING_SIZE, MAX_STRING_SIZE, AlarmStatus, CAStatus, ChannelType, DBRMetadata, dbr_type)
+                        MAX_ENUM_STATES, MAX_ENUM_STRING_SIZE, MAX_STRING_SIZE, AlarmStatus,
+                        CAStatus, ChannelType, DBRMetadata, dbr_type)
+from ._convert import (INT_RANGES as _INT_RANGES, STORAGE, chunk_elements, convert_in,
+                       convert_out, format_number, iter_out, storage,
+                       wrap_int as _wrap_int, zero as _zero)
 
 #: Names accepted for ``PV(type=...)`` and the native DBR type of each.
 TYPE_NAMES: dict[str, ChannelType] = {
@@ -26,8 +28,6 @@ TYPE_NAMES: dict[str, ChannelType] = {
     "float": ChannelType.FLOAT, "enum": ChannelType.ENUM, "char": ChannelType.CHAR,
     "long": ChannelType.LONG, "double": ChannelType.DOUBLE,
 }
-_INT_RANGES = {ChannelType.SHORT: (16, True), ChannelType.ENUM: (16, False),
-               ChannelType.CHAR: (8, False), ChannelType.LONG: (32, True)}
 _FLOATS = (ChannelType.FLOAT, ChannelType.DOUBLE)
 _NAN = float("nan")
 SEVERITY_NAMES = {"NO_ALARM": 0, "MINOR": 1, "MAJOR": 2, "INVALID": 3}
@@ -50,88 +50,22 @@ def epics_timestamp(posix: float | None = None) -> tuple[int, int]:
     return max(0, secs - EPICS2UNIX_EPOCH), nsecs
 
 
-def _wrap_int(value: Any, bits: int, signed: bool) -> int:
-    """C conversion to an integer type as an x86-64 IOC does it: a float goes through a
-    32-bit int (truncated; NaN and out-of-range give INT_MIN), then the value wraps
-    modulo 2**bits (softIoc: 1e10 written as DBR_DOUBLE to a longout reads -2147483648)."""
-    if isinstance(value, float):
-        if value != value or not -2147483649.0 < value < 2147483648.0:
-            value = -(1 << 31)
-        else:
-            value = int(value)
-    value = int(value) & ((1 << bits) - 1)
-    if signed and value >= 1 << (bits - 1):
-        value -= 1 << bits
-    return value
+class Encoded(NamedTuple):
+    """A read of a PV ready for the wire: the values come as ``chunks`` of big-endian
+    bytes (``size`` in all, unpadded), made as they are taken."""
 
-
-def _as_float32(value: float) -> float:
-    """A double cast to C float (out of range becomes +-inf, as on x86-64)."""
-    try:
-        return struct.unpack("f", struct.pack("f", value))[0]
-    except OverflowError:
-        return math.copysign(math.inf, value)
-
-
-_INT_PREFIX = re.compile(rb"[ \t\n\v\f\r]*([+-]?[0-9]+)")
-_FLOAT_PREFIX = re.compile(rb"""[ \t\n\v\f\r]*([+-]?)(?:
-      (0x(?:[0-9a-f]+\.?[0-9a-f]*|\.[0-9a-f]+)(?:p[+-]?[0-9]+)?)
-    | ((?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?)
-    | (inf(?:inity)?)
-    | (nan(?:\([0-9a-z_]*\))?))""", re.X | re.I)
-_FLT_MAX = 3.4028234663852886e38
-_FLT_MIN = 1.1754943508222875e-38
-
-
-def strtod(raw: bytes) -> float:
-    """A client's string as the IOC converts it to a double (C ``strtod`` on its longest
-    numeric prefix: hex, inf and nan accepted, the rest ignored); ValueError when there
-    is no number or it over- or underflows (ERANGE)."""
-    match = _FLOAT_PREFIX.match(raw)
-    if match is None:
-        raise ValueError(f"{raw!r} is not a number")
-    sign, hexa, decimal, inf, _nan = match.groups()
-    if inf:
-        return -math.inf if sign == b"-" else math.inf
-    if not (hexa or decimal):
-        return math.nan
-    text = (hexa or decimal).decode("ascii")
-    value = float.fromhex(text) if hexa else float(text)
-    digits = re.split("[pP]", text[2:])[0] if hexa else re.split("[eE]", text)[0]
-    if math.isinf(value) or (value < sys.float_info.min and digits.strip("0.") != ""):
-        raise ValueError(f"{raw!r} is out of range")
-    return -value if sign == b"-" else value
-
-
-def strtol(raw: bytes, low: int, high: int) -> int:
-    """A client's string as the IOC converts it to an integer (C ``strtol`` base 10 on
-    its longest prefix, the rest ignored: '1e3' is 1, '0x10' is 0); ValueError when
-    there is no number or it is outside ``low..high``."""
-    match = _INT_PREFIX.match(raw)
-    if match is None:
-        raise ValueError(f"{raw!r} is not an integer")
-    value = int(match.group(1))
-    if not low <= value <= high:
-        raise ValueError(f"{raw!r} is out of range")
-    return value
-
-
-def format_number(value: float | int, native: ChannelType, precision: int) -> str:
-    """A number as RSRV converts it to DBR_STRING (floats use the PV's precision;
-    exponent form from 1e7 up)."""
-    if native not in _FLOATS:
-        return str(int(value))
-    prec = max(0, min(int(precision), 17))
-    if value != value or value in (math.inf, -math.inf) or abs(value) >= 1e7:
-        return f"{value:.{prec}e}"
-    return f"{value:.{prec}f}"
+    metadata: DBRMetadata | None
+    status: int
+    count: int
+    size: int
+    chunks: Iterator[bytes]
 
 
 @dataclass
 class Snapshot:
     """One consistent state of a PV: values (native), alarm and timestamp."""
 
-    values: tuple[Any, ...]
+    values: Sequence[Any]        # an array.array for numbers, a tuple of bytes for strings
     status: int
     severity: int
     timestamp: tuple[int, int]
@@ -258,51 +192,107 @@ class PV:
 
     def read(self, data_type: int, count: int) -> tuple[list[Any], DBRMetadata | None, int]:
         """``(values, metadata, ECA status)`` for a request of ``data_type`` x ``count``
-        (0 = all valid elements). Values are ready for ``encode_dbr``; on failure they are
-        zeros of the requested size and status says why."""
+        (0 = all valid elements), as Python values (for a few elements; the server uses
+        :meth:`encode`). On failure they are zeros of the requested size."""
         row = dbr_type(data_type)
         snap = self._snapshot
         if count == 0:
             count = len(snap.values)
         if row.id in (35, 36):
-            return _zeros(ChannelType.ENUM, count), None, CAStatus.ECA_GETFAIL
+            return [0] * count, None, CAStatus.ECA_GETFAIL
         if row.id == 38:
             return [self.class_name.encode()[:MAX_STRING_SIZE - 1]], None, CAStatus.ECA_NORMAL
         target = ChannelType(row.native)
-        try:
-            values = [self._convert_out(v, target) for v in snap.values[:count]]
-        except ValueError:
-            return _zeros(target, count), None, CAStatus.ECA_GETFAIL
+        values = list(convert_out(self, snap.values[:count], target))
         if len(values) < count:
-            values.extend(_zeros(target, count - len(values)))
+            values.extend([_zero(target)] * (count - len(values)))
         metadata = self._metadata(row, target, snap) if row.meta_fields else None
         return values, metadata, CAStatus.ECA_NORMAL
 
-    def put(self, data_type: int, data: Sequence[Any]) -> None:
+    def encode(self, data_type: int, count: int) -> Encoded:
+        """A read of ``data_type`` x ``count`` (0 = all valid elements) as wire bytes made
+        a chunk at a time: what the server sends, without a Python object per element."""
+        row = dbr_type(data_type)
+        snap = self._snapshot
+        if count == 0:
+            count = len(snap.values)
+        if row.id in (35, 36, 38):
+            values, metadata, status = self.read(data_type, count)
+            raw = b"".join(v.ljust(MAX_STRING_SIZE, b"\0") for v in values) \
+                if row.id == 38 else bytes(2 * count)
+            return Encoded(metadata, status, len(values), len(raw), iter((raw,)))
+        target = row.native
+        metadata = self._metadata(row, ChannelType(target), snap) if row.meta_fields \
+            else None
+        return Encoded(metadata, CAStatus.ECA_NORMAL, count, count * row.elem_size,
+                       iter_out(self, snap.values, target, count))
+
+    def put(self, data_type: int, data: Sequence[Any], *, notify: bool = False) -> None:
         """Apply a client's write of ``data`` (as decoded from DBR ``data_type``);
-        raise :class:`PutError` if it cannot be converted."""
+        raise :class:`PutError` if it cannot be converted. As softIoc, an array keeps
+        the elements converted before a bad one (posted only with ``notify``, a
+        WRITE_NOTIFY, which processes the record anyway)."""
+        for _ in self.put_steps(data_type, data, notify=notify):
+            pass
+
+    def put_steps(self, data_type: int, data: Sequence[Any], *, notify: bool = False,
+                  owned: bool = False) -> Iterator[None]:
+        """:meth:`put` a chunk of elements per step (a generator): the server runs one
+        step per loop turn. ``owned``: ``data`` may be kept as the new value."""
         row = dbr_type(data_type)
         if row.id > 34 and row.id not in (35, 36):
             raise PutError(f"cannot write DBR_{row.name}", CAStatus.ECA_BADTYPE)
         if row.id in (35, 36):
             return  # alarm acknowledgement: nothing to acknowledge here
-        source = ChannelType(row.native)
-        items = list(data)[:self.count]
-        if not items:   # as softIoc: an array becomes empty, a scalar stays as it is
+        source = row.native
+        if not hasattr(data, "__len__"):
+            data = list(data)
+        items = data if len(data) <= self.count else data[:self.count]
+        if not len(items):   # as softIoc: an array becomes empty, a scalar stays as it is
             if self.count > 1:
-                self._commit((), None, None, None)
+                self._commit(storage(self.native_type, ()), None, None, None)
             return
-        try:
-            values = [self._convert_in(v, source) for v in items]
-        except (ValueError, OverflowError) as exc:
-            raise PutError(str(exc)) from None
+        code = STORAGE[self.native_type]
+        if owned and isinstance(items, array) and items.typecode == code and \
+                row.typecode == code and self.native_type is not ChannelType.FLOAT:
+            values: Any = items                        # same type: keep the array
+            error = None
+        else:
+            step = chunk_elements(source)
+            parts: list[Any] = []
+            error = None
+            for start in range(0, len(items), step):
+                part, error = convert_in(self, items[start:start + step], source)
+                parts.append(part)
+                if error is not None:
+                    break
+                if start + step < len(items):
+                    yield
+            values = _joined(self.native_type, parts)
         if self.native_type is ChannelType.STRING and self.count == 1:
             values = values[:1]
-        self._commit(tuple(self._clamped(values)), None, None, None)
+        if error is not None:
+            self._partial(values, notify)
+            raise PutError(str(error))
+        self._commit(self._clamped(values), None, None, None)
+
+    def _partial(self, converted: Sequence[Any], notify: bool) -> None:
+        """A write failed after ``converted``: as softIoc's waveform, those elements
+        replace the first ones, the element count stays (a scalar keeps its value)."""
+        old = self._snapshot
+        if self.count == 1 or not len(converted):
+            return
+        keep = len(old.values)
+        values = _joined(self.native_type, [converted[:keep], old.values[len(converted):]])
+        if notify:
+            self._commit(self._clamped(values), None, None, None)
+        else:   # no record processing: no new timestamp, no monitor
+            with self._lock:
+                self._snapshot = Snapshot(values, old.status, old.severity, old.timestamp)
 
     # -- internals ----------------------------------------------------------
 
-    def _commit(self, values: tuple[Any, ...], timestamp: float | None,
+    def _commit(self, values: Sequence[Any], timestamp: float | None,
                 severity: int | None, status: int | None) -> None:
         with self._lock:
             old = self._snapshot
@@ -317,7 +307,7 @@ class PV:
         for listener in list(self._listeners):
             listener(self, int(mask))
 
-    def _make_snapshot(self, values: tuple[Any, ...], timestamp: float | None,
+    def _make_snapshot(self, values: Sequence[Any], timestamp: float | None,
                        severity: int | None = None, status: int | None = None) -> Snapshot:
         alarm_status, alarm_severity = self._alarm(values)
         if severity is not None:
@@ -328,8 +318,8 @@ class PV:
             alarm_status = int(status)
         return Snapshot(values, alarm_status, alarm_severity, epics_timestamp(timestamp))
 
-    def _alarm(self, values: tuple[Any, ...]) -> tuple[int, int]:
-        if self.native_type in (ChannelType.STRING, ChannelType.ENUM) or not values:
+    def _alarm(self, values: Sequence[Any]) -> tuple[int, int]:
+        if self.native_type in (ChannelType.STRING, ChannelType.ENUM) or not len(values):
             return 0, 0
         value = values[0]
         if self.alarm_limits and self.alarm_severity:
@@ -346,29 +336,38 @@ class PV:
                 return AlarmStatus.LOW, self.warning_severity
         return 0, 0
 
-    def _clamped(self, values: list[Any]) -> list[Any]:
+    def _clamped(self, values: Sequence[Any]) -> Sequence[Any]:
         if not self.clamp or self.native_type in (ChannelType.STRING, ChannelType.ENUM):
             return values
         low, high = self.control_limits
         if low >= high:
             return values
-        return [min(max(v, type(v)(low)), type(v)(high)) for v in values]
+        kind = float if self.native_type in _FLOATS else int
+        low, high = kind(low), kind(high)
+        return storage(self.native_type, [min(max(v, low), high) for v in values])
 
-    def _to_native(self, value: Any) -> tuple[Any, ...]:
-        """Python value -> tuple of native elements (validated)."""
+    def _to_native(self, value: Any) -> Sequence[Any]:
+        """Python value -> native storage (validated)."""
         native = self.native_type
         if native is ChannelType.CHAR and isinstance(value, (str, bytes, bytearray)):
             raw = value.encode("utf-8") if isinstance(value, str) else bytes(value)
             if isinstance(value, str):
                 raw += b"\0"
-            items: list[Any] = list(raw[:self.count])
+            items: Any = list(raw[:self.count])
         elif native is ChannelType.STRING:
             items = [value] if isinstance(value, (str, bytes)) else list(value)
         else:
-            items = list(value) if _is_sequence(value) else [value]
+            items = value if isinstance(value, array) else (
+                list(value) if _is_sequence(value) else [value])
         items = items[:self.count]
-        if not items:
+        if not len(items):
             items = [] if self.count > 1 else [_zero(native)]
+        if native is not ChannelType.STRING and not (
+                native is ChannelType.ENUM and any(isinstance(v, str) for v in items)):
+            try:       # numbers in range: one array, no per-element checks
+                return storage(native, items)
+            except (TypeError, OverflowError):
+                pass
         out: list[Any] = []
         for item in items:
             if native is ChannelType.STRING:
@@ -390,82 +389,7 @@ class PV:
                     raise ValueError(f"PV {self.name!r}: {number} is out of range for "
                                      f"{native.name}")
                 out.append(number)
-        return tuple(out)
-
-    def _convert_out(self, value: Any, target: ChannelType) -> Any:
-        """One native element -> one element of the ``target`` base type."""
-        native = self.native_type
-        if target is ChannelType.STRING:
-            if native is ChannelType.STRING:
-                return value
-            if native is ChannelType.ENUM:
-                if value < len(self.enum_strings):
-                    return self.enum_strings[value].encode()
-                if not self.enum_strings:
-                    return str(value).encode()
-                # as an mbbo: undefined states read empty, from 16 on "Illegal Value"
-                return b"" if value < 16 else b"Illegal Value"
-            return format_number(value, native, self.precision).encode()
-        if native is ChannelType.STRING:
-            try:  # RSRV reads an unparsable string as 0 without failing the get
-                number: Any = strtod(value)
-            except ValueError:
-                number = 0
-        else:
-            number = value
-        if target in _FLOATS:
-            return float(number)
-        bits, signed = _INT_RANGES[target]
-        return _wrap_int(number, bits, signed)
-
-    def _convert_in(self, value: Any, source: ChannelType) -> Any:
-        """One element written by a client (``source`` base type) -> native, converted
-        as softIoc's records convert it (ValueError where softIoc fails the put)."""
-        native = self.native_type
-        if source is ChannelType.STRING:
-            raw = value if isinstance(value, bytes) else str(value).encode("utf-8")
-            raw = raw.split(b"\0", 1)[0]
-            if native is ChannelType.STRING:
-                return raw[:MAX_STRING_SIZE - 1]      # raw bytes, UTF-8 or not
-            if native is ChannelType.ENUM:
-                text = raw.decode("utf-8", "replace")
-                if text in self.enum_strings:
-                    return self.enum_strings.index(text)
-                index = strtol(raw, 0, 0xFFFF)
-                if self.enum_strings and index >= len(self.enum_strings):
-                    raise ValueError("enum index out of range")
-                return index
-            return self._parse_in(raw)
-        number = value
-        if native is ChannelType.STRING:
-            if source in _FLOATS:
-                return format_number(number, source, self.precision).encode()
-            return str(int(number)).encode()
-        if native is ChannelType.FLOAT:
-            return _as_float32(float(number))
-        if native is ChannelType.DOUBLE:
-            return float(number)
-        bits, signed = _INT_RANGES[native]
-        return _wrap_int(number, bits, signed)
-
-    def _parse_in(self, raw: bytes) -> Any:
-        """A string written to a numeric PV; ValueError where softIoc fails the put."""
-        native = self.native_type
-        if not raw and self.count == 1:
-            return _zero(native)                      # '' writes 0 to a scalar record
-        if native in _FLOATS:
-            number = strtod(raw)
-            if native is ChannelType.FLOAT:
-                if math.isfinite(number) and number and \
-                        not _FLT_MIN <= abs(number) <= _FLT_MAX:
-                    raise ValueError(f"{raw!r} is out of range")
-                return _as_float32(number)
-            return number
-        bits, signed = _INT_RANGES[native]
-        if native is ChannelType.CHAR:               # like a waveform of FTVL CHAR
-            return strtol(raw, -128, 127) & 0xFF
-        half = 1 << (bits - 1)
-        return strtol(raw, -half, half - 1) if signed else strtol(raw, 0, (1 << bits) - 1)
+        return storage(native, out)
 
     def _metadata(self, row: Any, target: ChannelType, snap: Snapshot) -> DBRMetadata:
         md = DBRMetadata(status=snap.status, severity=snap.severity)
@@ -531,12 +455,16 @@ def _is_sequence(value: Any) -> bool:
     return isinstance(value, Iterable) and not isinstance(value, (str, bytes, bytearray))
 
 
-def _zero(native: ChannelType) -> Any:
-    return b"" if native is ChannelType.STRING else (0.0 if native in _FLOATS else 0)
-
-
-def _zeros(native: ChannelType, count: int) -> list[Any]:
-    return [_zero(native)] * count
+def _joined(native: ChannelType, parts: list[Any]) -> Sequence[Any]:
+    """Storage made of converted chunks (arrays or tuples) in order."""
+    if len(parts) == 1:
+        return parts[0]
+    if STORAGE[native] is None:
+        return tuple(item for part in parts for item in part)
+    out = array(STORAGE[native])
+    for part in parts:
+        out.extend(part)
+    return out
 
 
 def _default_class(native: ChannelType, count: int, read_only: bool) -> str:

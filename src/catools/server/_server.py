@@ -3,9 +3,13 @@
 UDP: answers searches for the PVs it has and sends beacons. TCP: one
 ``VirtualCircuit(SERVER)`` per client; every message is framed here first so that an
 error can quote the failing request's header, as RSRV does. Each client has its own
-output buffer; while it is too full, subscription updates are coalesced (the latest
-value is sent once the client catches up), and above PAUSE_READING no further request
-of that client is processed (nor read from its socket) until the buffer drains.
+output queue (_connection); while it owes too much, subscription updates are coalesced
+(the latest value is sent once the client catches up, whichever way its output drains),
+and above PAUSE_READING no further request of that client is processed (nor read from
+its socket) until the queue drains. Large replies are made a chunk at a time as they are
+sent (_replies), large writes received in place and converted a chunk per loop turn
+(_bigwrite); output made and not sent is bounded for all clients by OUTPUT_BUDGET. When
+accept() runs out of descriptors, accepting pauses for ACCEPT_PAUSE s (RSRV sleeps too).
 
 Requests and replies are bounded by :meth:`Server.request_limit`: with
 EPICS_CA_AUTO_ARRAY_BYTES=NO it is RSRV's EPICS_CA_MAX_ARRAY_BYTES + 24; with it on
@@ -16,6 +20,7 @@ larger reads with ERROR ECA_TOLARGE; the client stays connected, as with RSRV.
 """
 from __future__ import annotations
 
+import errno
 import heapq
 import itertools
 import selectors
@@ -32,14 +37,17 @@ from ..protocol import (DEFAULT_PROTOCOL_VERSION, DISCONNECTED, DO_REPLY, NEED_D
                         ClearChannelRequest, CreateChanRequest, EchoRequest, EchoResponse,
                         ErrorResponse, EventAddRequest, EventAddResponse, EventCancelRequest,
                         EventsOffRequest, EventsOnRequest, LocalProtocolError,
-                        NotFoundResponse, ProtocolError, ReadNotifyRequest, ReadRequest,
+                        NotFoundResponse, ProtocolError, ReadNotifyRequest,
+                        ReadNotifyResponse, ReadRequest,
                         ReadResponse, ReadSyncRequest, RemoteProtocolError, SearchRequest,
                         SearchResponse, ServerChannel, VersionRequest, VersionResponse,
                         WriteNotifyRequest, WriteRequest, unpack_header)
-from ..protocol._dbr import DBR_TYPES, data_size
+from ..protocol import DBR_TYPES, data_size
+from . import _bigwrite
 from ._net import interface_broadcasts, tcp_listener, udp_socket
 from ._connection import HIGH_WATER, PAUSE_READING, _Client, _Sub
 from ._pvdb import PV, PutError
+from ._replies import Cache, send_dbr
 
 _MINOR = DEFAULT_PROTOCOL_VERSION
 _NO_CID = 0xFFFFFFFF
@@ -49,7 +57,14 @@ BIG_REQUEST = 1 << 20
 #: Bytes of big requests all clients together may have buffered (at least one request
 #: of the largest allowed size); others wait, not read, until there is room.
 INPUT_BUDGET = 64 << 20
+#: Output bytes made and not yet sent, all clients together, above which a client that
+#: still owes output has its requests wait (large replies are made a chunk at a time,
+#: so this bounds what replies and updates hold; see the serve section of catools(1)).
+OUTPUT_BUDGET = 16 << 20
 _BEACON_FIRST_GAP = 0.02
+#: accept() errors that mean "no descriptors or memory now": pause accepting this long.
+_NO_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+ACCEPT_PAUSE = 1.0
 
 
 def _largest_reply(count: int) -> int:
@@ -84,6 +99,9 @@ class Server:
         self._subs_by_pv: dict[PV, set[_Sub]] = {}
         self._posted: deque[tuple[PV, int]] = deque()
         self._dirty: list[_Client] = []       # clients with queued output
+        self._jobs: deque[_Client] = deque()  # clients with a large write being converted
+        #: output bytes made and not yet sent, all clients (bounded by OUTPUT_BUDGET)
+        self.output_held = 0
         self._timers: list[tuple[float, int, Callable[[], Any]]] = []
         self._timer_seq = itertools.count()
         self._next_sid = 0
@@ -98,6 +116,7 @@ class Server:
         self._beacon_gap = _BEACON_FIRST_GAP
         self._beacon_targets: list[tuple[str, int]] = []
         self._broadcaster = Broadcaster(SERVER)
+        self._accept_paused_once = False
 
     # -- PVs ----------------------------------------------------------------
 
@@ -232,7 +251,7 @@ class Server:
         timeout = 0.5
         if self._timers:
             timeout = max(0.0, min(timeout, self._timers[0][0] - time.monotonic()))
-        if self._posted:
+        if self._posted or self._dirty or self._jobs:
             timeout = 0.0
         for key, events in self._selector.select(timeout):
             handler = key.data
@@ -248,11 +267,22 @@ class Server:
             except Exception as exc:  # keep serving; report the bug once per call
                 print(f"catools serve: error in timer {callback!r}: {exc!r}",
                       file=sys.stderr)
+        self._run_jobs()
         self._dispatch_posted()
         if self._dirty:
             dirty, self._dirty = self._dirty, []
             for client in dirty:
                 client.flush()
+
+    def _run_jobs(self) -> None:
+        """Give each large write being converted one time slice."""
+        for _ in range(len(self._jobs)):
+            client = self._jobs.popleft()
+            if client.closed or client.job is None:
+                continue
+            if not _bigwrite.run(self, client, time.monotonic() + _bigwrite.JOB_SLICE,
+                                 time.monotonic):
+                self._jobs.append(client)
 
     def _shutdown(self) -> None:
         for client in list(self._clients):
@@ -283,12 +313,12 @@ class Server:
             pv, mask = self._posted.popleft()
             merged[pv] = merged.get(pv, 0) | mask
         for pv, mask in merged.items():
-            encoded: dict[tuple[int, int], Any] = {}   # one encoding per type and count
+            encoded: Cache = {}                        # one encoding per type and count
             for sub in list(self._subs_by_pv.get(pv, ())):
                 if sub.mask & mask:
                     self._post(sub, encoded)
 
-    def _post(self, sub: _Sub, encoded: dict[tuple[int, int], Any] | None = None) -> None:
+    def _post(self, sub: _Sub, encoded: Cache | None = None) -> None:
         client = sub.client
         if client.closed or client.closing:
             return
@@ -303,25 +333,15 @@ class Server:
             subid = next(iter(client.pending))
             self._send_update(client, client.pending.pop(subid))
 
-    def _send_update(self, client: _Client, sub: _Sub,
-                     encoded: dict[tuple[int, int], Any] | None = None) -> None:
+    def _send_update(self, client: _Client, sub: _Sub, encoded: Cache | None = None
+                     ) -> None:
         key = (sub.data_type, sub.count)
-        first = encoded.get(key) if encoded is not None else None
-        if first is None and sub.request is not None and \
+        if (encoded is None or key not in encoded) and sub.request is not None and \
                 self._too_large(client, sub.request[0], sub.request[1], sub.pv):
             return
-        if first is None:
-            values, metadata, status = sub.pv.read(sub.data_type, sub.count)
-            update = EventAddResponse(
-                data=values, metadata=metadata, data_type=sub.data_type,
-                data_count=len(values), status=int(status), subscriptionid=sub.subid)
-            if encoded is not None:
-                encoded[key] = update
-        else:
-            # the same value for another subscriber: reuse the encoded payload
-            update = cast(EventAddResponse, EventAddResponse._from_wire(
-                first.data_type, first.data_count, first.status, sub.subid, first.payload))
-        self._send(client, update)
+        # the same value for another subscriber reuses the encoded payload
+        send_dbr(self, client, EventAddResponse, sub.data_type, sub.count, sub.pv,
+                 sub.subid, cache=encoded)
 
     def _remove_sub(self, client: _Client, subid: int) -> None:
         sub = client.subs.pop(subid, None)
@@ -403,8 +423,11 @@ class Server:
                     sock, address = listener.accept()
                 except (BlockingIOError, InterruptedError):
                     break
-                except OSError:
-                    break
+                except OSError as exc:
+                    if exc.errno in _NO_RESOURCES:
+                        self._pause_accepting(exc)
+                        return
+                    break          # e.g. ECONNABORTED: that client is gone
                 sock.setblocking(False)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
@@ -413,12 +436,36 @@ class Server:
                 self._selector.register(sock, selectors.EVENT_READ, client)
                 self._send(client, VersionResponse(version=_MINOR))
 
+    def _pause_accepting(self, exc: OSError) -> None:
+        """Out of descriptors (or memory): as RSRV, say so once and stop accepting for
+        ACCEPT_PAUSE s, instead of spinning on a listener that stays readable."""
+        if not self._accept_paused_once:
+            print(f"catools serve: cannot accept a client: {exc.strerror}; accepting again "
+                  f"every {ACCEPT_PAUSE:g} s", file=sys.stderr)
+            self._accept_paused_once = True
+        for listener in self._listeners:
+            try:
+                self._selector.unregister(listener)
+            except (KeyError, ValueError):
+                pass
+        self._schedule(ACCEPT_PAUSE, self._resume_accepting)
+
+    def _resume_accepting(self) -> None:
+        for listener in self._listeners:
+            try:
+                self._selector.register(listener, selectors.EVENT_READ, self._on_accept)
+            except (KeyError, ValueError):
+                pass                                   # registered already
+
     def _drop(self, client: _Client) -> None:
         """Forget a client: its subscriptions, its socket."""
         if client.closed:
             return
         client.closed = True
         client.waiting = False
+        client.job = client.body = None
+        self.output_held -= len(client.out) + sum(len(item) for item in client.later
+                                                  if isinstance(item, bytearray))
         if client.reserved:
             self._release_input(client)
         for subid in list(client.subs):
@@ -433,7 +480,7 @@ class Server:
     def _close_after_flush(self, client: _Client) -> None:
         client.closing = True
         client.inbuf.clear()
-        if not client.out:
+        if not client.queued:
             self._drop(client)
         else:
             client._update_interest()
@@ -457,7 +504,14 @@ class Server:
         if events & selectors.EVENT_WRITE and not client.closed:
             client.on_writable()
         if events & selectors.EVENT_READ and not client.closed and not client.closing:
+            body = client.body
             try:
+                if body is not None:       # a large write's values, read in place
+                    if not body.recv(client.sock):
+                        self._drop(client)
+                    elif body.done:
+                        self._process_input(client, b"")
+                    return
                 data = client.sock.recv(_RECV_SIZE)
             except (BlockingIOError, InterruptedError):
                 return
@@ -487,7 +541,16 @@ class Server:
         pos = 0
         limit = self.request_limit
         while not client.closed and not client.closing:
-            if len(client.out) >= PAUSE_READING:
+            if client.body is not None:
+                with memoryview(buf) as view:
+                    pos += client.body.feed(view[pos:])
+                if not client.body.done:
+                    break
+                _bigwrite.finish(self, client)
+            if client.job is not None:
+                break                      # a large write is being converted
+            if client.queued >= PAUSE_READING or \
+                    (client.queued and self.output_held > OUTPUT_BUDGET):
                 client.backlog = True      # flow control: resume when the output drains
                 break
             parsed = unpack_header(buf, pos)
@@ -515,6 +578,10 @@ class Server:
                     client.waiting = True      # read on when others' big requests end
                     self._input_queue.append(client)
                     client._update_interest()
+                    break
+                if _bigwrite.start(self, client, header, raw_header):
+                    pos += hsize
+                    continue
                 break
             message = bytes(buf[pos:end])
             pos = end
@@ -524,9 +591,11 @@ class Server:
         if client.closed or client.closing:
             return
         if pos:
-            del buf[:pos]
-        if client.backlog:
-            client._update_interest()
+            if pos >= len(buf) and len(buf) > BIG_REQUEST:
+                client.inbuf = bytearray()     # give a large buffer's memory back
+            else:
+                del buf[:pos]
+        client._update_interest()
 
     def _reserve_input(self, client: _Client, size: int) -> bool:
         """Take ``size`` bytes of the input budget for ``client``'s big request."""
@@ -661,27 +730,24 @@ class Server:
         channel, pv = self._channel(client, command.sid)
         if self._too_large(client, command, raw_header, pv):
             return
-        values, metadata, status = pv.read(command.data_type, command.data_count)
-        self._send(client, channel.read(values, command.ioid, command.data_type,
-                                        len(values), metadata, int(status)))
+        send_dbr(self, client, ReadNotifyResponse, command.data_type, command.data_count,
+                 pv, command.ioid)
 
     def _on_read(self, client: _Client, command: Any, raw_header: bytes) -> None:
         channel, pv = self._channel(client, command.sid)
         if self._too_large(client, command, raw_header, pv, read=True):
             return
-        values, metadata, status = pv.read(command.data_type, command.data_count)
-        if status != CAStatus.ECA_NORMAL:
-            self._error(client, raw_header, status, pv.name, channel.cid)
+        if command.data_type in (35, 36):   # as RSRV: no PUT_ACKT/ACKS to read
+            self._error(client, raw_header, CAStatus.ECA_GETFAIL, pv.name, channel.cid)
             return
-        self._send(client, ReadResponse(data=values, metadata=metadata,
-                                        data_type=command.data_type, data_count=len(values),
-                                        cid=channel.cid, ioid=command.ioid))
+        send_dbr(self, client, ReadResponse, command.data_type, command.data_count, pv,
+                 command.ioid, p1=channel.cid)
 
-    def _put(self, pv: PV, command: Any) -> int:
+    def _put(self, pv: PV, command: Any, notify: bool = False) -> int:
         if pv.read_only:
             return CAStatus.ECA_NOWTACCESS
         try:
-            pv.put(command.data_type, command.data)
+            pv.put(command.data_type, command.data, notify=notify)
         except PutError as exc:
             return exc.status
         except (ValueError, TypeError):
@@ -696,7 +762,7 @@ class Server:
 
     def _on_write_notify(self, client: _Client, command: Any, raw_header: bytes) -> None:
         channel, pv = self._channel(client, command.sid)
-        status = self._put(pv, command)
+        status = self._put(pv, command, notify=True)
         self._send(client, channel.write(command.ioid, command.data_type,
                                          command.data_count, int(status)))
 
