@@ -16,6 +16,7 @@ SUBCOMMANDS = {
     "put": ("catools.cli.caput", "command"),
     "info": ("catools.cli.cainfo", "command"),
     "monitor": ("catools.cli.camonitor", "command"),
+    "wait": ("catools.cli.cawait", "command"),
     "serve": ("catools.cli.serve", "serve"),
     "casw": ("catools.cli.casw", "command"),
     "repeater": ("catools.cli.repeater", "command"),
@@ -94,6 +95,11 @@ def cainfo_main() -> None:
 def camonitor_main() -> None:
     """Console script ``camonitor``."""
     _run("camonitor")
+
+
+def cawait_main() -> None:
+    """Console script ``cawait``."""
+    _run("cawait")
 
 
 def casw_main() -> None:

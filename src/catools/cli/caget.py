@@ -5,7 +5,7 @@ from typing import Any
 
 import click
 
-from ._app import CaCommand, make_context, warn
+from ._app import CaCommand, fail, make_context, warn
 from ._options import (NUMBER_OPTIONS, PVNames, ca_options, collect_names, help_option,
                        json_options, number_format_option, number_format_options, option,
                        record_order, resolve_count, resolve_priority, resolve_timeout,
@@ -62,11 +62,17 @@ Alternate output field separator:
 catools additions:
   --json:      One JSON object per PV per line (see caget(1) for the schema)
   --file FILE: Also read PV names from FILE, one per line ('-' reads stdin)
+  --full:      With --json: value, alarm, time, units, precision, limits, states
+  --fail-on SEVR: Exit 3 if a PV's alarm is SEVR (MINOR, MAJOR, INVALID) or worse
 
 Example: caget -a -f8 my_channel another_channel
   (uses wide output format, doubles are printed as %f with precision of 8)
 
 """
+
+
+#: --fail-on's severities (1, 2, 3 in order).
+SEVERITIES = ("MINOR", "MAJOR", "INVALID")
 
 
 @click.command("caget", cls=CaCommand, usage_text=USAGE, permute=True)
@@ -86,6 +92,9 @@ Example: caget -a -f8 my_channel another_channel
 @number_format_options("<nr>")
 @usage_error_option("i")
 @json_options
+@option("--full", "full", is_flag=True, help="With --json: merge the TIME and CTRL reads.")
+@option("--fail-on", "fail_on", type=click.Choice(SEVERITIES, case_sensitive=False),
+        default=None, help="Exit 3 when a PV's alarm severity is this or worse.")
 @click.argument("names", nargs=-1, cls=PVNames)
 @click.pass_context
 def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
@@ -93,7 +102,7 @@ def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
             enum_number: bool, float_string: bool, char_string: bool, count: str | None,
             fmt_e: str | None, fmt_f: str | None, fmt_g: str | None, long_base: str | None,
             int_base: str | None, separator: str | None, output: str,
-            name_file: str | None) -> int:
+            name_file: str | None, full: bool, fail_on: str | None) -> int:
     """Read PVs and print their values as EPICS base's caget does."""
     from ..format import DBR_LONG, FormatOptions, parse_dbr_type, readable_dbr_type
 
@@ -121,12 +130,13 @@ def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
                          enum_as_number=enum_number, char_as_string=char_string,
                          float_as_string=float_string, **formats)
     pv_names = collect_names(tool, names, name_file)
+    worst = None if fail_on is None else SEVERITIES.index(fail_on.upper()) + 1
     return run(pv_names, opts, dbr_type if mode == "dbr" else -1, wait, prio, callback,
-               output)
+               output, full, worst)
 
 
 def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, priority: int,
-        dynamic: bool, output: str) -> int:
+        dynamic: bool, output: str, full: bool = False, worst: int | None = None) -> int:
     """Connect, read (one GetMany), print; return the exit status."""
     from ..client import GetMany, request_type
     from ..client import run as run_op
@@ -139,16 +149,22 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
             float_as_string=opts.float_as_string)
 
     sink = open_sink(output)
+    if full and not sink.json:
+        fail("caget: --full needs --json")
     # the text is what libca leaves (zero-filled); --json says what the server sent
     op = GetMany(names, data_type=rule, count=opts.count, dynamic=dynamic,
-                 priority=priority, timeout=timeout, zero_fill=not sink.json)
+                 priority=priority, timeout=timeout, zero_fill=not sink.json, full=full)
     ctx = make_context()
     try:
         run_op(ctx, op)
         counts = [0 if dynamic or asked is None else asked.count for asked in op.requests]
         sink.caget(op.results, opts, counts)
         sink.flush()
-        return report_missing(op.results)
+        status = report_missing(op.results)
+        if status or worst is None:
+            return status
+        return 3 if any(r.ok and (r.metadata.severity or 0) >= worst
+                        for r in op.results) else 0
     finally:
         ctx.close(clear_channels=False)   # as the C tools: the circuit's end frees them
 

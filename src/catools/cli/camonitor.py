@@ -6,11 +6,11 @@ from typing import Any
 
 import click
 
-from ..config import scan_double
 from ._app import CaCommand, die_by_signal, fail, make_context, warn
 from ._options import (NUMBER_OPTIONS, PVNames, ca_options, collect_names, help_option,
                        json_options, number_format_option, number_format_options, option,
                        resolve_count, resolve_priority, resolve_timeout, version_option)
+from ._scripting import seconds_option, updates_only, with_properties
 
 USAGE = """
 Usage: camonitor [options] <PV name> ...
@@ -60,6 +60,8 @@ catools additions:
   --file FILE:     Also read PV names from FILE, one per line ('-' reads stdin)
   --count N:       Exit after N updates in all
   --timeout SEC:   Exit after SEC seconds
+  --props:         With --json: DBE_PROPERTY updates as "property" records
+  --updates-only:  With --json: only the "update" (and "property") records
 
 Example: camonitor -f8 my_channel another_channel
   (doubles are printed as %f with precision of 8)
@@ -82,6 +84,8 @@ Example: camonitor -f8 my_channel another_channel
         help="Exit after N updates in all.")
 @option("--timeout", "run_time", default=None, metavar="SEC",
         help="Exit after SEC seconds.")
+@option("--props", "props", is_flag=True, help="With --json: property records too.")
+@option("--updates-only", "only_updates", is_flag=True, help="With --json: updates only.")
 @click.argument("names", nargs=-1, cls=PVNames)
 @click.pass_context
 def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
@@ -89,7 +93,8 @@ def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
             count: str | None, char_string: bool, float_string: bool, fmt_e: str | None,
             fmt_f: str | None, fmt_g: str | None, long_base: str | None,
             int_base: str | None, separator: str | None, output: str,
-            name_file: str | None, max_updates: int | None, run_time: str | None) -> int:
+            name_file: str | None, max_updates: int | None, run_time: str | None,
+            props: bool, only_updates: bool) -> int:
     """Print updates of PVs as EPICS base's camonitor does."""
     from ..client import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE
     from ..format import FormatOptions, parse_timestamp_keys
@@ -120,13 +125,7 @@ def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
     for name, value in ctx.meta.get("order", []):
         if name in NUMBER_OPTIONS:
             number_format_option(name, value, formats)
-    stop_after = None
-    if run_time is not None:
-        stop_after = scan_double(run_time)
-        if stop_after is None or stop_after < 0:
-            fail(f"camonitor: --timeout {run_time!r} is not a number of seconds")
-        if stop_after == float("inf"):
-            stop_after = None                   # (no limit)
+    stop_after = seconds_option(tool, "--timeout", run_time)
     if max_updates is not None and max_updates < 1:
         fail(f"camonitor: --count {max_updates} must be at least 1")
     opts = FormatOptions(mode="wide", separator=(separator or " ")[0], count=req_elems,
@@ -134,7 +133,8 @@ def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
                          float_as_string=float_string, **formats, ts_server=ts_server,
                          ts_client=ts_client, ts_type=ts_type)
     pv_names = collect_names(tool, names, name_file)
-    return run(pv_names, opts, event_mask, wait, prio, output, max_updates, stop_after)
+    return run(pv_names, opts, event_mask, wait, prio, output, max_updates, stop_after,
+               props, only_updates)
 
 
 class _Done(Exception):
@@ -142,7 +142,8 @@ class _Done(Exception):
 
 
 def run(names: list[str], opts: Any, mask: int, timeout: float | None, priority: int,
-        output: str, max_updates: int | None, stop_after: float | None) -> int:
+        output: str, max_updates: int | None, stop_after: float | None,
+        props: bool = False, only_updates: bool = False) -> int:
     """Subscribe (one Subscribe) and print its events until --count, --timeout or a
     signal ends the run; the output is written once per turn of the loop."""
     import time
@@ -156,6 +157,8 @@ def run(names: list[str], opts: Any, mask: int, timeout: float | None, priority:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     sink = open_sink(output)
+    if (props or only_updates) and not sink.json:
+        fail("camonitor: --props and --updates-only need --json")
 
     def rule(native: int) -> int:
         """What the tools ask for (again at each connect: the native type may change)."""
@@ -167,8 +170,12 @@ def run(names: list[str], opts: Any, mask: int, timeout: float | None, priority:
         if max_updates is not None and sink.updates >= max_updates:
             raise _Done()
 
-    op = Subscribe(names, sink.events(opts, max_updates), data_type=rule,
-                   count=opts.count, mask=mask, priority=priority, not_found_after=timeout)
+    handler = sink.events(opts, max_updates)
+    op = Subscribe(names, updates_only(handler) if only_updates else handler,
+                   data_type=rule, count=opts.count, mask=mask, priority=priority,
+                   not_found_after=timeout)
+    if props:
+        with_properties(op, sink, opts.char_as_string)
     ctx = make_context(listen_beacons=True)
     until = None if stop_after is None else time.monotonic() + stop_after
     try:

@@ -204,13 +204,20 @@ class GetMany(Operation):
     With ``read_grace`` (seconds) the whole operation has ONE deadline, ``timeout``
     from the start: the reads get what is left of it, but at least ``read_grace`` (so
     that one missing name that used up the time does not fail the PVs found).
+
+    With ``full`` each PV is also read as DBR_CTRL of its native type (one element, in
+    the same batch) and its reading carries the CTRL metadata (units, precision,
+    limits, enum strings) beside its own alarm and timestamp; a CTRL read that fails
+    leaves the reading as it is.
     """
 
     def __init__(self, names: Sequence[str], *, data_type: Any = None, count: int = 0,
                  dynamic: bool = False, priority: int = 0, timeout: float | None = 1.0,
                  labels: dict[str, list[str]] | None = None, zero_fill: bool = False,
-                 read_grace: float | None = None) -> None:
+                 read_grace: float | None = None, full: bool = False) -> None:
         super().__init__(timeout)
+        self.full = full
+        self._ctrl_ops: list[Any] = []
         self.read_grace = check_timeout(read_grace)
         self.zero_fill = zero_fill and not dynamic
         self.requests: list[Request | None] = []
@@ -297,6 +304,10 @@ class GetMany(Operation):
                                          for name in self._label_ops])
             self._label_ops = dict(zip(self._label_ops, label_reads))
             extra = label_reads
+        if self.full:
+            self._ctrl_ops = ctx.read_many([(pv, int(promote(pv.native_type, "control")), 1)
+                                            for pv, _, _ in plan])
+            extra = extra + self._ctrl_ops
         self._pending = [op for op in ops if op is not None][::-1] + extra
 
     def _collect(self) -> None:
@@ -308,9 +319,12 @@ class GetMany(Operation):
                     labels[name] = [s.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
                                     for s in strings]
         by_pv: dict[int, tuple[Result, Request]] = {}
-        for (pv, data_type, n), op in zip(self._plan, self._ops):
-            by_pv[id(pv)] = (self._result(pv, data_type, n, op),
-                             Request(data_type, n, pv.native_type, pv.native_count))
+        ctrl_ops = self._ctrl_ops or [None] * len(self._plan)
+        for (pv, data_type, n), op, ctrl in zip(self._plan, self._ops, ctrl_ops):
+            result = self._result(pv, data_type, n, op)
+            if ctrl is not None and isinstance(result, Reading) and result.error is None:
+                result = _merged(result, ctrl)
+            by_pv[id(pv)] = (result, Request(data_type, n, pv.native_type, pv.native_count))
         results = self.results
         requests = self.requests
         for pv in self.pvs:
@@ -342,6 +356,30 @@ class GetMany(Operation):
         if self.zero_fill and reading.count < n:
             reading = reading.padded(n)
         return reading
+
+
+_CTRL_FIELDS = ("units", "precision", "upper_disp_limit", "lower_disp_limit",
+                "upper_alarm_limit", "upper_warning_limit", "lower_warning_limit",
+                "lower_alarm_limit", "upper_ctrl_limit", "lower_ctrl_limit", "enum_strings")
+
+
+def _merged(reading: Reading, ctrl: Any) -> Reading:
+    """``reading`` with the CTRL metadata of a done CTRL read (as it is if that failed)."""
+    if not ctrl.done or ctrl.error is not None:
+        return reading
+    source = ctrl.result.metadata
+    if source is None:
+        return reading
+    from copy import copy
+    metadata = copy(reading.metadata)
+    for field in _CTRL_FIELDS:
+        setattr(metadata, field, getattr(source, field))
+    labels = reading.labels
+    if labels is None and source.enum_strings is not None:
+        labels = [s.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+                  for s in source.enum_strings]
+    return Reading(reading.name, reading.data_type, reading.data, reading.count,
+                   reading.native_type, reading.native_count, metadata, labels)
 
 
 class Connect(Operation):

@@ -8,7 +8,9 @@ The schema is documented in ``docs/json-schema.md``. In short, a successful read
      ["limits": {...}], ["ackt", "acks"]}
 
 and a failure ``{"name", "ok": false, "error", "message"}``. camonitor records carry
-``"event"`` right after ``"name"``. Every line is strict JSON (``allow_nan=False``):
+``"event"`` right after ``"name"``. Records of camonitor, cainfo, caput, cawait and
+``caget --full`` end with ``"client_epoch"``: when this client produced the record (Unix
+seconds, 6 decimals), apart from the server's ``"epoch"`` of the value. Every line is strict JSON (``allow_nan=False``):
 non-finite numbers become the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``.
 Strings are decoded as UTF-8 with ``backslashreplace`` (invalid bytes become ``\\xhh``).
 """
@@ -32,7 +34,17 @@ from ._values import EPICS_EPOCH_OFFSET
 __all__ = [
     "json_record", "json_error_record", "caget_json", "caget_json_error",
     "camonitor_json", "write_json_line", "ERROR_MESSAGES", "json_result", "cainfo_json",
+    "client_stamp", "SCHEMA_VERSION",
 ]
+
+#: The version of the records' schema (``catools/schema/records.schema.json``).
+SCHEMA_VERSION = 2
+
+
+def client_stamp(now: float | None = None) -> str:
+    """``,"client_epoch":<Unix seconds>`` (now, or ``now``), the member that ends the
+    records of every tool but plain ``caget --json``."""
+    return ',"client_epoch":%.6f' % (time.time() if now is None else now)
 
 #: Default ``message`` for each error kind.
 ERROR_MESSAGES = {
@@ -201,6 +213,12 @@ def _limit_json(v: Any, base: int) -> Any:
     return int(v)
 
 
+def _is_full(md: Any) -> bool:
+    """A TIME reading merged with its CTRL metadata (``GetMany(full=True)``)."""
+    return md.units is not None or md.enum_strings is not None or \
+        md.precision is not None or md.upper_disp_limit is not None
+
+
 def _record_fields(reading: Any, *, char_as_string: bool = False) -> list[str]:
     """The ``"key":value`` members of a successful reading's record, after its head."""
     t = reading.data_type
@@ -215,8 +233,10 @@ def _record_fields(reading: Any, *, char_as_string: bool = False) -> list[str]:
              + _value_extra(t, reading.data, reading.count, char_as_string))
     if md is None:
         return f
+    full = t in TIME_TYPES and _is_full(md)
+    native_base = dbr_base_type(reading.native_type) if reading.native_type >= 0 else base
     strs = getattr(md, "enum_strings", None)
-    if strs is not None and base == DBR_ENUM:
+    if strs is not None and (base == DBR_ENUM or full and native_base == DBR_ENUM):
         f.append('"enum_strings":' + _dumps([_text(s) for s in strs])
                  + _base64("enum_strings", strs, True))
     ts = getattr(md, "timestamp", None)
@@ -231,7 +251,9 @@ def _record_fields(reading: Any, *, char_as_string: bool = False) -> list[str]:
     status = getattr(md, "status", None)
     if status is not None:
         f.append(_ALARM[status, md.severity or 0])
-    if is_gr(t) or is_ctrl(t):
+    if full:
+        base = native_base                  # (the CTRL metadata's type)
+    if is_gr(t) or is_ctrl(t) or full:
         units = getattr(md, "units", None)
         if units is not None and base != DBR_ENUM:
             f.append('"units":' + _quote(_text(units)) + _base64("units", units, False))
@@ -254,15 +276,18 @@ def _head(name: str, event: str | None) -> str:
 
 
 def json_record(name: str, reading: Any, *, char_as_string: bool = False,
-                event: str | None = None, which: str | None = None) -> str:
+                event: str | None = None, which: str | None = None,
+                stamp: bool = False) -> str:
     """One strict JSON object (no newline) for a successful reading (``which``: caput's
-    ``old`` or ``new``, the record's last member)."""
-    if which is not None:
-        return json_record(name, reading, char_as_string=char_as_string,
-                           event=event)[:-1] + ',"which":%s}' % _quote(which)
+    ``old`` or ``new``, then its ``client_epoch``; ``stamp``: end with
+    ``client_epoch``)."""
+    if which is not None or stamp:
+        text = json_record(name, reading, char_as_string=char_as_string, event=event)[:-1]
+        return text + ("" if which is None else ',"which":%s' % _quote(which)) + \
+            client_stamp() + "}"
     t = reading.data_type
     md = reading.metadata
-    if t in TIME_TYPES and md is not None:
+    if t in TIME_TYPES and md is not None and not _is_full(md):
         # DBR_TIME_*, the default of both tools (every monitor update): the members of
         # _record_fields in one format
         count = reading.count
@@ -289,23 +314,32 @@ _TIME_RECORD = ('%s,"ok":true,%s,"count":%d,"value":%s,%s,'
 
 
 def json_error_record(name: str, kind: str, message: str | None = None, *,
-                      event: str | None = None, which: str | None = None) -> str:
-    """One strict JSON object (no newline) for a failed PV."""
+                      event: str | None = None, which: str | None = None,
+                      stamp: bool = False) -> str:
+    """One strict JSON object (no newline) for a failed PV (with ``which`` or
+    ``stamp``: ending with ``client_epoch``)."""
     msg = message if message else ERROR_MESSAGES.get(kind, kind)
     tail = "" if which is None else ',"which":%s' % _quote(which)
+    if which is not None or stamp:
+        tail += client_stamp()
     return _head(name, event) + ',"ok":false,"error":%s,"message":%s%s}' % (
         _quote(kind), _quote(msg), tail)
 
 
 def json_result(result: Any, *, char_as_string: bool = False,
-                which: str | None = None) -> str:
+                which: str | None = None, stamp: bool | None = None) -> str:
     """The JSON object (no newline) of a Result: its reading's record, or its error's
-    (kind and message as :func:`catools.format.error_of` gives them)."""
+    (kind and message as :func:`catools.format.error_of` gives them). ``stamp``
+    (``client_epoch``): given, or when the reading is a full one (TIME with CTRL)."""
     if result.ok and getattr(result, "error", None) is None:
-        return json_record(result.name, result, char_as_string=char_as_string, which=which)
+        if stamp is None:
+            stamp = result.data_type in TIME_TYPES and _is_full(result.metadata)
+        return json_record(result.name, result, char_as_string=char_as_string, which=which,
+                           stamp=stamp)
     from ._epics import error_of
     kind, message = error_of(result)
-    return json_error_record(result.name, kind, message or None, which=which)
+    return json_error_record(result.name, kind, message or None, which=which,
+                             stamp=bool(stamp))
 
 
 def caget_json(name: str, reading: Any, *, char_as_string: bool = False) -> str:
@@ -320,15 +354,17 @@ def caget_json_error(name: str, kind: str, message: str | None = None) -> str:
 
 def camonitor_json(name: str, event: str, reading: Any = None, *,
                    char_as_string: bool = False, message: str | None = None) -> str:
-    """A camonitor ``--json`` line: ``event`` is ``update`` (needs ``reading``),
-    ``connected``, ``disconnected``, ``not_found`` or ``no_read_access``."""
-    if event == "update":
+    """A camonitor ``--json`` line, ending with ``client_epoch``: ``event`` is
+    ``update`` or ``property`` (both need ``reading``), ``connected``,
+    ``disconnected``, ``not_found`` or ``no_read_access``."""
+    if event == "update" or event == "property":
         if reading is None:
-            raise ValueError("an update event needs a reading")
-        return json_record(name, reading, char_as_string=char_as_string, event=event) + "\n"
+            raise ValueError(f"an {event} event needs a reading")
+        return json_record(name, reading, char_as_string=char_as_string, event=event,
+                           stamp=True) + "\n"
     if event == "connected":
-        return _head(name, event) + ',"ok":true}\n'
-    return json_error_record(name, event, message, event=event) + "\n"
+        return _head(name, event) + ',"ok":true' + client_stamp() + '}\n'
+    return json_error_record(name, event, message, event=event, stamp=True) + "\n"
 
 
 def write_json_line(out: BinaryIO | TextIO, line: str) -> None:
@@ -343,10 +379,11 @@ def cainfo_json(info: Any) -> str:
     """cainfo's JSON object (no newline) of a ChannelInfo or a failed Result
     (documented in cainfo(1))."""
     name = info.name
+    now = round(time.time(), 6)
     if not info.ok:
         return json.dumps({"name": name, "ok": False, "error": "not_found",
-                           "message": f"Channel connect timed out: '{name}' not found."},
-                          separators=(",", ":"))
+                           "message": f"Channel connect timed out: '{name}' not found.",
+                           "client_epoch": now}, separators=(",", ":"))
     server = info.server
     return json.dumps({
         "name": name, "ok": True, "state": info.state, "host": info.host,
@@ -354,4 +391,4 @@ def cainfo_json(info: Any) -> str:
         "read_access": info.read_access, "write_access": info.write_access,
         "native_type": dbf_type_to_text(info.native_type),
         "request_type": dbr_type_to_text(info.native_type) if info.native_type >= 0
-        else None, "count": info.native_count}, separators=(",", ":"))
+        else None, "count": info.native_count, "client_epoch": now}, separators=(",", ":"))

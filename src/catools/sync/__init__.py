@@ -23,9 +23,9 @@ from ._context import Context, Status, close, default_context
 from ._loop import ContextClosed
 from ._monitor import (Connected, ConnectionEvent, ConnectionLost, Monitor, Update,
                        monitor)
-from ._wait import Condition, parse_condition, wait_for
+from ._wait import Condition, Waiter, parse_condition, wait_for
 
-__all__ = ["get", "put", "info", "monitor", "wait_for", "parse_condition", "Condition",
+__all__ = ["get", "put", "info", "monitor", "wait_for", "parse_condition", "Condition", "Waiter",
            "Context", "ContextClosed", "Status", "default_context", "close", "Monitor", "Update",
            "ConnectionEvent", "Connected", "ConnectionLost", "Reading", "Result",
            "ChannelInfo", "Limits", "CAError", "NotFound", "Timeout", "Disconnected",
