@@ -289,9 +289,7 @@ class Context:
 
     def _process(self, timeout: float | None) -> None:
         now = time.monotonic()
-        due = self._timers(now)
-        if self.pool.dirty:
-            self.pool.flush()
+        due = self.prepare(now)
         wait = due - now if due is not None else None
         if timeout is not None:
             wait = timeout if wait is None else min(wait, timeout)
@@ -312,8 +310,8 @@ class Context:
                 if data is not None:
                     circuit.receive(data, time.monotonic())
 
-    def _timers(self, now: float) -> float | None:
-        """Run searches and circuit checks that are due; return the next due time."""
+    def prepare(self, now: float) -> float | None:
+        """Run the searches and checks due, send queued output; the next due time."""
         nxt = self.finder.timers(now)
         t = self.pool.check(now)
         if t is not None:
@@ -321,6 +319,8 @@ class Context:
         search = self.search
         if search.searching and (nxt is None or search.due_at < nxt):
             nxt = search.due_at     # (PVs of circuits lost just now search again)
+        if self.pool.dirty:
+            self.pool.flush()
         return nxt
 
     # -- reports -------------------------------------------------------------------

@@ -22,6 +22,11 @@ class Poller:
         self._data: dict[int, Any] = {}
         self._wake_r = self._wake_w = -1          # a pipe, made by the first wake()
 
+    def fileno(self) -> int:
+        """The epoll descriptor, readable while a registered socket is ready (an outer
+        loop, such as asyncio's, may watch it); -1 where there is no epoll."""
+        return self._epoll.fileno() if self._epoll is not None else -1
+
     def register(self, sock: Any, events: int, data: Any) -> None:
         fd = sock.fileno()
         self._poll.register(fd, events)

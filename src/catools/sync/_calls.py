@@ -6,15 +6,12 @@ from typing import Any, Mapping, Sequence
 
 from ..errors import NotFound
 from ..results import ChannelInfo, Reading, Result
-from ._args import (check_count, check_names, check_name, check_timeout, converter_for,
+from ._args import (READ_GRACE, check_count, check_names, check_name, check_timeout,
                     type_rule, write_type)
+from ._args import put_converter as _converter, put_items as _put_items, shape as _shape
+from ._args import MISSING as _MISSING
 from ._context import Context, default_context
 
-#: The least time the reads of a get are given once the PVs connected (when finding
-#: them used the whole timeout because some name was missing).
-READ_GRACE = 0.5
-
-_MISSING: Any = object()
 #: enum labels per client Context given as ``context=`` (the library's own Contexts
 #: keep theirs)
 _client_labels: "weakref.WeakKeyDictionary[Any, dict[str, list[str]]]" = \
@@ -54,14 +51,6 @@ def _labels_of(context: Any) -> dict[str, list[str]] | None:
         return _client_labels.setdefault(context, {})
     except TypeError:
         return None
-
-
-def _shape(results: list[Any], single: bool, throw: bool) -> Any:
-    if throw:
-        for result in results:
-            if not result.ok:
-                raise result.error
-    return results[0] if single else results
 
 
 def get(names: str | Sequence[str], *, timeout: float = 1.0, format: str = "time",
@@ -120,37 +109,6 @@ def put(names: str | Sequence[str] | Mapping[str, Any], value: Any = _MISSING, *
     op = Put(converters, wait=bool(wait), priority=priority, timeout=seconds)
     _perform(context, op)
     return _shape(op.results, single, throw)
-
-
-def _put_items(names: Any, value: Any) -> tuple[list[tuple[str, Any]], bool]:
-    if isinstance(names, Mapping):
-        if value is not _MISSING:
-            raise ValueError("put({name: value, ...}) takes no separate value")
-        return list(names.items()), False
-    if value is _MISSING:
-        raise ValueError("put(name, value) needs a value (or a {name: value} mapping)")
-    name_list, single = check_names(names)
-    if single:
-        return [(name_list[0], value)], True
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        raise ValueError("put([names], values) needs a list of values, one per name")
-    if len(value) != len(name_list):
-        raise ValueError(f"put() got {len(name_list)} names and {len(value)} values")
-    return list(zip(name_list, value)), False
-
-
-def _converter(value: Any, base: int | None) -> Any:
-    """The client's converter of ``value``; a value no PV could take is a ValueError
-    now (a str is checked against the channel, as it may fill a char array)."""
-    if value is None:
-        raise ValueError("cannot write None")
-    try:
-        convert = converter_for(value, base)
-        if base is None and not isinstance(value, (str, bytes, bytearray)):
-            convert(6, 1, None)
-    except TypeError as exc:
-        raise ValueError(f"cannot write {type(value).__name__} values: {exc}") from None
-    return convert
 
 
 def info(names: str | Sequence[str], *, timeout: float = 1.0, throw: bool = True,

@@ -12,8 +12,9 @@ import os
 import threading
 from typing import Any, Callable, Iterable, NamedTuple
 
-from ..config import ClientConfig, parse_address_list
+from ..config import ClientConfig
 from ..errors import NotFound
+from ._args import client_config as _config
 from ._loop import ContextClosed, IOThread
 
 #: Seconds between checks, while a caller waits, that the I/O thread is still alive.
@@ -198,56 +199,6 @@ class Context:
             self.known.discard(name)
             if release is not None:
                 release(name)
-
-
-def _config(config: ClientConfig | None, addr_list: Any, auto_addr_list: Any,
-            name_servers: Any, server_port: Any, max_array_bytes: Any) -> ClientConfig:
-    """``config`` (else the environment's) with the arguments given instead."""
-    if config is None:
-        config = ClientConfig.from_env(os.environ)
-    elif not isinstance(config, ClientConfig):
-        raise ValueError(f"config must be a ClientConfig, not {config!r}")
-    changes: dict[str, Any] = {}
-    if server_port is not None:
-        changes["server_port"] = _port(server_port, "server_port")
-    port = changes.get("server_port", config.server_port)
-    if addr_list is not None:
-        changes["addr_list"] = _addresses(addr_list, "addr_list", port)
-    if name_servers is not None:
-        changes["name_servers"] = _addresses(name_servers, "name_servers", port)
-    if auto_addr_list is not None:
-        changes["auto_addr_list"] = bool(auto_addr_list)
-    if max_array_bytes is not None:
-        if isinstance(max_array_bytes, bool) or not isinstance(max_array_bytes, int) \
-                or max_array_bytes < 0:
-            raise ValueError(f"max_array_bytes must be an int >= 0, not {max_array_bytes!r}")
-        changes["max_array_bytes"] = max(max_array_bytes, 16384)
-    return config.replace(**changes) if changes else config
-
-
-def _port(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-        raise ValueError(f"{what} must be a port number 1..65535, not {value!r}")
-    return value
-
-
-def _addresses(value: Any, what: str, port: int) -> list[tuple[str, int]]:
-    """``(host, port)`` pairs of ``"host[:port] ..."`` text or a list of such texts
-    and ``(host, port)`` pairs."""
-    items = [value] if isinstance(value, str) else value
-    out: list[tuple[str, int]] = []
-    try:
-        for item in items:
-            if isinstance(item, str):
-                out += parse_address_list(what, item, port)
-            elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
-                out.append((item[0], _port(item[1], f"the port of {what}")))
-            else:
-                raise ValueError(f"{what}: {item!r} is not 'host[:port]' or (host, port)")
-    except TypeError:
-        raise ValueError(f"{what} must be 'host[:port] ...' or a list of them, "
-                         f"not {value!r}") from None
-    return list(dict.fromkeys(out))
 
 
 # -- the default Context -----------------------------------------------------

@@ -1,0 +1,106 @@
+"""``get``, ``put``, ``info`` and ``wait_for`` as coroutines: the arguments, checks and
+client operations of ``catools.sync``'s calls, awaited on the running loop."""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Sequence
+
+from ..arguments import (MISSING, READ_GRACE, check_count, check_name, check_names,
+                         check_timeout, put_converter, put_items, shape, type_rule,
+                         write_type)
+from ..client import Connect, GetMany, Put
+from ..errors import Timeout
+from ..results import Reading
+from ..sync import parse_condition
+from ._context import Context, default_context
+from ._monitor import monitor
+
+
+def _context(context: Any) -> Context:
+    if context is None:
+        return default_context()
+    if not isinstance(context, Context):
+        raise ValueError(f"context must be a catools.aio.Context, not {context!r}")
+    return context
+
+
+async def get(names: str | Sequence[str], *, timeout: float = 1.0, format: str = "time",
+              data_type: Any = None, count: int | None = None, throw: bool = True,
+              context: Context | None = None, priority: int = 0) -> Any:
+    """Read one PV (a :class:`Reading`) or many (a list, in the names' order): as
+    :func:`catools.get`, awaited. Cancelled, it leaves no channel it made behind."""
+    name_list, single = check_names(names)
+    seconds = check_timeout(timeout)
+    rule = type_rule(data_type, format)
+    n = check_count(count)
+    if not name_list:
+        return []
+    ctx = _context(context)
+    op = GetMany(name_list, data_type=rule, count=n, priority=priority, timeout=seconds,
+                 labels=ctx.labels, read_grace=min(seconds, READ_GRACE))
+    await ctx.run(op)
+    return shape(op.results, single, throw)
+
+
+async def put(names: str | Sequence[str] | Mapping[str, Any], value: Any = MISSING, *,
+              wait: bool = False, timeout: float = 1.0, throw: bool = True,
+              data_type: Any = None, context: Context | None = None,
+              priority: int = 0) -> Any:
+    """Write to one PV, a list of PVs, or a mapping ``{name: value}``: as
+    :func:`catools.put` (``wait``: put-callback), awaited."""
+    items, single = put_items(names, value)
+    seconds = check_timeout(timeout)
+    base = write_type(data_type)
+    converters = []
+    for name, v in items:
+        check_name(name)
+        converters.append((name, put_converter(v, base)))
+    if not converters:
+        return []
+    op = Put(converters, wait=bool(wait), priority=priority, timeout=seconds)
+    await _context(context).run(op)
+    return shape(op.results, single, throw)
+
+
+async def info(names: str | Sequence[str], *, timeout: float = 1.0, throw: bool = True,
+               context: Context | None = None, priority: int = 0) -> Any:
+    """Connect PVs and say what they are (a :class:`ChannelInfo` per name): as
+    :func:`catools.info`, awaited."""
+    name_list, single = check_names(names)
+    seconds = check_timeout(timeout)
+    if not name_list:
+        return []
+    op = Connect(name_list, priority=priority, timeout=seconds)
+    await _context(context).run(op)
+    return shape(op.results, single, throw)
+
+
+async def wait_for(name: str, condition: str | Callable[[Any], Any], *,
+                   timeout: float | None, format: str = "time",
+                   context: Context | None = None) -> Reading:
+    """Wait until PV ``name`` meets ``condition`` (a ``parse_condition`` text or a
+    function of the Reading) and return that Reading: as :func:`catools.wait_for`,
+    awaited; after ``timeout`` seconds (None: no limit) it raises Timeout."""
+    check_name(name)
+    seconds = check_timeout(timeout, allow_none=True)
+    test = parse_condition(condition) if isinstance(condition, str) else condition
+    if not callable(test):
+        raise ValueError(f"condition must be a str or a callable, not {condition!r}")
+    described = condition if isinstance(condition, str) else \
+        getattr(condition, "__name__", repr(condition))
+    last: Any = None
+    async with monitor(name, format=format, context=context) as events:
+        deadline = None if seconds is None else events.now() + seconds
+        while True:
+            event = await events.next_event_until(deadline)
+            if event is None:
+                break
+            if isinstance(event, Reading):
+                last = event
+                if test(event):
+                    return event
+    seen = "no value was read" if last is None else f"the last value was {last.value!r}"
+    within = "before the monitor closed" if seconds is None else f"within {seconds:g} s"
+    raise Timeout(name, f"condition {described!r} not met {within} ({seen})")
+
+
+__all__ = ["get", "put", "info", "wait_for"]
