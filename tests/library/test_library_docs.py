@@ -1,5 +1,7 @@
 """Every ```python block of docs/library.md runs, as written, against
-``catools serve --demo`` (each in a fresh namespace, on the default context)."""
+``catools serve --demo`` (each in a fresh namespace, on the default context): each
+blocking example and, after it, its asyncio twin (``catools.aio``, run by
+``asyncio.run`` as written)."""
 from __future__ import annotations
 
 import re
@@ -57,14 +59,35 @@ def demo_environ(demo_env, monkeypatch):
         catools.sync.close()
 
 
+def _is_aio(block: str) -> bool:
+    return "catools.aio" in block
+
+
 def test_the_doc_has_ten_examples_beside_pyepics():
     python, text = _blocks("python"), _blocks("text")
-    assert len(python) >= 12
+    assert len(python) >= 24
     assert sum("# pyepics" in block for block in text) >= 10
-    assert sum(SHORTEN[0] in block for block in python) == 2
+    assert sum(SHORTEN[0] in block for block in python) == 4
 
 
-@pytest.mark.parametrize("index", range(len(_blocks("python"))))
+def test_every_example_has_its_asyncio_twin_right_after_it():
+    python = _blocks("python")
+    assert [_is_aio(block) for block in python] == [False, True] * (len(python) // 2)
+    for blocking, twin in zip(python[::2], python[1::2]):
+        assert "asyncio.run(main())" in twin and "async def main" in twin, twin
+        assert "threading" not in twin
+        # the twin calls what its blocking example calls, awaited
+        for call in ("get", "put", "info", "monitor", "wait_for", "Context"):
+            if f"catools.{call}(" in blocking:
+                assert f"catools.aio.{call}(" in twin, (call, twin)
+
+
+def _ids() -> list[str]:
+    return [f"{i + 1}-{'aio' if _is_aio(b) else 'sync'}"
+            for i, b in enumerate(_blocks("python"))]
+
+
+@pytest.mark.parametrize("index", range(len(_blocks("python"))), ids=_ids())
 def test_example_runs(demo_environ, index, capsys):
     block = _blocks("python")[index]
     code = block.replace(*SHORTEN)
