@@ -20,6 +20,8 @@ SUBCOMMANDS = {
     "serve": ("catools.cli.serve", "serve"),
     "casw": ("catools.cli.casw", "command"),
     "repeater": ("catools.cli.repeater", "command"),
+    "doctor": ("catools.cli.doctor", "command"),
+    "snap": ("catools.cli.snap", "command"),
 }
 
 

@@ -168,6 +168,8 @@ class CaCommand(click.Command):
         name = self.name or "catools"
         if args is None:
             args = sys.argv[1:]
+            if f"_{name.upper()}_COMPLETE" in os.environ:   # (shell completion: click's)
+                self._main_shell_completion({}, name)
         try:
             code = self._invoke(name, list(args))
         except KeyboardInterrupt:

@@ -64,11 +64,19 @@ def help_option(f: Callable) -> Callable:
 
 
 def version_option(f: Callable) -> Callable:
-    """``-V``: the version line on stdout."""
+    """``-V``: the C tools' version line on stdout; ``--version`` (our addition): the
+    tool, the distribution and its version."""
     def show(ctx: click.Context, param: click.Parameter, value: bool) -> None:
         if value and not ctx.resilient_parsing:
             Stdout().write(VERSION_TEXT.encode())
             ctx.exit(0)
+    def show_long(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+        if value and not ctx.resilient_parsing:
+            from .._version import __version__
+            Stdout().write(f"{ctx.command.name} (epics-catools) {__version__}\n".encode())
+            ctx.exit(0)
+    f = option("--version", "long_version", is_flag=True, expose_value=False,
+               is_eager=True, callback=show_long, help="Show the package version.")(f)
     return option("-V", "version", is_flag=True, expose_value=False, is_eager=True,
                   callback=show, help="Show the version.")(f)
 

@@ -21,9 +21,18 @@ EventHandler = Callable[[str, str, Any, Any], None]
 
 
 def _colour_wanted(stream: Any) -> bool:
-    """A terminal, and NO_COLOR unset or empty."""
+    """NO_COLOR (non-empty) turns colour off; else FORCE_COLOR (non-empty, not "0")
+    turns it on, even into a pipe; else a terminal whose TERM is not "dumb"."""
+    env = os.environ
+    if env.get("NO_COLOR"):
+        return False
+    force = env.get("FORCE_COLOR")
+    if force and force != "0":
+        return True
+    if env.get("TERM") == "dumb":
+        return False
     try:
-        return bool(stream.isatty()) and not os.environ.get("NO_COLOR")
+        return bool(stream.isatty())
     except (AttributeError, ValueError):
         return False
 
@@ -77,6 +86,11 @@ class EpicsText:
             pending.clear()
             self.stream.write(data.encode(ENCODING, ERRORS))
         self.stream.flush()
+
+    def document(self, data: Any, text: Callable[[], str]) -> None:
+        """A report (doctor, snap): ``text()`` for people; :class:`Json` writes
+        ``data`` (JSON-able) as one object instead."""
+        self.line(text())
 
     def reading(self, result: Reading, opts: Any) -> None:
         """caget's text of one reading (an array is streamed piece by piece)."""
@@ -217,6 +231,10 @@ class Json(EpicsText):
                                   which=which) + "\n")
         else:
             self.line(json_error_record(result.name, "no_data", which=which) + "\n")
+
+    def document(self, data: Any, text: Callable[[], str]) -> None:
+        import json
+        self.line(json.dumps(data) + "\n")
 
     def infos(self, results: Sequence[Result]) -> None:
         from ..format import cainfo_json

@@ -41,6 +41,10 @@ class CaswCommand(CaCommand):
     exit status 0)."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args == ["--version"]:       # (our addition; C casw prints its usage)
+            from .._version import __version__
+            click.echo(f"casw (epics-catools) {__version__}")
+            ctx.exit(0)
         ctx.params = {"interest": parse_casw_args(list(args))}
         return []
 

@@ -55,8 +55,16 @@ def serve(pv_file: str | None, demo: bool, prefix: str, port: int | None) -> Non
     try:
         server.bind()
     except OSError as exc:
-        raise click.ClickException(f"cannot listen on port {config.port}: "
-                                   f"{exc.strerror or exc}") from None
+        import errno
+        if exc.errno != errno.EADDRINUSE:
+            raise click.ClickException(f"cannot listen on port {config.port}: "
+                                       f"{exc.strerror or exc}") from None
+        host = (config.intf_addr_list or ["127.0.0.1"])[0]
+        free = _free_port(host, config.port, config.beacon_port)
+        raise click.ClickException(
+            f"port {config.port} is in use (another server?): run it with --port {free} "
+            f"and start the clients with EPICS_CA_SERVER_PORT={free} (or "
+            f"EPICS_CA_ADDR_LIST={host}:{free})") from None
 
     def on_signal(signum: int, frame: Any) -> None:
         server.stop()
@@ -75,6 +83,24 @@ def serve(pv_file: str | None, demo: bool, prefix: str, port: int | None) -> Non
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _free_port(host: str, busy: int, avoid: int) -> int:
+    """A port after ``busy`` (not ``avoid``, the repeater's) free for TCP and UDP on
+    ``host``."""
+    import socket
+    bind_host = "" if host == "0.0.0.0" else host
+    for port in [*range(busy + 1, min(busy + 200, 65536)), 0]:
+        if port == avoid:
+            continue
+        try:
+            with socket.socket() as tcp, socket.socket(type=socket.SOCK_DGRAM) as udp:
+                tcp.bind((bind_host, port))
+                udp.bind((bind_host, tcp.getsockname()[1]))
+                return tcp.getsockname()[1]
+        except OSError:
+            continue
+    return busy + 1
 
 
 if __name__ == "__main__":  # pragma: no cover

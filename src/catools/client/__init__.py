@@ -12,7 +12,7 @@ from ..errors import AccessDenied, CAError, Disconnected, NotFound, RemoteError,
 from ..protocol import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE, EPICS2UNIX_EPOCH, dbr_type
 from ..results import ChannelInfo, Reading, Result
 from ._context import (CLOSED, CONNECTED, NEVER_CONNECTED, PREVIOUSLY_CONNECTED, PV, Context,
-                       Operation, Subscription)
+                       Operation, Subscription, observe)
 from ._errors import (AccessDeniedError, CaStatusError, CaTimeoutError, ChannelNotFoundError,
                       ClientError, DisconnectedError)
 from ._monitor import EventCallback, Subscribe
@@ -21,7 +21,8 @@ from ._operations import (SMALL_COUNT, Connect, GetMany, Request, check_timeout,
 from ._put import Put, PutResult, python_value
 
 
-__all__ = ["Context", "PV", "Operation", "Subscription", "Reading", "Result", "ChannelInfo",
+__all__ = ["Context", "observe", "PV", "Operation", "Subscription", "Reading", "Result",
+           "ChannelInfo",
            "CAError", "NotFound", "Timeout", "Disconnected", "AccessDenied", "RemoteError",
            "ClientError", "ChannelNotFoundError", "CaTimeoutError", "CaStatusError",
            "DisconnectedError", "AccessDeniedError", "NEVER_CONNECTED",

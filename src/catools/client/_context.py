@@ -44,7 +44,7 @@ class Context:
     the PVs not connected. ``on_warning(message, context)`` hears libca's CA exceptions
     and ``on_log(line)`` its one-line errors (default: the ``catools.client`` logger);
     ``on_callback_error(exc, callback)`` hears of an exception in a user callback
-    (default: one ``on_warning``).
+    (default: one ``on_warning``). :func:`observe` adds diagnostic hooks.
     """
 
     def __init__(self, config: ClientConfig | None = None, *,
@@ -336,6 +336,23 @@ class Context:
             self.on_warning("Exception in a callback", f"{name}: {type(exc).__name__}: {exc}")
 
 
+def observe(ctx: Context, *,
+            on_search_reply: Callable[[str, Address, float], None] | None = None,
+            on_circuit: Callable[[Address, str, str], None] | None = None) -> None:
+    """Diagnostic hooks on ``ctx`` (``catools doctor``), called as callbacks are:
+    ``on_search_reply(name, server_address, when)`` for every search reply that names a
+    server (a second server's too; ``when`` is ``time.monotonic()`` at arrival), and
+    ``on_circuit(server_address, event, detail)`` when a circuit is "connected" (the
+    server's first bytes) or "failed" (``detail`` says why)."""
+    call = ctx.callbacks.call
+    if on_search_reply is not None:
+        ctx.search.on_reply = lambda pv, address: call(
+            on_search_reply, pv.name, address, time.monotonic())
+    if on_circuit is not None:
+        ctx.pool.on_circuit = lambda address, event, detail: call(
+            on_circuit, address, event, detail)
+
+
 def _deadline(timeout: float | None) -> float | None:
     """The monotonic deadline of a wait (None: none); NaN or < 0 is a ValueError."""
     if timeout is None or timeout == math.inf:
@@ -345,5 +362,5 @@ def _deadline(timeout: float | None) -> float | None:
     return time.monotonic() + timeout
 
 
-__all__ = ["Context", "PV", "Circuit", "Operation", "Subscription", "NEVER_CONNECTED",
-           "PREVIOUSLY_CONNECTED", "CONNECTED", "CLOSED", "CaTimeoutError"]
+__all__ = ["Context", "observe", "PV", "Circuit", "Operation", "Subscription",
+           "NEVER_CONNECTED", "PREVIOUSLY_CONNECTED", "CONNECTED", "CLOSED", "CaTimeoutError"]

@@ -51,6 +51,9 @@ class CircuitPool:
         self._ns_circuits: dict[Address, Circuit] = {}   # (also their priority-0 circuit)
         self._ns_missed: set[Address] = set()       # skipped a search while down
         self._refused: set[Address] = set()         # connect failure said already
+        #: ``on_circuit(address, event, detail)``, if set: "connected" (the server's
+        #: first bytes) or "failed" (a connect refused or failed: ``detail`` says why)
+        self.on_circuit: Callable[[Address, str, str], None] | None = None
 
     # -- PVs found ---------------------------------------------------------------
 
@@ -115,6 +118,8 @@ class CircuitPool:
         if err and address not in self._refused:
             self._refused.add(address)
             self.log(f'CAC: Unable to connect because "{os.strerror(err)}"')
+        if self.on_circuit is not None and (err or established_at is None):
+            self.on_circuit(address, "failed", os.strerror(err) if err else "no answer")
         return self.backoff.failed(address, now, established_at)
 
     def read_many(self, requests: Iterable[tuple[PV, int | None, int | None]],
@@ -246,6 +251,8 @@ class CircuitPool:
     def established(self, circuit: Circuit) -> None:
         """The server's first bytes on ``circuit``: the handshake is answered."""
         self._refused.discard(circuit.address)
+        if self.on_circuit is not None:
+            self.on_circuit(circuit.address, "connected", "")
         if circuit.name_server and circuit.address in self._ns_missed:
             self._ns_missed.discard(circuit.address)
             self.search.boost(time.monotonic())     # what it missed while it was down

@@ -61,7 +61,8 @@ class SearchScheduler:
     ``destinations`` are where each datagram goes (UDP targets and name servers: the
     caller sends it to each); with none, nothing is ever sent. ``max_period`` is the
     back-off ceiling (EPICS_CA_MAX_SEARCH_PERIOD). ``on_duplicate(pv, address)`` hears
-    of a second server answering for a PV already found.
+    of a second server answering for a PV already found; ``on_reply(pv, address)``, if
+    set, of every reply that names a server (first and duplicate; for diagnostics).
     """
 
     def __init__(self, max_period: float, destinations: Iterable[Address] = (), *,
@@ -72,6 +73,7 @@ class SearchScheduler:
         self.listening_since = listening_since
         self.destinations = list(destinations)
         self.on_duplicate = on_duplicate
+        self.on_reply: Callable[[Any, Address], None] | None = None
         #: search id -> PV still searched for (not found, not released)
         self.searching: dict[int, Any] = {}
         #: search id -> every PV added and not released (duplicate replies name these)
@@ -235,6 +237,8 @@ class SearchScheduler:
             self.searching[search_id] = pv
             return None
         pv.server = self._servers.setdefault(address, address)
+        if self.on_reply is not None:
+            self.on_reply(pv, pv.server)
         return pv
 
     def found_many(self, replies: list[tuple[int, int, int, int]], host: str
@@ -259,6 +263,10 @@ class SearchScheduler:
                 runs.append((address, pv.priority, batch))
             pv.server = address
             batch.append(pv)
+        if self.on_reply is not None:
+            for address, _, batch in runs:
+                for pv in batch:
+                    self.on_reply(pv, address)
         return runs
 
     def _address(self, port: int, ip: int, host: str) -> Address:
@@ -271,11 +279,14 @@ class SearchScheduler:
         return address
 
     def _duplicate(self, search_id: int, address: Address | None) -> None:
-        if address is None or self.on_duplicate is None:
+        if address is None or (self.on_duplicate is None and self.on_reply is None):
             return
         pv = self.known.get(search_id)
         if pv is not None and pv.server is not None and pv.server != address:
-            self.on_duplicate(pv, address)
+            if self.on_reply is not None:
+                self.on_reply(pv, address)
+            if self.on_duplicate is not None:
+                self.on_duplicate(pv, address)
 
     # -- beacons ------------------------------------------------------------
 

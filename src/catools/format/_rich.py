@@ -2,7 +2,8 @@
 
 Import this module only when stdout is a TTY: it is the only place that imports
 ``rich``. Colouring wraps the line in ANSI codes and never changes its layout.
-``NO_COLOR`` (any non-empty value) turns colouring off.
+``NO_COLOR`` (any non-empty value) turns colouring off; ``FORCE_COLOR`` turns it on
+(the command-line tools then colour a pipe too); ``TERM=dumb`` turns it off.
 """
 
 from __future__ import annotations
@@ -32,9 +33,13 @@ _codes: dict[str, tuple[str, str]] = {}
 
 
 def colour_enabled(environ: dict[str, str] | None = None) -> bool:
-    """False when ``NO_COLOR`` is set to a non-empty value."""
+    """False when ``NO_COLOR`` is set to a non-empty value, or when ``TERM`` is "dumb"
+    and ``FORCE_COLOR`` (non-empty, not "0") does not force colour."""
     env = os.environ if environ is None else environ
-    return not env.get("NO_COLOR")
+    if env.get("NO_COLOR"):
+        return False
+    force = env.get("FORCE_COLOR")
+    return bool(force and force != "0") or env.get("TERM") != "dumb"
 
 
 def _wrap_codes(style: str) -> tuple[str, str]:
