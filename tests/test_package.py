@@ -129,6 +129,38 @@ def test_the_installed_commands_are_ours(venv):
         assert "catools.cli" in (venv / "bin" / name).read_text(), name
 
 
+def test_installed_tools_answer_version_help_and_doctor(venv):
+    """With no [test] extra: every console script answers --version, cawait --help
+    works, and ``catools doctor demo:sine`` reaches a ``catools serve --demo`` (both
+    from the fresh venv, on a free port pair with the loopback variables)."""
+    env = _clean_env(PATH=f"{venv / 'bin'}:/usr/bin:/bin")
+    for name in OUR_SCRIPTS:
+        out = _run([venv / "bin" / name, "--version"], env=env, timeout=30).stdout
+        want = f"catools, version {VERSION}\n" if name == "catools" else \
+            f"{name} (epics-catools) {VERSION}\n"
+        assert out == want, name
+    if "cawait" in OUR_SCRIPTS:
+        proc = subprocess.run([venv / "bin" / "cawait", "--help"], env=env, text=True,
+                              capture_output=True, timeout=30)
+        assert proc.returncode == 0 and "cawait" in proc.stdout + proc.stderr
+    port, repeater_port = epics_env.free_port_pair()
+    ca_env = epics_env.make_env(port, repeater_port, path=f"{venv / 'bin'}:/usr/bin:/bin")
+    server = subprocess.Popen([venv / "bin" / "catools", "serve", "--demo"], env=ca_env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "catools serve:" in server.stderr.readline()
+        proc = subprocess.run([venv / "bin" / "catools", "doctor", "--beacons", "0",
+                               "demo:sine"], env=ca_env, capture_output=True, text=True,
+                              timeout=60)
+        assert proc.returncode == 0, (proc.stdout, proc.stderr)
+        assert f"answered by 127.0.0.1:{port}" in proc.stdout
+        assert "Result: every PV was reached" in proc.stdout
+    finally:
+        epics_env.terminate(server)
+        epics_env.release_port(port)
+        epics_env.release_port(repeater_port)
+
+
 def _closure(names: list[str]) -> dict[str, importlib.metadata.Distribution]:
     """The installed distributions ``names`` require, transitively (extras not followed)."""
     from packaging.requirements import Requirement
