@@ -26,7 +26,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from epics_env import free_port, free_port_pair, make_script_env, release_port, terminate  # noqa: E402
+from epics_env import (free_port, free_port_pair, make_script_env,  # noqa: E402
+                       release_port, terminate)
 
 MAN = Path(__file__).resolve().parent.parent / "man"
 PAGES = sorted(p.stem for p in MAN.glob("*.1"))
