@@ -146,3 +146,16 @@ def test_a_monitor_with_a_callback_leaves_no_task(softioc):
             await m.aclose()
             assert _left(ctx) == ([], [], [])
     asyncio.run(main())
+
+
+def test_closing_the_context_fails_the_calls_waiting(port):
+    async def main() -> None:
+        ctx = _ctx(port)
+        task = asyncio.create_task(catools.aio.get("nowhere", timeout=30.0, context=ctx))
+        await asyncio.sleep(0.1)
+        ctx.close()
+        with pytest.raises(catools.aio.ContextClosed):
+            await asyncio.wait_for(task, 5.0)
+        with pytest.raises(catools.aio.ContextClosed):
+            await catools.aio.get("x", context=ctx)
+    asyncio.run(main())

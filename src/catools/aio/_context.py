@@ -158,15 +158,15 @@ class Context:
                       [pv.name for pv in status.unconnected])
 
     def close(self) -> None:
-        """Close the monitors, clear the channels and close the sockets. Safe to call
-        twice; calls still waiting on it are cancelled by you, not by this."""
+        """Close the monitors, clear the channels and close the sockets; calls still
+        waiting raise ContextClosed (a CAError). Safe to call twice."""
         if self._closed:
             return
         for monitor in list(self.monitors):
             monitor.close()
         self._closed = True
         if self._driver is not None:
-            self._driver.close()
+            self._driver.close(ContextClosed("the catools.aio.Context was closed"))
 
     async def __aenter__(self) -> "Context":
         self._drive()

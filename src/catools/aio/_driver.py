@@ -135,14 +135,19 @@ class Driver:
             self.stop(op)
         return due
 
-    def close(self) -> None:
-        """Stop watching, close the client's sockets (channels cleared)."""
+    def close(self, error: BaseException | None = None) -> None:
+        """Stop watching, close the client's sockets (channels cleared); the calls
+        still waiting fail with ``error``."""
         if self.closed:
             return
         self.closed = True
         if self._timer is not None:
             self._timer.cancel()
+        fails = list(self._fails.values())
+        self._fails.clear()
         self._active.clear()
+        for fail in fails if error is not None else ():
+            fail(error)
         loop = self._loop()
         if loop is not None and not loop.is_closed():
             loop.remove_reader(self.fd)
