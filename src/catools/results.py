@@ -21,6 +21,9 @@ _ENCODING = "utf-8"
 _ERRORS = "surrogateescape"
 
 
+_new = object.__new__
+
+
 class Limits(NamedTuple):
     """Display, alarm, warning and control limits of a GR/CTRL reading (None: absent)."""
 
@@ -111,8 +114,17 @@ class Reading(Result):
     def of(cls, name: str, response: Any, native_type: int = -1, native_count: int = 0,
            labels: Sequence[str] | None = None) -> "Reading":
         """The Reading of a READ_NOTIFY or EVENT_ADD reply (decoded when first used)."""
-        return cls(name, response.data_type, None, response.data_count, native_type,
-                   native_count, None, labels, response)
+        self = _new(cls)        # (what __init__ does, without its checks: one per PV)
+        self.name = name
+        self.error = None
+        self.data_type = response.data_type
+        self.count = response.data_count
+        self.native_type = native_type
+        self.native_count = native_count
+        self.labels = labels
+        self.reply = response
+        self._data = self._metadata = None
+        return self
 
     @property
     def data(self) -> Any:

@@ -57,7 +57,7 @@ def report_missing(results: Sequence[Result]) -> int:
     """One stderr line per PV that never connected; the exit status (1 if any)."""
     status = ExitStatus.OK
     for result in results:
-        if result.error_kind == "not_found":
+        if result.error is not None and result.error_kind == "not_found":
             warn(str(result.message))
             status = ExitStatus.ERROR
     return int(status)

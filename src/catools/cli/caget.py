@@ -157,7 +157,7 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
     ctx = make_context()
     try:
         run_op(ctx, op)
-        counts = [0 if dynamic or asked is None else asked.count for asked in op.requests]
+        counts = [0] * len(op.results) if dynamic else op.counts
         sink.caget(op.results, opts, counts)
         sink.flush()
         status = report_missing(op.results)

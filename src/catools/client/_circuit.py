@@ -198,6 +198,7 @@ class Circuit:
         subs = self.subs
         queue = self.callbacks.items.append
         dispatch = _DISPATCH
+        stream = self.stream            # (stream.closed: self.closed without a call)
         while True:
             try:
                 commands = core.next_commands()
@@ -220,7 +221,7 @@ class Circuit:
                 handler = dispatch.get(command.__class__)
                 if handler is not None:
                     handler(self, command)
-                    if self.closed:
+                    if stream.closed:
                         return
                 elif command is DISCONNECTED:
                     self.owner.lost(self, "Virtual circuit disconnect")

@@ -198,8 +198,8 @@ class GetMany(Operation):
     ``results`` holds one Result per name, in order: a :class:`Reading`, or a failed
     Result whose ``error`` is NotFound, Timeout (no reply in time), AccessDenied,
     Disconnected or RemoteError (the server failed the read, or ECA_TOLARGE).
-    ``requests`` says, parallel to it, what was asked of each name that connected (a
-    :class:`Request`; None for the others).
+    ``counts`` (ints; 0 for a name that did not connect) and ``requests`` (a
+    :class:`Request`, or None) say, parallel to it, what was asked of each name.
 
     With ``read_grace`` (seconds) the whole operation has ONE deadline, ``timeout``
     from the start: the reads get what is left of it, but at least ``read_grace`` (so
@@ -220,7 +220,8 @@ class GetMany(Operation):
         self._ctrl_ops: list[Any] = []
         self.read_grace = check_timeout(read_grace)
         self.zero_fill = zero_fill and not dynamic
-        self.requests: list[Request | None] = []
+        #: the count asked for each name (0 for a name that did not connect)
+        self.counts: list[int] = []
         self.names = list(names)
         self.data_type = data_type
         self.count = count
@@ -263,19 +264,24 @@ class GetMany(Operation):
         return None
 
     def _send_reads(self, ctx: Any) -> None:
-        seen: set[int] = set()
+        # a name given twice is read once (most runs name each PV once: no check then)
+        seen: set[int] | None = None if len(set(self.names)) == len(self.names) else set()
         types: dict[int, int] = {}
         req = self.count
         limit = ctx.config.max_payload_size
         plan = self._plan
         big: set[int] = set()
         labels = self.labels
+        dynamic = self.dynamic
         for pv in self.pvs:
-            if pv.state != CONNECTED or id(pv) in seen:
+            if pv.state != CONNECTED:
                 continue
-            seen.add(id(pv))
+            if seen is not None:
+                if id(pv) in seen:
+                    continue
+                seen.add(id(pv))
             native_count = pv.native_count
-            if self.dynamic:
+            if dynamic:
                 n = native_count if req > native_count else req
             else:
                 n = req if 0 < req < native_count else native_count
@@ -318,23 +324,49 @@ class GetMany(Operation):
                     strings = op.result.metadata.enum_strings or []
                     labels[name] = [s.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
                                     for s in strings]
-        by_pv: dict[int, tuple[Result, Request]] = {}
-        ctrl_ops = self._ctrl_ops or [None] * len(self._plan)
-        for (pv, data_type, n), op, ctrl in zip(self._plan, self._ops, ctrl_ops):
-            result = self._result(pv, data_type, n, op)
-            if ctrl is not None and isinstance(result, Reading) and result.error is None:
-                result = _merged(result, ctrl)
-            by_pv[id(pv)] = (result, Request(data_type, n, pv.native_type, pv.native_count))
+        plan = self._plan
+        found: list[Result] = []
+        append = found.append
+        if self._ctrl_ops:
+            for (pv, data_type, n), op, ctrl in zip(plan, self._ops, self._ctrl_ops):
+                result = self._result(pv, data_type, n, op)
+                if ctrl is not None and isinstance(result, Reading) and result.error is None:
+                    result = _merged(result, ctrl)
+                append(result)
+        else:       # (the common case in one pass: no object per PV but its Reading)
+            of = Reading.of
+            zero_fill = self.zero_fill
+            for (pv, data_type, n), op in zip(plan, self._ops):
+                if labels is None and op is not None and op.done and op.error is None:
+                    reply = op.result
+                    reading = of(pv.name, reply, pv.native_type, pv.native_count)
+                    append(reading.padded(n) if zero_fill and reply.data_count < n
+                           else reading)
+                else:
+                    append(self._result(pv, data_type, n, op))
+        if len(plan) == len(self.pvs):          # every name connected, none twice
+            self.results = found
+            self.counts = [n for _, _, n in plan]
+            return
+        by_pv = {id(pv): (result, n) for (pv, _, n), result in zip(plan, found)}
         results = self.results
-        requests = self.requests
+        counts = self.counts
         for pv in self.pvs:
             entry = by_pv.get(id(pv))
             if entry is None:
                 results.append(Result(pv.name, not_found(pv.name)))
-                requests.append(None)
+                counts.append(0)
             else:
                 results.append(entry[0])
-                requests.append(entry[1])
+                counts.append(entry[1])
+
+    @property
+    def requests(self) -> list[Request | None]:
+        """What was asked of each name (a :class:`Request`; None for a name that did not
+        connect), parallel to ``results``."""
+        asked = {id(pv): Request(data_type, n, pv.native_type, pv.native_count)
+                 for pv, data_type, n in self._plan}
+        return [asked.get(id(pv)) for pv in self.pvs]
 
     def _result(self, pv: PV, data_type: int, n: int, op: Any) -> Result:
         name = pv.name

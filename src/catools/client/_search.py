@@ -8,7 +8,7 @@ and the time of its next call. The PVs it searches are any objects with the
 """
 from __future__ import annotations
 
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any, Callable, Iterable, Protocol
 
 from ..protocol import MAX_UDP_SEND, int_to_ip, search_datagrams
@@ -35,6 +35,7 @@ _NAMES_PER_DATAGRAM = (MAX_UDP_SEND - 16) // 24
 
 Address = tuple[str, int]
 _next_search_key = attrgetter("next_search")
+_first = itemgetter(0)
 
 
 def next_period(period: float, ceiling: float) -> float:
@@ -193,7 +194,7 @@ class SearchScheduler:
         searching = self.searching
         chunk = backlog[start:start + BURST * _NAMES_PER_DATAGRAM]
         whole = len(chunk)
-        released = any(search_id not in searching for search_id, _ in chunk)
+        released = not all(map(searching.__contains__, map(_first, chunk)))  # (C loops)
         if released:
             chunk = [entry for entry in chunk if entry[0] in searching]
         datagrams = search_datagrams(chunk, self.sequence + 1, max_datagrams=BURST)

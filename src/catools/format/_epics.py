@@ -11,8 +11,9 @@ import io
 from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO, Callable, TextIO
 
+from ..protocol import FIRST_VALUE
 from ..protocol import DBRMetadata as Metadata
-from ..results import Reading, Result, first_value
+from ..results import Reading, Result
 from ._names import (
     DBR_CHAR, DBR_CLASS_NAME, DBR_DOUBLE, DBR_ENUM, DBR_FLOAT, DBR_LONG, DBR_PUT_ACKT,
     DBR_SHORT, DBR_STRING, DBR_STSACK_STRING, LAST_BUFFER_TYPE, TIME_TYPES, dbf_to_dbr,
@@ -178,10 +179,14 @@ def caget_lines(results: Sequence[Result], opts: FormatOptions) -> list[str | No
                 or result.count != 1:
             append(None)
             continue
-        form = forms[result.data_type]
-        if form is not None:
-            value = first_value(result)  # type: ignore[arg-type]
-            if value is not None and value == value:
+        data_type = result.data_type
+        form = forms[data_type]
+        reply = result.reply  # type: ignore[attr-defined]
+        if form is not None and reply is not None:
+            # (results.first_value, inline: this loop runs once per PV)
+            unpack_from, offset = FIRST_VALUE[data_type]
+            value = unpack_from(reply[-1], offset)[0]
+            if value == value:
                 append(form % (result.name, value))
                 continue
         append(format_caget(result.name, result, opts))
