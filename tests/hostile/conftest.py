@@ -1,7 +1,7 @@
-"""Make ``corefuzz`` (this directory), the protocol test helpers (``helpers``,
-``fuzzing`` in tests/protocol) and the CLI ones (``fakeserver``, ``clihelpers`` in
-tests/cli) and the raw hostile clients (``hostile`` in tests/server) importable from the
-hostile-input tests."""
+"""Make ``corefuzz`` and ``client_report`` (this directory), the protocol test helpers
+(``helpers``, ``fuzzing`` in tests/protocol) and the CLI ones (``fakeserver``,
+``clihelpers`` in tests/cli) and the raw hostile clients (``hostile`` in tests/server)
+importable from the hostile-input tests."""
 import os
 import sys
 

@@ -7,12 +7,17 @@ replies for channels and IOIDs that do not exist. Whatever the server sends, eac
 must end within its time limit, with exit status 0 or 1, lines of bounded length and
 no traceback, within a 1 GiB address space and with a peak RSS (VmHWM, sampled) far
 below any claimed size.
+
+The C tools (libca, EPICS base) run the same argv at the same time against their own
+malicious server with the same seed; their figures are not asserted but printed beside
+ours at the end of the run (:mod:`client_report`): the bar is "no worse than libca".
 """
 from __future__ import annotations
 
 import json
 import random
 import resource
+import signal
 import struct
 import subprocess
 import tempfile
@@ -20,8 +25,9 @@ import time
 
 import pytest
 
+import client_report
 from clihelpers import our_tool
-from epics_env import CaEnv, ca_header, pad8
+from epics_env import CaEnv, c_tool_path, ca_header, pad8
 from fakeserver import FakePV, FakeServer, header
 
 PVS = {
@@ -117,29 +123,71 @@ def _hwm_kib(pid: int) -> int:
     return 0
 
 
+class _Watched:
+    """A child process under the address-space cap, its output in temporary files,
+    its VmHWM sampled by :meth:`step` every 10 ms, killed (by PID) at its time bound;
+    with ``sigint_after``, sent SIGINT after that many seconds."""
+
+    def __init__(self, cmd: list[str], env: dict[str, str], limit: float,
+                 sigint_after: float | None = None) -> None:
+        self.out = tempfile.TemporaryFile()
+        self.err = tempfile.TemporaryFile()
+        self.started = time.monotonic()
+        self.deadline = self.started + limit
+        self.sigint_at = None if sigint_after is None else self.started + sigint_after
+        self.peak = 0
+        self.hung = self.stopped = False
+        self.seconds = 0.0
+        self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
+                                     stdout=self.out, stderr=self.err,
+                                     preexec_fn=_limit_memory)
+
+    def step(self) -> bool:
+        """One sample; False once the process has ended (or been killed at its bound)."""
+        if self.proc.poll() is not None:
+            return False
+        # (a zombie's status has no VmHWM: the last sample is from its life)
+        self.peak = max(self.peak, _hwm_kib(self.proc.pid))
+        now = time.monotonic()
+        self.seconds = now - self.started
+        if now > self.deadline:
+            self.hung = True
+            self.close()
+            return False
+        if self.sigint_at is not None and now > self.sigint_at and not self.stopped:
+            self.stopped = True
+            self.proc.send_signal(signal.SIGINT)
+        return True
+
+    def close(self) -> None:
+        """Kill the process if it still runs, and reap it."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+    def results(self) -> tuple[int, bytes, bytes, int]:
+        """(exit status, stdout, stderr, peak RSS in KiB); closes the output files."""
+        outputs = []
+        for stream in (self.out, self.err):
+            stream.seek(0)
+            outputs.append(stream.read())
+            stream.close()
+        return self.proc.returncode, outputs[0], outputs[1], self.peak
+
+
 def _run(env: CaEnv, argv: list[str], limit: float) -> tuple[int, bytes, bytes, int]:
     """Run one of our tools; (exit status, stdout, stderr, peak RSS in KiB sampled
     every 10 ms while it ran)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([our_tool(argv[0]), *argv[1:]], env=env.script_env,
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                preexec_fn=_limit_memory)
-        deadline = time.monotonic() + limit
-        peak = 0
-        try:
-            while proc.poll() is None:
-                # (a zombie's status has no VmHWM: the last sample is from its life)
-                peak = max(peak, _hwm_kib(proc.pid))
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"{argv} still running after {limit} s")
-                time.sleep(0.01)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        out.seek(0)
-        err.seek(0)
-        return proc.returncode, out.read(), err.read(), peak
+    run = _Watched([our_tool(argv[0]), *argv[1:]], env.script_env, limit)
+    try:
+        while run.step():
+            time.sleep(0.01)
+    finally:
+        run.close()
+    result = run.results()
+    if run.hung:
+        raise AssertionError(f"{argv} still running after {limit} s")
+    return result
 
 
 @pytest.fixture(scope="module")
@@ -159,12 +207,70 @@ TOOLS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def c_env_module(request):
+    """A second port pair (and caRepeater) for the C tools, so that they face their own
+    malicious server, with the same seed, while ours runs."""
+    client_report.register(request.config)
+    env = CaEnv()
+    try:
+        yield env
+    finally:
+        env.close()
+
+
+def _c_argv(argv: list[str]) -> tuple[list[str], float | None]:
+    """The C tool's argv for one of ours, and when to send it SIGINT: C camonitor has
+    no --count or --timeout, so it runs without them and is stopped at the timeout."""
+    out, sigint_after, args = [str(c_tool_path(argv[0]))], None, iter(argv[1:])
+    for arg in args:
+        if arg == "--count":
+            next(args)
+        elif arg == "--timeout":
+            sigint_after = float(next(args))
+        else:
+            out.append(arg)
+    return out, sigint_after
+
+
+def _outcome(seed: int, run: _Watched) -> client_report.Outcome:
+    return client_report.Outcome(seed, run.proc.returncode, run.hung, run.stopped,
+                                 run.peak, run.seconds)
+
+
 @pytest.mark.parametrize("seed", range(8))
 @pytest.mark.parametrize("argv,limit", TOOLS, ids=[t[0][0] + str(i) for i, t in
                                                     enumerate(TOOLS)])
-def test_tools_survive_a_malicious_server(ca_env_module, seed, argv, limit):
-    with MaliciousServer(ca_env_module, seed):
-        status, out, err, rss = _run(ca_env_module, argv, limit)
+def test_tools_survive_a_malicious_server(ca_env_module, c_env_module, seed, argv,
+                                          limit):
+    """Ours is checked; the C tool (libca) runs at the same time with the same argv
+    against its own server with the same seed, for the side-by-side summary only (its
+    replies differ as its requests do: the mutations follow the requests)."""
+    c_argv, sigint_after = _c_argv(argv)
+    with MaliciousServer(ca_env_module, seed), MaliciousServer(c_env_module, seed):
+        ours = _Watched([our_tool(argv[0]), *argv[1:]], ca_env_module.script_env, limit)
+        theirs = _Watched(c_argv, c_env_module.env, limit, sigint_after)
+        try:
+            while ours.step() | theirs.step():
+                time.sleep(0.01)
+        finally:
+            ours.close()
+            theirs.close()
+    label = " ".join(argv)
+    client_report.record(label, "ours", _outcome(seed, ours))
+    client_report.record(label, "c", _outcome(seed, theirs))
+    c_err = theirs.results()[2]
+    if b"mutually exclusive" in c_err:
+        first = c_err.splitlines()[0].decode(errors="replace")
+        client_report.note(f"C {argv[0]} warns on {label!r}: {first}; and goes on.")
+    if sigint_after is not None:
+        client_report.note(f"C {argv[0]} has no --count/--timeout: it runs without them "
+                           f"and gets SIGINT at {sigint_after:g} s.")
+    client_report.note(f"Both sides: same seeds, {ADDRESS_SPACE >> 20} MiB address "
+                       "space, VmHWM sampled every 10 ms, killed at the same bound.")
+    status, out, err, rss = ours.results()
+    if ours.hung:
+        raise AssertionError(f"{argv} still running after {limit} s")
     text = err.decode(errors="replace")
     assert status in (0, 1), (status, text)
     assert "Traceback" not in text and "internal error" not in text, text
@@ -189,6 +295,23 @@ def test_the_same_server_unmutated_serves_the_tools(ca_env_module):
             big, scalar = (json.loads(line) for line in out.splitlines())
             assert big["count"] == 20000 and big["value"] == list(range(20000))
             assert scalar["value"] == 1.5
+
+
+def test_the_c_reference_reads_the_unmutated_server(c_env_module):
+    """The control for the C column: under the same address-space cap and sampling,
+    C caget reads the unmutated server (so its figures above come from libca meeting
+    the mutated replies, not from a rig that cannot run it)."""
+    with MaliciousServer(c_env_module, 0, mutate=False):
+        run = _Watched([str(c_tool_path("caget")), "-w", "2", "M:scalar", "M:long"],
+                       c_env_module.env, 15.0)
+        try:
+            while run.step():
+                time.sleep(0.01)
+        finally:
+            run.close()
+    status, out, err, _ = run.results()
+    assert (status, run.hung) == (0, False), err
+    assert out.split() == [b"M:scalar", b"1.5", b"M:long", b"7"]
 
 
 def test_a_misbehaving_server_is_not_hammered(ca_env_module):
