@@ -297,9 +297,10 @@ class Reading(Result):
         return True
 
     def to_json(self, *, char_as_string: bool = False) -> str:
-        """The ``caget --json`` record of this reading (one line, no newline)."""
+        """The ``caget --json`` record of this reading (one line, no newline; its
+        ``client_epoch`` is the time of the call)."""
         from .format import json_record
-        return json_record(self.name, self, char_as_string=char_as_string)
+        return json_record(self.name, self, char_as_string=char_as_string, stamp=True)
 
     def __repr__(self) -> str:
         extra = ""

@@ -68,6 +68,9 @@ def test_json_sink_one_record_per_result():
     late = Result("T", Timeout("T", "no data available (timeout)"))
     sink.caget([reading("A", 1.5), missing, late], FormatOptions(), [1, 0, 1])
     good, not_found, no_data = (json.loads(line) for line in written(sink).splitlines())
+    # one client_epoch for the records of one read, at the end of each
+    stamps = {record.pop("client_epoch") for record in (good, not_found, no_data)}
+    assert len(stamps) == 1
     assert (good["name"], good["value"], good["ok"]) == ("A", 1.5, True)
     assert not_found == {"name": "N", "ok": False, "error": "not_found",
                          "message": "Channel connect timed out: 'N' not found."}

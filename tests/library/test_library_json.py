@@ -1,7 +1,11 @@
-"""Reading.to_json() is the record our ``caget --json`` prints for the same read."""
+"""Reading.to_json() is the record our ``caget --json`` prints for the same read (but for
+``client_epoch``, which each gives as the time it produced the record)."""
 from __future__ import annotations
 
+import json
+import re
 import subprocess
+import time
 
 import pytest
 
@@ -24,4 +28,10 @@ def test_to_json_is_the_caget_json_record(shared_ioc, name, data_type):
     with catools.Context(server_port=shared_ioc.port, addr_list=["127.0.0.1"],
                          auto_addr_list=False) as ctx:
         reading = catools.get(name, data_type=data_type, context=ctx)
-    assert reading.to_json() == proc.stdout.rstrip("\n")
+    ours, cli = reading.to_json(), proc.stdout.rstrip("\n")
+    # the records end with the client's time: the rest is the same, byte for byte
+    tail = re.compile(r',"client_epoch":(\d+\.\d{6})}$')
+    stamps = [float(tail.search(line).group(1)) for line in (ours, cli)]
+    assert tail.sub("}", ours) == tail.sub("}", cli)
+    assert all(abs(stamp - time.time()) < 60 for stamp in stamps)
+    assert json.loads(ours)["client_epoch"] == stamps[0]

@@ -222,7 +222,10 @@ class Json(EpicsText):
         from ..format import json_result
         _warn_unread(results, "some PV data")
         char = opts.char_as_string
-        self.pending.extend(json_result(r, char_as_string=char) + "\n" for r in results)
+        from time import time
+        now = time()                # (one client_epoch for the records of one read)
+        self.pending.extend(json_result(r, char_as_string=char, now=now) + "\n"
+                            for r in results)
 
     def put_reading(self, which: str, result: Result, opts: Any, count: int) -> None:
         from ..format import json_error_record, json_record

@@ -43,7 +43,7 @@ SCHEMA_VERSION = 2
 
 def client_stamp(now: float | None = None) -> str:
     """``,"client_epoch":<Unix seconds>`` (now, or ``now``), the member that ends the
-    records of every tool but plain ``caget --json``."""
+    records of every tool."""
     return ',"client_epoch":%.6f' % (time.time() if now is None else now)
 
 #: Default ``message`` for each error kind.
@@ -277,14 +277,14 @@ def _head(name: str, event: str | None) -> str:
 
 def json_record(name: str, reading: Any, *, char_as_string: bool = False,
                 event: str | None = None, which: str | None = None,
-                stamp: bool = False) -> str:
+                stamp: bool = False, now: float | None = None) -> str:
     """One strict JSON object (no newline) for a successful reading (``which``: caput's
     ``old`` or ``new``, then its ``client_epoch``; ``stamp``: end with
-    ``client_epoch``)."""
+    ``client_epoch``, ``now`` or the time of the call)."""
     if which is not None or stamp:
         text = json_record(name, reading, char_as_string=char_as_string, event=event)[:-1]
         return text + ("" if which is None else ',"which":%s' % _quote(which)) + \
-            client_stamp() + "}"
+            client_stamp(now) + "}"
     t = reading.data_type
     md = reading.metadata
     if t in TIME_TYPES and md is not None and not _is_full(md):
@@ -315,41 +315,43 @@ _TIME_RECORD = ('%s,"ok":true,%s,"count":%d,"value":%s,%s,'
 
 def json_error_record(name: str, kind: str, message: str | None = None, *,
                       event: str | None = None, which: str | None = None,
-                      stamp: bool = False) -> str:
+                      stamp: bool = False, now: float | None = None) -> str:
     """One strict JSON object (no newline) for a failed PV (with ``which`` or
     ``stamp``: ending with ``client_epoch``)."""
     msg = message if message else ERROR_MESSAGES.get(kind, kind)
     tail = "" if which is None else ',"which":%s' % _quote(which)
     if which is not None or stamp:
-        tail += client_stamp()
+        tail += client_stamp(now)
     return _head(name, event) + ',"ok":false,"error":%s,"message":%s%s}' % (
         _quote(kind), _quote(msg), tail)
 
 
 def json_result(result: Any, *, char_as_string: bool = False,
-                which: str | None = None, stamp: bool | None = None) -> str:
+                which: str | None = None, stamp: bool = True,
+                now: float | None = None) -> str:
     """The JSON object (no newline) of a Result: its reading's record, or its error's
-    (kind and message as :func:`catools.format.error_of` gives them). ``stamp``
-    (``client_epoch``): given, or when the reading is a full one (TIME with CTRL)."""
+    (kind and message as :func:`catools.format.error_of` gives them), ending with
+    ``client_epoch`` (``now``, or the time of the call) unless ``stamp`` is False."""
     if result.ok and getattr(result, "error", None) is None:
-        if stamp is None:
-            stamp = result.data_type in TIME_TYPES and _is_full(result.metadata)
         return json_record(result.name, result, char_as_string=char_as_string, which=which,
-                           stamp=stamp)
+                           stamp=stamp, now=now)
     from ._epics import error_of
     kind, message = error_of(result)
     return json_error_record(result.name, kind, message or None, which=which,
-                             stamp=bool(stamp))
+                             stamp=stamp, now=now)
 
 
-def caget_json(name: str, reading: Any, *, char_as_string: bool = False) -> str:
-    """A caget ``--json`` line (with newline)."""
-    return json_record(name, reading, char_as_string=char_as_string) + "\n"
+def caget_json(name: str, reading: Any, *, char_as_string: bool = False,
+               now: float | None = None) -> str:
+    """A caget ``--json`` line (with newline), ending with ``client_epoch``."""
+    return json_record(name, reading, char_as_string=char_as_string, stamp=True,
+                       now=now) + "\n"
 
 
-def caget_json_error(name: str, kind: str, message: str | None = None) -> str:
-    """A caget ``--json`` error line (with newline)."""
-    return json_error_record(name, kind, message) + "\n"
+def caget_json_error(name: str, kind: str, message: str | None = None,
+                     now: float | None = None) -> str:
+    """A caget ``--json`` error line (with newline), ending with ``client_epoch``."""
+    return json_error_record(name, kind, message, stamp=True, now=now) + "\n"
 
 
 def camonitor_json(name: str, event: str, reading: Any = None, *,
