@@ -15,7 +15,10 @@ from .protocol import (DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE, DBR_TYPES, F
 #: ``format=`` names and the DBR family each asks for.
 FORMATS: dict[str, str] = {"plain": "native", "native": "native", "status": "status",
                            "time": "time", "graphic": "graphic", "ctrl": "control",
-                           "control": "control"}
+                           "control": "control", "full": "time"}
+#: ``format="full"``: the time family, with each PV also read as CTRL and the two merged
+#: (value, alarm, timestamp, units, precision, limits, enum strings in one Reading).
+FULL = "full"
 
 #: ``mask=`` letters and their DBE bits.
 MASK_LETTERS: dict[str, int] = {"v": DBE_VALUE, "a": DBE_ALARM, "l": DBE_LOG,

@@ -1,6 +1,7 @@
 """catools.get / put / info against a real softIoc (tests/data/records.db)."""
 from __future__ import annotations
 
+import json
 import math
 import time
 
@@ -231,3 +232,14 @@ def test_arguments_override_the_environment(module_ioc, monkeypatch):
                 {"max_array_bytes": -1}):
         with pytest.raises(ValueError):
             catools.Context(**bad)
+
+
+def test_format_full_gives_value_alarm_time_and_metadata_in_one_reading(ctx):
+    ai, mbbo = catools.get(["TST:ai", "TST:mbbo"], format="full", context=ctx)
+    assert ai.value == pytest.approx(3.14159265) and ai.units == "mm"
+    assert ai.precision == 3 and ai.limits.upper_alarm == 80
+    assert ai.timestamp is not None and ai.severity is not None     # and TIME's members
+    assert mbbo.value == "On" and mbbo.enum_strings[:2] == ["Off", "On"]
+    assert mbbo.timestamp is not None
+    record = json.loads(ai.to_json())
+    assert record["units"] == "mm" and "epoch" in record and "client_epoch" in record

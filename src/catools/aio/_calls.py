@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Sequence
 
-from ..arguments import (MISSING, READ_GRACE, check_count, check_name, check_names,
+from ..arguments import (FULL, MISSING, READ_GRACE, check_count, check_name, check_names,
                          check_timeout, put_converter, put_items, shape, type_rule,
                          write_type)
 from ..client import Connect, GetMany, Put
@@ -36,7 +36,8 @@ async def get(names: str | Sequence[str], *, timeout: float = 1.0, format: str =
         return []
     ctx = _context(context)
     op = GetMany(name_list, data_type=rule, count=n, priority=priority, timeout=seconds,
-                 labels=ctx.labels, read_grace=min(seconds, READ_GRACE))
+                 labels=ctx.labels, read_grace=min(seconds, READ_GRACE),
+                 full=format == FULL)
     await ctx.run(op)
     return shape(op.results, single, throw)
 

@@ -10,6 +10,7 @@ from ._args import (READ_GRACE, check_count, check_names, check_name, check_time
                     type_rule, write_type)
 from ._args import put_converter as _converter, put_items as _put_items, shape as _shape
 from ._args import MISSING as _MISSING
+from ..arguments import FULL
 from ._context import Context, default_context
 
 #: enum labels per client Context given as ``context=`` (the library's own Contexts
@@ -62,6 +63,7 @@ def get(names: str | Sequence[str], *, timeout: float = 1.0, format: str = "time
     once all have answered or the timeout has passed (the PVs that connected are still
     read when a missing one used it all: they get at least half a second).
     ``format`` is ``"plain"``/``"native"`` (the value alone), ``"status"`` (+ alarm),
+    ``"full"`` (time and control merged: value, alarm, timestamp and metadata),
     ``"time"`` (+ timestamp), ``"graphic"`` or ``"ctrl"``/``"control"`` (+ units,
     precision, limits; enum labels). ``data_type`` asks for another type (``str``,
     ``float``, ``int``, ``"DBR_TIME_DOUBLE"``, ``"double"``, a DBR id). ``count``
@@ -77,7 +79,8 @@ def get(names: str | Sequence[str], *, timeout: float = 1.0, format: str = "time
         return []
     from ..client import GetMany
     op = GetMany(name_list, data_type=rule, count=n, priority=priority, timeout=seconds,
-                 labels=_labels_of(context), read_grace=min(seconds, READ_GRACE))
+                 labels=_labels_of(context), read_grace=min(seconds, READ_GRACE),
+                 full=format == FULL)
     _perform(context, op)
     return _shape(op.results, single, throw)
 
