@@ -263,6 +263,47 @@ def shape(results: list[Any], single: bool, throw: bool) -> Any:
 
 # -- Context -----------------------------------------------------------------
 
+def get_operation(names: Any, *, timeout: Any, format: Any, data_type: Any, count: Any,
+                  priority: int, labels: Callable[[], Any]) -> tuple[Any, bool]:
+    """The checked arguments of a ``get`` as the client's GetMany (None for no names)
+    and whether one name was given; ``labels()`` gives the Context's enum labels."""
+    name_list, single = check_names(names)
+    seconds = check_timeout(timeout)
+    rule = type_rule(data_type, format)
+    n = check_count(count)
+    if not name_list:
+        return None, single
+    from .client import GetMany
+    return GetMany(name_list, data_type=rule, count=n, priority=priority, timeout=seconds,
+                   labels=labels(), read_grace=min(seconds or 0.0, READ_GRACE),
+                   full=format == FULL), single
+
+
+def put_operation(names: Any, value: Any, *, wait: Any, timeout: Any, data_type: Any,
+                  priority: int) -> tuple[Any, bool]:
+    """The checked arguments of a ``put`` as the client's Put (None for no names) and
+    whether one name was given."""
+    items, single = put_items(names, value)
+    seconds = check_timeout(timeout)
+    base = write_type(data_type)
+    converters = [(check_name(name), put_converter(v, base)) for name, v in items]
+    if not converters:
+        return None, single
+    from .client import Put
+    return Put(converters, wait=bool(wait), priority=priority, timeout=seconds), single
+
+
+def info_operation(names: Any, *, timeout: Any, priority: int) -> tuple[Any, bool]:
+    """The checked arguments of an ``info`` as the client's Connect (None for no
+    names) and whether one name was given."""
+    name_list, single = check_names(names)
+    seconds = check_timeout(timeout)
+    if not name_list:
+        return None, single
+    from .client import Connect
+    return Connect(name_list, priority=priority, timeout=seconds), single
+
+
 def client_config(config: ClientConfig | None = None, addr_list: Any = None,
                   auto_addr_list: Any = None, name_servers: Any = None,
                   server_port: Any = None, max_array_bytes: Any = None) -> ClientConfig:
@@ -315,7 +356,7 @@ def _addresses(value: Any, what: str, port: int) -> list[tuple[str, int]]:
     return list(dict.fromkeys(out))
 
 
-__all__ = ["FORMATS", "MASK_LETTERS", "check_names", "check_name", "check_timeout",
+__all__ = ["get_operation", "put_operation", "info_operation", "FORMATS", "MASK_LETTERS", "check_names", "check_name", "check_timeout",
            "check_count", "family_of", "type_rule", "write_type", "mask_bits",
            "needs_labels", "converter_for", "put_items", "put_converter", "shape",
            "client_config", "READ_GRACE", "MISSING"]

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Sequence
 
-from ..arguments import (FULL, MISSING, READ_GRACE, check_count, check_name, check_names,
-                         check_timeout, put_converter, put_items, shape, type_rule,
-                         write_type)
-from ..client import Connect, GetMany, Put
+from ..arguments import (MISSING, check_name, check_timeout, get_operation, info_operation,
+                         put_operation, shape)
 from ..errors import Timeout
 from ..results import Reading
 from ..sync import parse_condition
@@ -28,16 +26,12 @@ async def get(names: str | Sequence[str], *, timeout: float = 1.0, format: str =
               context: Context | None = None, priority: int = 0) -> Any:
     """Read one PV (a :class:`Reading`) or many (a list, in the names' order): as
     :func:`catools.get`, awaited. Cancelled, it leaves no channel it made behind."""
-    name_list, single = check_names(names)
-    seconds = check_timeout(timeout)
-    rule = type_rule(data_type, format)
-    n = check_count(count)
-    if not name_list:
-        return []
     ctx = _context(context)
-    op = GetMany(name_list, data_type=rule, count=n, priority=priority, timeout=seconds,
-                 labels=ctx.labels, read_grace=min(seconds, READ_GRACE),
-                 full=format == FULL)
+    op, single = get_operation(names, timeout=timeout, format=format,
+                               data_type=data_type, count=count, priority=priority,
+                               labels=lambda: ctx.labels)
+    if op is None:
+        return []
     await ctx.run(op)
     return shape(op.results, single, throw)
 
@@ -48,16 +42,10 @@ async def put(names: str | Sequence[str] | Mapping[str, Any], value: Any = MISSI
               priority: int = 0) -> Any:
     """Write to one PV, a list of PVs, or a mapping ``{name: value}``: as
     :func:`catools.put` (``wait``: put-callback), awaited."""
-    items, single = put_items(names, value)
-    seconds = check_timeout(timeout)
-    base = write_type(data_type)
-    converters = []
-    for name, v in items:
-        check_name(name)
-        converters.append((name, put_converter(v, base)))
-    if not converters:
+    op, single = put_operation(names, value, wait=wait, timeout=timeout,
+                               data_type=data_type, priority=priority)
+    if op is None:
         return []
-    op = Put(converters, wait=bool(wait), priority=priority, timeout=seconds)
     await _context(context).run(op)
     return shape(op.results, single, throw)
 
@@ -66,11 +54,9 @@ async def info(names: str | Sequence[str], *, timeout: float = 1.0, throw: bool 
                context: Context | None = None, priority: int = 0) -> Any:
     """Connect PVs and say what they are (a :class:`ChannelInfo` per name): as
     :func:`catools.info`, awaited."""
-    name_list, single = check_names(names)
-    seconds = check_timeout(timeout)
-    if not name_list:
+    op, single = info_operation(names, timeout=timeout, priority=priority)
+    if op is None:
         return []
-    op = Connect(name_list, priority=priority, timeout=seconds)
     await _context(context).run(op)
     return shape(op.results, single, throw)
 

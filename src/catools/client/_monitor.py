@@ -38,41 +38,41 @@ class Subscribe(Operation):
         self.pvs: list[PV] = []
         self.subscriptions: list[Any] = []
         self._check_at: float | None = None
+        self._normal = self._no_read = -1
 
     def start(self, ctx: Any, now: float) -> None:
         self.pvs = pvs = ctx.pvs_for(self.names, self.priority)
         rule = self.data_type
         data_type = rule if callable(rule) or rule is None or isinstance(rule, str) \
             else int(rule)
+        from ..protocol import CAStatus     # (the ECA table: loaded once a monitor starts)
+        self._normal = int(CAStatus.ECA_NORMAL)
+        self._no_read = int(CAStatus.ECA_NORDACCESS)
+        callback = self._event              # (one for every PV: it finds the PV in sub)
         seen: set[int] = set()
+        subscribe = ctx.subscribe
         for pv in pvs:
             if id(pv) in seen:
                 continue
             seen.add(id(pv))
-            self.subscriptions.append(ctx.subscribe(pv, self._callback(pv), data_type,
-                                                    count=self.count, mask=self.mask))
+            self.subscriptions.append(subscribe(pv, callback, data_type, count=self.count,
+                                                mask=self.mask))
         if self.not_found_after is not None:
             self._check_at = now + self.not_found_after
 
-    def _callback(self, pv: PV) -> Callable[[Any, str, Any], None]:
-        name = pv.name
-        on_event = self.on_event
-
-        from ..protocol import CAStatus     # (the ECA table: loaded once a monitor starts)
-        normal, no_read = int(CAStatus.ECA_NORMAL), int(CAStatus.ECA_NORDACCESS)
-
-        def callback(sub: Any, event: str, reply: Any) -> None:
-            if event == "update":
-                status = reply.status
-                if status == normal:
-                    on_event(name, "update", reply, pv)
-                elif status == no_read:
-                    on_event(name, "no_read_access", reply, pv)
-                else:
-                    on_event(name, "error", reply, pv)
+    def _event(self, sub: Any, event: str, reply: Any) -> None:
+        """A subscription's event, as ``on_event(name, kind, reply, pv)``."""
+        pv = sub.pv
+        if event == "update":
+            status = reply.status
+            if status == self._normal:
+                self.on_event(pv.name, "update", reply, pv)
+            elif status == self._no_read:
+                self.on_event(pv.name, "no_read_access", reply, pv)
             else:
-                on_event(name, event, reply, pv)
-        return callback
+                self.on_event(pv.name, "error", reply, pv)
+        else:
+            self.on_event(pv.name, event, reply, pv)
 
     def step(self, ctx: Any, now: float) -> float | None:
         check_at = self._check_at

@@ -6,11 +6,9 @@ from typing import Any, Mapping, Sequence
 
 from ..errors import NotFound
 from ..results import ChannelInfo, Reading, Result
-from ._args import (READ_GRACE, check_count, check_names, check_name, check_timeout,
-                    type_rule, write_type)
-from ._args import put_converter as _converter, put_items as _put_items, shape as _shape
-from ._args import MISSING as _MISSING
-from ..arguments import FULL
+from ..arguments import (READ_GRACE, get_operation, info_operation, put_operation,
+                         shape as _shape)
+from ..arguments import MISSING as _MISSING
 from ._context import Context, default_context
 
 #: enum labels per client Context given as ``context=`` (the library's own Contexts
@@ -71,16 +69,11 @@ def get(names: str | Sequence[str], *, timeout: float = 1.0, format: str = "time
     number). With ``throw`` the first failure (in order) is raised; else each failure
     is a :class:`Result` with ``ok`` False and its ``error``.
     """
-    name_list, single = check_names(names)
-    seconds = check_timeout(timeout)
-    rule = type_rule(data_type, format)
-    n = check_count(count)
-    if not name_list:
+    op, single = get_operation(names, timeout=timeout, format=format,
+                               data_type=data_type, count=count, priority=priority,
+                               labels=lambda: _labels_of(context))
+    if op is None:
         return []
-    from ..client import GetMany
-    op = GetMany(name_list, data_type=rule, count=n, priority=priority, timeout=seconds,
-                 labels=_labels_of(context), read_grace=min(seconds, READ_GRACE),
-                 full=format == FULL)
     _perform(context, op)
     return _shape(op.results, single, throw)
 
@@ -99,17 +92,10 @@ def put(names: str | Sequence[str] | Mapping[str, Any], value: Any = _MISSING, *
     ``ok`` True; with ``throw`` a failure raises (AccessDenied, RemoteError,
     NotFound, Timeout naming the PV), else it is a Result with ``ok`` False.
     """
-    items, single = _put_items(names, value)
-    seconds = check_timeout(timeout)
-    base = write_type(data_type)
-    converters = []
-    for name, v in items:
-        check_name(name)
-        converters.append((name, _converter(v, base)))
-    if not converters:
+    op, single = put_operation(names, value, wait=wait, timeout=timeout,
+                               data_type=data_type, priority=priority)
+    if op is None:
         return []
-    from ..client import Put
-    op = Put(converters, wait=bool(wait), priority=priority, timeout=seconds)
     _perform(context, op)
     return _shape(op.results, single, throw)
 
@@ -118,12 +104,9 @@ def info(names: str | Sequence[str], *, timeout: float = 1.0, throw: bool = True
          context: Any = None, priority: int = 0) -> Any:
     """Connect PVs and say what they are: a :class:`ChannelInfo` (server, native type
     and count, access rights) per name, or a list; ``str(info)`` is cainfo's block."""
-    name_list, single = check_names(names)
-    seconds = check_timeout(timeout)
-    if not name_list:
+    op, single = info_operation(names, timeout=timeout, priority=priority)
+    if op is None:
         return []
-    from ..client import Connect
-    op = Connect(name_list, priority=priority, timeout=seconds)
     _perform(context, op)
     return _shape(op.results, single, throw)
 

@@ -16,8 +16,8 @@ from collections import deque
 from time import monotonic
 from typing import Any, Callable, Iterator
 
+from ..client import resolve_type
 from ..errors import AccessDenied, RemoteError
-from ..protocol import DBR_TYPES
 from ..results import Reading, Result
 from ._args import (check_count, check_names, check_timeout, mask_bits, needs_labels,
                     type_rule)
@@ -28,8 +28,8 @@ from ._loop import ContextClosed
 QUEUE_SIZE = 10000
 #: Seconds given to the read of an enum's labels after each connect.
 LABEL_TIMEOUT = 5.0
-#: (by name, from the protocol's table: the enum's CTRL type carries its labels)
-_DBR_CTRL_ENUM = next(row.id for row in DBR_TYPES if row.name == "CTRL_ENUM")
+#: the CTRL type of an enum (DBF_ENUM is native type 3): it carries the labels
+_DBR_CTRL_ENUM = resolve_type("control", 3)
 _CLOSED: Any = object()
 
 
