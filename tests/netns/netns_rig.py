@@ -20,7 +20,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,10 @@ BROADCAST = f"{SUBNET}.255"
 SERVER_PORT = 5064
 REPEATER_PORT = 5065
 PROBE = Path(__file__).resolve().parent / "probe.py"
+#: The ways a host can vanish without a reset (see :meth:`Rig.vanished`).
+VANISH_WAYS = ("link_down", "packet_drop")
+#: The nftables table :meth:`Rig.vanished` adds to drop a host's packets.
+DROP_TABLE = "catools_vanish"
 
 
 def our_tool(name: str) -> str:
@@ -54,6 +59,15 @@ def netns_available() -> str | None:
         return f"'ip netns' unavailable: {exc}"
     if proc.returncode != 0:
         return f"'ip netns' unavailable: {proc.stderr.decode(errors='replace').strip()}"
+    return None
+
+
+def drop_tool() -> str | None:
+    """The packet filter :meth:`Rig.vanished` uses for "packet_drop": ``nft``, else
+    ``iptables``; None if neither is installed."""
+    for tool in ("nft", "iptables"):
+        if shutil.which(tool) is not None:
+            return tool
     return None
 
 
@@ -277,6 +291,60 @@ class Rig:
                                f"{proc.stderr.decode(errors='replace')}")
         stamp, port = proc.stdout.split()
         return float(stamp), int(port)
+
+    # -- faults
+    @contextmanager
+    def vanished(self, host: Host, way: str) -> Iterator[None]:
+        """``host`` is cut off the rig without a reset while the block runs: its link goes
+        down (``way="link_down"``: ``ip link set eth0 down`` in its namespace) or every
+        packet in or out of its eth0 is dropped (``"packet_drop"``: nftables, else
+        iptables, in its namespace). Its processes keep running; on leaving the block the
+        host returns (also when the block raises)."""
+        if way == "link_down":
+            _ip("-n", host.ns, "link", "set", "eth0", "down")
+            undo = [["ip", "-n", host.ns, "link", "set", "eth0", "up"]]
+        elif way == "packet_drop":
+            undo = self._drop_packets(host)
+        else:
+            raise ValueError(way)
+        try:
+            yield
+        finally:
+            for argv in undo:
+                done = subprocess.run(argv, capture_output=True, timeout=20)
+                if done.returncode != 0:
+                    raise RuntimeError(f"{' '.join(argv)}: "
+                                       f"{done.stderr.decode(errors='replace')}")
+
+    def _drop_packets(self, host: Host) -> list[list[str]]:
+        """Drop every packet on ``host``'s eth0; the commands that undo it."""
+        tool = drop_tool()
+        inside = ["ip", "netns", "exec", host.ns]
+        if tool == "nft":
+            rules = (f"table inet {DROP_TABLE} {{\n"
+                     f"  chain in {{ type filter hook input priority -300; "
+                     f"iifname \"eth0\" drop; }}\n"
+                     f"  chain out {{ type filter hook output priority -300; "
+                     f"oifname \"eth0\" drop; }}\n}}\n")
+            done = subprocess.run([*inside, "nft", "-f", "-"], input=rules.encode(),
+                                  capture_output=True, timeout=20)
+            if done.returncode != 0:
+                raise RuntimeError(f"nft: {done.stderr.decode(errors='replace')}")
+            return [[*inside, "nft", "delete", "table", "inet", DROP_TABLE]]
+        if tool == "iptables":
+            rules = [["INPUT", "-i", "eth0", "-j", "DROP"], ["OUTPUT", "-o", "eth0", "-j", "DROP"]]
+            undo = []
+            try:
+                for rule in rules:
+                    subprocess.run([*inside, "iptables", "-w", "-I", *rule], check=True,
+                                   capture_output=True, timeout=20)
+                    undo.append([*inside, "iptables", "-w", "-D", *rule])
+            except BaseException:
+                for argv in undo:
+                    subprocess.run(argv, capture_output=True, timeout=20)
+                raise
+            return undo
+        raise RuntimeError("packet_drop needs nft or iptables")
 
     # -- teardown
     def teardown(self) -> None:
