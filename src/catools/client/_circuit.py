@@ -196,6 +196,7 @@ class Circuit:
         core = self.core
         core.recv(data)
         subs = self.subs
+        pop_op = self.ops.pop
         queue = self.callbacks.items.append
         dispatch = _DISPATCH
         stream = self.stream            # (stream.closed: self.closed without a call)
@@ -213,12 +214,20 @@ class Circuit:
             if not commands:
                 return
             for command in commands:
-                if command.__class__ is EventAddResponse:       # (the hot path)
+                cls = command.__class__
+                if cls is EventAddResponse:       # (the hot paths: updates and gets)
                     sub = subs.get(command.subscriptionid)
                     if sub is not None:
                         queue((_update, (sub, command)))
                     continue
-                handler = dispatch.get(command.__class__)
+                if cls is ReadNotifyResponse and command.status & 1:
+                    op = pop_op(command.ioid, None)     # (_on_io_reply, inline)
+                    if op is not None:
+                        op._finish(command)
+                        if stream.closed:
+                            return
+                    continue
+                handler = dispatch.get(cls)
                 if handler is not None:
                     handler(self, command)
                     if stream.closed:
@@ -282,15 +291,8 @@ class Circuit:
         pv.access_rights = 0 if channel is None else int(channel.access_rights)
         pv.state = CONNECTED
         pv.disconnected_at = None
-        call = self.callbacks.call
-        for sub in pv._subscriptions or ():
-            if type_changed:
-                sub.data_type = None
-            if not sub.cancelled:
-                self.subscribe(sub)
-                call(sub.callback, sub, "connected", None)
-        for callback in pv._connection_callbacks or ():
-            call(callback, pv, True)
+        if pv._subscriptions or pv._connection_callbacks:
+            _connected(self, pv, type_changed)
 
     def _on_access(self, command: Any) -> None:
         pv = self.pvs.get(command.cid)
@@ -380,6 +382,20 @@ class _Confirms:
             op = self.ops.pop(queue.popleft()[1], None)
             if op is not None:
                 op._finish(result=None)
+
+
+def _connected(circuit: Circuit, pv: PV, type_changed: bool) -> None:
+    """``pv``'s channel is open on ``circuit``: its monitors subscribe again (asking for
+    the new native type if it changed) and its callbacks are told."""
+    call = circuit.callbacks.call
+    for sub in pv._subscriptions or ():
+        if type_changed:
+            sub.data_type = None
+        if not sub.cancelled:
+            circuit.subscribe(sub)
+            call(sub.callback, sub, "connected", None)
+    for callback in pv._connection_callbacks or ():
+        call(callback, pv, True)
 
 
 def _update(sub: Subscription, command: Any) -> None:

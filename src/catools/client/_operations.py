@@ -16,6 +16,7 @@ long (ECA_BADCOUNT) or not allowed (ECA_NOWTACCESS), and the events of a monitor
 from __future__ import annotations
 
 import math
+from operator import itemgetter
 from typing import Any, Callable, NamedTuple, Sequence
 
 from ..errors import CAError, NotFound, RemoteError, Timeout
@@ -141,7 +142,9 @@ class _Connect:
         pending = self.pending
         n = len(pending)
         first = self.first
-        while first < n and pending[first].state == CONNECTED:
+        while True:     # (not ``while <test>``: see protocol._fastpath.take_batch)
+            if first >= n or pending[first].state != CONNECTED:
+                break
             first += 1
         self.first = first
         if first == n:
@@ -255,7 +258,9 @@ class GetMany(Operation):
             elif self.deadline is not None:
                 self.deadline = max(self.deadline, now + self.read_grace)
         pending = self._pending
-        while pending and pending[-1].done:
+        while True:     # (not ``while <test>``: see protocol._fastpath.take_batch)
+            if not pending or not pending[-1].done:
+                break
             pending.pop()
         if pending and (self.deadline is None or now < self.deadline):
             return self.deadline
@@ -314,7 +319,8 @@ class GetMany(Operation):
             self._ctrl_ops = ctx.read_many([(pv, int(promote(pv.native_type, "control")), 1)
                                             for pv, _, _ in plan])
             extra = extra + self._ctrl_ops
-        self._pending = [op for op in ops if op is not None][::-1] + extra
+        pending = ops[::-1] if not big else [op for op in ops if op is not None][::-1]
+        self._pending = pending + extra if extra else pending
 
     def _collect(self) -> None:
         labels = self.labels
@@ -333,20 +339,23 @@ class GetMany(Operation):
                 if ctrl is not None and isinstance(result, Reading) and result.error is None:
                     result = _merged(result, ctrl)
                 append(result)
-        else:       # (the common case in one pass: no object per PV but its Reading)
-            of = Reading.of
+        elif labels is None:    # (the common case in one pass: no object per PV but its
+            of = Reading.of     # Reading)
             zero_fill = self.zero_fill
             for (pv, data_type, n), op in zip(plan, self._ops):
-                if labels is None and op is not None and op.done and op.error is None:
+                if op is not None and op.done and op.error is None:
                     reply = op.result
                     reading = of(pv.name, reply, pv.native_type, pv.native_count)
                     append(reading.padded(n) if zero_fill and reply.data_count < n
                            else reading)
                 else:
                     append(self._result(pv, data_type, n, op))
+        else:
+            for (pv, data_type, n), op in zip(plan, self._ops):
+                append(self._result(pv, data_type, n, op))
         if len(plan) == len(self.pvs):          # every name connected, none twice
             self.results = found
-            self.counts = [n for _, _, n in plan]
+            self.counts = list(map(_third, plan))
             return
         by_pv = {id(pv): (result, n) for (pv, _, n), result in zip(plan, found)}
         results = self.results
@@ -389,6 +398,8 @@ class GetMany(Operation):
             reading = reading.padded(n)
         return reading
 
+
+_third = itemgetter(2)
 
 _CTRL_FIELDS = ("units", "precision", "upper_disp_limit", "lower_disp_limit",
                 "upper_alarm_limit", "upper_warning_limit", "lower_warning_limit",

@@ -144,13 +144,13 @@ class VirtualCircuit:
         one go: what ``[ClientChannel(self, n) ...]`` then ``send(*[c.create() ...])``
         give, without a command object per channel (a many-PV client opens thousands)."""
         names = list(names)
-        if not self._client_up() or any(len(name) > 16000 for name in names):
+        if not self._client_up() or max(map(len, names), default=0) > 16000:
             # (names that long need the extended header)
             channels = [ClientChannel(self, name) for name in names]
             return channels, self.send(*[channel.create() for channel in channels])
         if "\0" in "".join(names):
             raise LocalProtocolError("name contains a NUL byte")
-        channels, data = create_requests(self, names, self.protocol_version)
+        channels, data = create_requests(self, self._ids, names, self.protocol_version)
         if channels:
             self._machine.created_channel = True
         return channels, data
