@@ -31,13 +31,23 @@ WIRE = {"socket", "select", "selectors", "struct", "catools.protocol"}
 
 
 def _loaded(driver: str) -> list[str]:
-    """The catools modules loaded once ``driver``'s Context has made its client."""
+    """The catools modules loaded once ``driver``'s Context has made its client and run
+    a get, a put and a monitor (the client loads some operations on first use)."""
     make = {
         "sync": "import catools.sync as lib\nctx = lib.Context(addr_list=[], "
-                "auto_addr_list=False)\nctx.status(); ctx.io._start(); ctx.close()",
+                "auto_addr_list=False)\nctx.status(); ctx.io._start()\n"
+                "lib.get('n:a', timeout=0.01, throw=False, context=ctx)\n"
+                "lib.put('n:a', 1, timeout=0.01, throw=False, context=ctx)\n"
+                "with lib.monitor('n:a', timeout=0.01, context=ctx) as m: list(m)\n"
+                "ctx.close()",
         "aio": "import asyncio, catools.aio as lib\nasync def main():\n"
                "    async with lib.Context(addr_list=[], auto_addr_list=False) as ctx:\n"
-               "        ctx.client\nasyncio.run(main())",
+               "        ctx.client\n"
+               "        await lib.get('n:a', timeout=0.01, throw=False, context=ctx)\n"
+               "        await lib.put('n:a', 1, timeout=0.01, throw=False, context=ctx)\n"
+               "        async with lib.monitor('n:a', timeout=0.01, context=ctx) as m:\n"
+               "            [e async for e in m]\n"
+               "asyncio.run(main())",
     }[driver]
     code = f"import sys, json\n{make}\n" \
         "print(json.dumps(sorted(m for m in sys.modules if m.startswith('catools'))))"

@@ -204,7 +204,8 @@ def test_json_values():
     assert s["value"] == ["hé\\xff\"", "x"] and s["timestamp"] is None
     c = json.loads(caget_json("c", JSON_READINGS[5][1], char_as_string=True))
     assert c["value"] == "hi"
-    err = json.loads(caget_json_error("X", "not_found"))
+    err = json.loads(caget_json_error("X", "not_found", now=1.5))
+    assert err.pop("client_epoch") == 1.5            # (every record ends with it)
     assert err == {"name": "X", "ok": False, "error": "not_found", "message": "PV not found"}
     m = json.loads(camonitor_json("X", "disconnected"))
     assert m["event"] == "disconnected" and m["ok"] is False

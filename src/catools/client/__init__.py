@@ -15,10 +15,27 @@ from ._context import (CLOSED, CONNECTED, NEVER_CONNECTED, PREVIOUSLY_CONNECTED,
                        Operation, Subscription, observe)
 from ._errors import (AccessDeniedError, CaStatusError, CaTimeoutError, ChannelNotFoundError,
                       ClientError, DisconnectedError)
-from ._monitor import EventCallback, Subscribe
 from ._operations import (SMALL_COUNT, Connect, GetMany, Request, check_timeout,
                           is_too_large, request_type, resolve_type, run, too_large)
-from ._put import Put, PutResult, python_value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from ._monitor import EventCallback, Subscribe
+    from ._put import Put, PutResult, python_value
+
+#: Imported on first use (a plain caget needs neither): name -> module.
+_LAZY = {"Put": "_put", "PutResult": "_put", "python_value": "_put",
+         "Subscribe": "_monitor", "EventCallback": "_monitor"}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
 
 
 __all__ = ["Context", "observe", "PV", "Operation", "Subscription", "Reading", "Result",

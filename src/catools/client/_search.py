@@ -163,7 +163,7 @@ class SearchScheduler:
             due = [pv for pv in searching.values() if pv.next_search <= now]
             if due:
                 out = self._queue(due, now)
-            self.due_at = min((pv.next_search for pv in searching.values()),
+            self.due_at = min(map(_next_search_key, searching.values()),
                               default=now + PARKED)
         if self._backlog and now >= self._backlog_due:
             out = out + self._burst(now)

@@ -213,6 +213,9 @@ def dbf_to_dbr_ctrl(dbf: int) -> int:
 def invalid_names(names: Iterable[str]) -> list[str]:
     """The names libca refuses to create a channel for: empty, or longer than
     MAX_NAME_LENGTH bytes (a search must fit one datagram)."""
+    names = names if isinstance(names, (list, tuple)) else list(names)
+    if all(names) and max(map(len, names), default=0) <= NAME_CHARS_SAFE:
+        return []                       # (the usual case, checked in C)
     return [name for name in names
             if not name or (len(name) > NAME_CHARS_SAFE and name_too_long(name))]
 
