@@ -41,6 +41,9 @@ __all__ = [
 SCHEMA_VERSION = 2
 
 
+_time = time.time
+
+
 def client_stamp(now: float | None = None) -> str:
     """``,"client_epoch":<Unix seconds>`` (now, or ``now``), the member that ends the
     records of every tool."""
@@ -281,10 +284,11 @@ def json_record(name: str, reading: Any, *, char_as_string: bool = False,
     """One strict JSON object (no newline) for a successful reading (``which``: caput's
     ``old`` or ``new``, then its ``client_epoch``; ``stamp``: end with
     ``client_epoch``, ``now`` or the time of the call)."""
-    if which is not None or stamp:
-        text = json_record(name, reading, char_as_string=char_as_string, event=event)[:-1]
-        return text + ("" if which is None else ',"which":%s' % _quote(which)) + \
-            client_stamp(now) + "}"
+    if which is not None or stamp:        # (how the record ends: one format, no copy)
+        tail = ("" if which is None else ',"which":%s' % _quote(which)) + \
+            ',"client_epoch":%.6f}' % (_time() if now is None else now)
+    else:
+        tail = "}"
     t = reading.data_type
     md = reading.metadata
     if t in TIME_TYPES and md is not None and not _is_full(md):
@@ -301,16 +305,16 @@ def json_record(name: str, reading: Any, *, char_as_string: bool = False,
             _value_json(t, reading.data, count, char_as_string)
             + (_value_extra(t, reading.data, count, char_as_string) if t in _TEXTUAL
                else ""), stamp, sec, nsec,
-            _ALARM[md.status, md.severity or 0])
+            _ALARM[md.status, md.severity or 0], tail)
     return _head(name, event) + "," + ",".join(
-        _record_fields(reading, char_as_string=char_as_string)) + "}"
+        _record_fields(reading, char_as_string=char_as_string)) + tail
 
 
 #: Types whose value may be text (strings; chars with -S): the ones with ``value_base64``.
 _TEXTUAL = frozenset(t for t in range(LAST_BUFFER_TYPE + 1)
                      if dbr_base_type(t) in (DBR_STRING, DBR_CHAR))
 _TIME_RECORD = ('%s,"ok":true,%s,"count":%d,"value":%s,%s,'
-                '"epics_seconds":%d,"nanoseconds":%d,%s}')
+                '"epics_seconds":%d,"nanoseconds":%d,%s%s')
 
 
 def json_error_record(name: str, kind: str, message: str | None = None, *,
