@@ -8,7 +8,7 @@ record on first use).
 from __future__ import annotations
 
 from array import array
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Sequence
 
 from .errors import CAError
 from .protocol import DBR_TYPES, EPICS2UNIX_EPOCH, FIRST_VALUE, DBRMetadata, data_size, decode_dbr
@@ -24,17 +24,28 @@ _ERRORS = "surrogateescape"
 _new = object.__new__
 
 
-class Limits(NamedTuple):
-    """Display, alarm, warning and control limits of a GR/CTRL reading (None: absent)."""
+_LIMIT_NAMES = ("lower_disp", "upper_disp", "lower_alarm", "lower_warning", "upper_warning",
+                "upper_alarm", "lower_ctrl", "upper_ctrl")
 
-    lower_disp: Any = None
-    upper_disp: Any = None
-    lower_alarm: Any = None
-    lower_warning: Any = None
-    upper_warning: Any = None
-    upper_alarm: Any = None
-    lower_ctrl: Any = None
-    upper_ctrl: Any = None
+
+def _limits_class() -> Any:
+    """``Limits``, made on first use (a named tuple costs ~0.1 ms of every tool's
+    start-up, and only readings of GR/CTRL types need it)."""
+    cls = globals().get("_Limits")
+    if cls is None:
+        from collections import namedtuple
+        cls = namedtuple("Limits", _LIMIT_NAMES, defaults=(None,) * len(_LIMIT_NAMES))
+        cls.__module__ = __name__
+        cls.__doc__ = ("Display, alarm, warning and control limits of a GR/CTRL reading "
+                       "(None: absent).")
+        globals()["_Limits"] = cls
+    return cls
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Limits":
+        return _limits_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Result:
@@ -262,12 +273,12 @@ class Reading(Result):
         return self.metadata.precision
 
     @property
-    def limits(self) -> Limits | None:
+    def limits(self) -> Any:
         """The limits of a numeric GR/CTRL reading (None for other types)."""
         md = self.metadata
         if md.upper_disp_limit is None and md.upper_ctrl_limit is None:
             return None
-        return Limits(md.lower_disp_limit, md.upper_disp_limit, md.lower_alarm_limit,
+        return _limits_class()(md.lower_disp_limit, md.upper_disp_limit, md.lower_alarm_limit,
                       md.lower_warning_limit, md.upper_warning_limit,
                       md.upper_alarm_limit, md.lower_ctrl_limit, md.upper_ctrl_limit)
 
@@ -385,4 +396,4 @@ def _text(raw: Any) -> str:
     return (raw if nul < 0 else raw[:nul]).decode(_ENCODING, _ERRORS)
 
 
-__all__ = ["Result", "Reading", "ChannelInfo", "Limits", "first_value", "failure"]
+__all__ = ["Result", "Reading", "ChannelInfo", "first_value", "failure"]  # (and Limits)

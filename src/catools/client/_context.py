@@ -25,7 +25,6 @@ from ._pool import CircuitPool
 from ._pv import (CLOSED, CONNECTED, NEVER_CONNECTED, PREVIOUSLY_CONNECTED, PV, Operation,
                   Subscription)
 from ._search import SearchScheduler
-from ._log import log_line, log_warning
 from ._udp import UdpPort
 
 if TYPE_CHECKING:
@@ -351,6 +350,18 @@ def observe(ctx: Context, *,
     if on_circuit is not None:
         ctx.pool.on_circuit = lambda address, event, detail: call(
             on_circuit, address, event, detail)
+
+
+def log_warning(message: str, context: str) -> None:
+    """The default ``on_warning``: the ``catools.client`` logger (loaded when used)."""
+    from ._log import log_warning as log
+    log(message, context)
+
+
+def log_line(line: str) -> None:
+    """The default ``on_log``: the ``catools.client`` logger (loaded when used)."""
+    from ._log import log_line as log
+    log(line)
 
 
 def _deadline(timeout: float | None) -> float | None:

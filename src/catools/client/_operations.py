@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from operator import itemgetter
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, Callable, Sequence
 
 from ..errors import CAError, NotFound, RemoteError, Timeout
 from ..protocol import DBR_TYPES, data_size, promote
@@ -179,14 +179,27 @@ def not_found(name: str) -> NotFound:
     return NotFound(name, f"Channel connect timed out: '{name}' not found.")
 
 
-class Request(NamedTuple):
+class Request:
     """What a read asked for: DBR type and count, and the channel's native type and
     count at the time."""
 
-    data_type: int
-    count: int
-    native_type: int
-    native_count: int
+    __slots__ = ("data_type", "count", "native_type", "native_count")
+
+    def __init__(self, data_type: int, count: int, native_type: int,
+                 native_count: int) -> None:
+        self.data_type = data_type
+        self.count = count
+        self.native_type = native_type
+        self.native_count = native_count
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Request) and \
+            (self.data_type, self.count, self.native_type, self.native_count) == \
+            (other.data_type, other.count, other.native_type, other.native_count)
+
+    def __repr__(self) -> str:
+        return (f"Request(data_type={self.data_type}, count={self.count}, "
+                f"native_type={self.native_type}, native_count={self.native_count})")
 
 
 class GetMany(Operation):
