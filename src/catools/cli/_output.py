@@ -106,6 +106,18 @@ class EpicsText:
 
     # -- caget ---------------------------------------------------------------
 
+    def caget_replies(self, pairs: Sequence[tuple[str, Any]], opts: Any) -> bool:
+        """caget's lines straight from ``(name, reply)`` pairs when every one is a
+        numeric scalar (C's text only); False (nothing written) otherwise."""
+        if type(self) is not EpicsText:
+            return False
+        from ..format import caget_reply_lines
+        text = caget_reply_lines(pairs, opts)
+        if text is None:
+            return False
+        self.stream.write(text.encode(ENCODING, ERRORS))  # type: ignore[arg-type]
+        return True
+
     def caget(self, results: Sequence[Result], opts: Any, counts: Sequence[int]) -> None:
         """caget's output of ``results``; ``counts``: the element count asked for each
         (the name padding of an error line)."""

@@ -16,7 +16,7 @@ long (ECA_BADCOUNT) or not allowed (ECA_NOWTACCESS), and the events of a monitor
 from __future__ import annotations
 
 import math
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any, Callable, Sequence
 
 from ..errors import CAError, NotFound, RemoteError, Timeout
@@ -249,7 +249,7 @@ class GetMany(Operation):
         self.priority = priority
         self.labels = labels
         self.pvs: list[PV] = []
-        self.results: list[Result] = []
+        self._results: list[Result] | None = []
         self._connect: _Connect | None = None
         self._plan: list[tuple[PV, int, int]] = []
         self._ops: list[Any] = []
@@ -356,8 +356,15 @@ class GetMany(Operation):
                 if ctrl is not None and isinstance(result, Reading) and result.error is None:
                     result = _merged(result, ctrl)
                 append(result)
-        elif labels is None:    # (the common case in one pass: no object per PV but its
-            of = Reading.of     # Reading)
+        elif labels is None and len(plan) == len(self.pvs) and not self._pending and \
+                None not in self._ops and not any(map(_error_of, self._ops)):
+            # (the common case: every name read once; the Readings are made when first
+            # asked for, so that caget's lines can be written from the replies alone)
+            self._results = None
+            self.counts = list(map(_third, plan))
+            return
+        elif labels is None:    # (in one pass: no object per PV but its Reading)
+            of = Reading.of
             zero_fill = self.zero_fill
             for (pv, data_type, n), op in zip(plan, self._ops):
                 if op is not None and op.done and op.error is None:
@@ -371,11 +378,11 @@ class GetMany(Operation):
             for (pv, data_type, n), op in zip(plan, self._ops):
                 append(self._result(pv, data_type, n, op))
         if len(plan) == len(self.pvs):          # every name connected, none twice
-            self.results = found
+            self._results = found
             self.counts = list(map(_third, plan))
             return
         by_pv = {id(pv): (result, n) for (pv, _, n), result in zip(plan, found)}
-        results = self.results
+        results = self._results = []
         counts = self.counts
         for pv in self.pvs:
             entry = by_pv.get(id(pv))
@@ -385,6 +392,36 @@ class GetMany(Operation):
             else:
                 results.append(entry[0])
                 counts.append(entry[1])
+
+    @property
+    def results(self) -> list[Result]:
+        """One Result per name, in order (see the class)."""
+        results = self._results
+        if results is None:     # every read answered: their Readings, made now
+            of = Reading.of
+            zero_fill = self.zero_fill
+            results = []
+            append = results.append
+            for (pv, _, n), op in zip(self._plan, self._ops):
+                reply = op.result
+                reading = of(pv.name, reply, pv.native_type, pv.native_count)
+                append(reading.padded(n) if zero_fill and reply.data_count < n
+                       else reading)
+            self._results = results
+        return results
+
+    def scalar_replies(self) -> list[tuple[str, Any]] | None:
+        """``(name, reply)`` of every name, in order, when every name was read once and
+        answered with one element (caget's lines are then written from the replies,
+        without a Reading per PV); None otherwise."""
+        if self._results is not None or not self.done:
+            return None
+        if self.zero_fill and any(n != 1 for _, _, n in self._plan):
+            return None         # (zero-filled to more than one element: not a scalar)
+        pairs = [(pv.name, op.result) for (pv, _, _), op in zip(self._plan, self._ops)]
+        if any(reply.data_count != 1 for _, reply in pairs):
+            return None
+        return pairs
 
     @property
     def requests(self) -> list[Request | None]:
@@ -416,6 +453,7 @@ class GetMany(Operation):
         return reading
 
 
+_error_of = attrgetter("error")
 _third = itemgetter(2)
 
 _CTRL_FIELDS = ("units", "precision", "upper_disp_limit", "lower_disp_limit",

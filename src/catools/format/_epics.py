@@ -193,6 +193,26 @@ def caget_lines(results: Sequence[Result], opts: FormatOptions) -> list[str | No
     return lines
 
 
+def caget_reply_lines(pairs: Sequence[tuple[str, Any]], opts: FormatOptions) -> str | None:
+    """caget's output of ``(name, reply)`` pairs that each hold one numeric value, in
+    one pass from the replies' payloads (no Reading made); None as soon as one needs
+    more (a string, an enum's label, a NaN): the caller then renders Results."""
+    forms = scalar_formats(opts)
+    lines: list[str] = []
+    append = lines.append
+    for name, reply in pairs:
+        data_type = reply.data_type
+        form = forms[data_type]
+        if form is None:
+            return None
+        unpack_from, offset = FIRST_VALUE[data_type]
+        value = unpack_from(reply[-1], offset)[0]
+        if value != value:
+            return None
+        append(form % (name, value))
+    return "".join(lines)
+
+
 def error_of(result: Result) -> tuple[str, str]:
     """``(kind, message)`` of a failed Result as the error lines print it: a kind of
     :data:`ERROR_KINDS` (or ``not_found``) and, for a failing ECA status, its message."""
