@@ -15,7 +15,7 @@ import weakref
 from time import monotonic
 from typing import Any, Callable
 
-from ..client import Context as ClientContext
+from ..client import Context as ClientContext, step_all
 
 
 class Driver:
@@ -115,25 +115,7 @@ class Driver:
         self.turn()
 
     def _step(self, now: float) -> float | None:
-        due: float | None = None
-        active = self._active
-        for op in list(active) if active else ():
-            if not op.done:
-                try:
-                    t = op.step(self.client, now)
-                except Exception as exc:        # (a bug: fail that call alone)
-                    self.stop(op)
-                    fail = self._fails.pop(id(op), None)
-                    if fail is None:
-                        raise
-                    fail(exc)
-                    continue
-                if not op.done:
-                    if t is not None and (due is None or t < due):
-                        due = t
-                    continue
-            self.stop(op)
-        return due
+        return step_all(self._active, self.client, now, self._fails)
 
     def close(self, error: BaseException | None = None) -> None:
         """Stop watching, close the client's sockets (channels cleared); the calls

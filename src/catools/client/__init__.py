@@ -16,7 +16,8 @@ from ._context import (CLOSED, CONNECTED, NEVER_CONNECTED, PREVIOUSLY_CONNECTED,
 from ._errors import (AccessDeniedError, CaStatusError, CaTimeoutError, ChannelNotFoundError,
                       ClientError, DisconnectedError)
 from ._operations import (SMALL_COUNT, Connect, GetMany, Request, check_timeout,
-                          is_too_large, request_type, resolve_type, run, too_large)
+                          is_too_large, request_type, resolve_type, run, step_all,
+                          too_large)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -44,7 +45,7 @@ __all__ = ["Context", "observe", "PV", "Operation", "Subscription", "Reading", "
            "ClientError", "ChannelNotFoundError", "CaTimeoutError", "CaStatusError",
            "DisconnectedError", "AccessDeniedError", "NEVER_CONNECTED",
            "PREVIOUSLY_CONNECTED", "CONNECTED", "CLOSED", "EPICS2UNIX_EPOCH", "dbr_type",
-           "GetMany", "Put", "PutResult", "Subscribe", "Connect", "run", "request_type",
+           "GetMany", "Put", "PutResult", "Subscribe", "Connect", "run", "step_all", "request_type",
            "resolve_type", "check_timeout", "python_value", "SMALL_COUNT", "EventCallback",
            "Request", "too_large", "is_too_large", "DBE_VALUE", "DBE_LOG", "DBE_ALARM",
            "DBE_PROPERTY"]

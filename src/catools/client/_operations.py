@@ -134,6 +134,33 @@ def run(ctx: Any, op: Operation, *, until: float | None = None,
         now = monotonic()
 
 
+def step_all(active: list[Any], ctx: Any, now: float,
+             fails: dict[int, Callable[[BaseException], None]]) -> float | None:
+    """Step each operation of ``active`` on ``ctx`` (for a driver that runs many: the
+    library's I/O thread, the asyncio driver). One that is done leaves ``active``; one
+    whose step raises leaves it too, and its caller fails through ``fails[id(op)]`` (the
+    error is raised again when it has none). Return when one is due again."""
+    due: float | None = None
+    for op in list(active) if active else ():
+        if not op.done:
+            try:
+                t = op.step(ctx, now)
+            except Exception as exc:        # (a bug: fail that call alone)
+                active.remove(op)
+                fail = fails.pop(id(op), None)
+                if fail is None:
+                    raise
+                fail(exc)
+                continue
+            if not op.done:
+                if t is not None and (due is None or t < due):
+                    due = t
+                continue
+        active.remove(op)
+        fails.pop(id(op), None)
+    return due
+
+
 class _Connect:
     """Waits, within a deadline, until every PV is connected (most connect in order:
     ``pending[:first]`` are connected)."""
@@ -512,6 +539,7 @@ class Connect(Operation):
         return None
 
 
-__all__ = ["request_type", "resolve_type", "check_timeout", "Operation", "run", "GetMany",
+__all__ = ["request_type", "resolve_type", "check_timeout", "Operation", "run", "step_all",
+           "GetMany",
            "Request", "too_large", "is_too_large",
            "Connect", "not_found", "SMALL_COUNT", "NEVER_CONNECTED"]

@@ -8,6 +8,7 @@ from collections import deque
 from time import monotonic
 from typing import Any, Callable
 
+from ..client import step_all
 from ..errors import CAError
 
 #: ``fail(error)``: how a caller's waiter learns that its work will not run (or failed).
@@ -134,25 +135,7 @@ class IOThread:
 
     def _step(self, now: float) -> float | None:
         """Step every operation in progress; the earliest time one is due again."""
-        active = self._active
-        due: float | None = None
-        for op in list(active):
-            if not op.done:
-                try:
-                    t = op.step(self.client, now)
-                except Exception as exc:        # (a bug: fail that call alone)
-                    active.remove(op)
-                    fail = self._waiters.pop(id(op), None)
-                    if fail is None:
-                        raise
-                    fail(exc)
-                    continue
-                if not op.done:
-                    if t is not None and (due is None or t < due):
-                        due = t
-                    continue
-            active.remove(op)
-        return due
+        return step_all(self._active, self.client, now, self._waiters)
 
     def _shut(self) -> None:
         with self.lock:
