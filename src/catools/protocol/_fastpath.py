@@ -129,7 +129,9 @@ def create_requests(circuit: Any, ids: IdTables, names: list[str], version: int
         for name in names:
             raw = name.encode("utf-8", "surrogateescape")
             payload = raw + NUL_PADS[len(raw) & 7]
-            cid = next_free_id(cid, in_use)     # (IdTables.new_cid, one call less)
+            cid = (cid + 1) & 0xFFFFFFFF        # (IdTables.new_cid, inline)
+            if cid in in_use:
+                cid = next_free_id(cid, in_use)
             channel = ClientChannel(circuit, name, cid)
             channel.state = _CREATING
             append(channel)
@@ -159,7 +161,9 @@ def read_requests(circuit: Any, ids: IdTables,
             data_type = channel._native_data_type
         if count is None:
             count = channel.native_data_count
-        ioid = next_free_id(ioid, ioids)
+        ioid = (ioid + 1) & 0xFFFFFFFF
+        if ioid in ioids:
+            ioid = next_free_id(ioid, ioids)
         if count < 0xFFFF:
             out.append(_pack_header(_READ_NOTIFY, 0, data_type, count, channel.sid, ioid))
             ioids[ioid] = (channel, ReadNotifyRequest)
