@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 from ..config import ClientConfig
 from ..protocol import WriteRequest
 from ..protocol import MAX_NAME_LENGTH, NAME_CHARS_SAFE, name_too_long
-from . import _net
+from .. import netinfo as _net
 from ._callbacks import CallbackQueue
 from ._circuit import Circuit
 from ._errors import AccessDeniedError, CaStatusError, CaTimeoutError, DisconnectedError
