@@ -31,6 +31,9 @@ VALUE_OFFSETS = tuple(offset for offset, _ in _DBR_SIZES)
 ELEMENT_SIZES = tuple(size for _, size in _DBR_SIZES)
 DBR_TYPE_COUNT = len(_DBR_SIZES)
 _RIGHTS = tuple(AccessRights(bits) for bits in range(4))
+_NO_ACCESS = _RIGHTS[0]
+_ClientChannel = ClientChannel
+_new_channel = object.__new__
 #: Command codes taken here (from the command table).
 _EVENT_ADD, _READ_NOTIFY = EventAddResponse.ID, ReadNotifyResponse.ID
 _ACCESS_RIGHTS, _CREATE_CHAN = AccessRightsResponse.ID, CreateChanResponse.ID
@@ -132,8 +135,14 @@ def create_requests(circuit: Any, ids: IdTables, names: list[str], version: int
             cid = (cid + 1) & 0xFFFFFFFF        # (IdTables.new_cid, inline)
             if cid in in_use:
                 cid = next_free_id(cid, in_use)
-            channel = ClientChannel(circuit, name, cid)
+            channel = _new_channel(_ClientChannel)   # (what ClientChannel(circuit,
+            channel.circuit = circuit                # name, cid) sets, without its
+            channel.name = name                      # argument checks: done above)
+            channel.cid = cid
+            channel.sid = channel._native_data_type = channel.native_data_count = None
+            channel.access_rights = _NO_ACCESS
             channel.state = _CREATING
+            in_use[cid] = channel
             append(channel)
             add(_pack_header(_CREATE_CHAN, len(payload), 0, 0, cid, version))
             add(payload)
