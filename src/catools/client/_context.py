@@ -92,20 +92,23 @@ class Context:
 
     def pvs_for(self, names: Iterable[str], priority: int = 0) -> list[PV]:
         """PV objects for many names; all are searched in the first batch."""
+        get = self.pvs.get
         pvs = self.pvs
         out: list[PV] = []
         new: list[PV] = []
+        add = out.append
         try:
             for name in names:
-                pv = pvs.get((name, priority))
+                key = (name, priority)
+                pv = get(key)
                 if pv is None:
                     if not name or "\0" in name or (len(name) > NAME_CHARS_SAFE
                                                       and name_too_long(name)):
                         raise ValueError(f"invalid PV name {name[:60]!r}: empty, over "
                                          f"{MAX_NAME_LENGTH} bytes or holding a NUL")
-                    pv = pvs[(name, priority)] = PV(self, name, priority)
+                    pv = pvs[key] = PV(self, name, priority)
                     new.append(pv)
-                out.append(pv)
+                add(pv)
         finally:
             if new:
                 self.search.add(new, time.monotonic())

@@ -445,10 +445,10 @@ class GetMany(Operation):
             return None
         if self.zero_fill and any(n != 1 for _, _, n in self._plan):
             return None         # (zero-filled to more than one element: not a scalar)
-        pairs = [(pv.name, op.result) for (pv, _, _), op in zip(self._plan, self._ops)]
-        if any(reply.data_count != 1 for _, reply in pairs):
+        replies = list(map(_result_of, self._ops))      # (C loops: no bytecode per PV)
+        if any(map((1).__ne__, map(_data_count_of, replies))):
             return None
-        return pairs
+        return list(zip(map(_name_of, map(_first, self._plan)), replies))
 
     @property
     def requests(self) -> list[Request | None]:
@@ -481,6 +481,10 @@ class GetMany(Operation):
 
 
 _error_of = attrgetter("error")
+_result_of = attrgetter("result")
+_data_count_of = attrgetter("data_count")
+_name_of = attrgetter("name")
+_first = itemgetter(0)
 _third = itemgetter(2)
 
 _CTRL_FIELDS = ("units", "precision", "upper_disp_limit", "lower_disp_limit",

@@ -126,23 +126,29 @@ class CircuitPool:
                   callback: Callable[[Operation], None] | None) -> list[Operation]:
         """READ_NOTIFYs for ``(pv, data_type, count)``, one write per circuit (a PV
         not connected or not readable fails at once)."""
-        ops = []
+        ops: list[Operation] = []
+        add = ops.append
         batches: dict[Circuit, tuple[list[Operation], list[Any]]] = {}
+        last: Any = None            # (most PVs come in runs on one circuit)
+        add_op = add_read = add
         for pv, data_type, count in requests:
             op = Operation(pv, "read", callback)
-            ops.append(op)
+            add(op)
             if pv.state != CONNECTED:
                 op._finish(error=DisconnectedError(pv.name, "not connected"))
                 continue
             if not pv.access_rights & 1:
                 op._finish(error=AccessDeniedError(pv.name, "no read access"))
                 continue
-            circuit: Circuit = pv.circuit  # type: ignore[assignment]  # (connected: set)
-            batch = batches.get(circuit)
-            if batch is None:
-                batch = batches[circuit] = ([], [])
-            batch[0].append(op)
-            batch[1].append((pv.channel, data_type, count))
+            circuit = pv.circuit
+            if circuit is not last:
+                batch = batches.get(circuit)       # type: ignore[arg-type]  # (set)
+                if batch is None:
+                    batch = batches[circuit] = ([], [])  # type: ignore[index]
+                add_op, add_read = batch[0].append, batch[1].append
+                last = circuit
+            add_op(op)
+            add_read((pv.channel, data_type, count))
         for circuit, (circuit_ops, reads) in batches.items():
             circuit.read_many(circuit_ops, reads)
         return ops

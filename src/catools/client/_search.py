@@ -211,13 +211,16 @@ class SearchScheduler:
             backlog.clear()
             self._backlog_start = 0
         earliest = self.due_at
+        get = searching.get
         for _, ids in datagrams:
             for search_id in ids:           # the back-off counts from the sending
-                pv = searching.get(search_id)
+                pv = get(search_id)
                 if pv is not None:
                     period = pv.period
                     pv.next_search = t = now + period
-                    pv.period = next_period(period, pv.search_ceiling)
+                    doubled = period * 2.0  # (next_period, inline)
+                    ceiling = pv.search_ceiling
+                    pv.period = doubled if doubled < ceiling else ceiling
                     if t < earliest:
                         earliest = t
         self._backlog_due = now + BURST_GAP
