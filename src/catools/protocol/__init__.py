@@ -7,7 +7,8 @@ from typing import Any
 
 from ._broadcaster import Broadcaster, search_datagrams, search_replies
 from ._channel import ClientChannel, ServerChannel
-from ._circuit import DEFAULT_MAX_PAYLOAD, VirtualCircuit
+from ._circuit import DEFAULT_MAX_PAYLOAD, VirtualCircuit, request_error_hint
+from ._framing import ReceiveBuffer
 from ._commands import (ALL_COMMANDS, COMMAND_TABLE, REGISTRY, AccessRightsResponse, Beacon,
                         ClearChannelRequest, ClearChannelResponse, ClientNameRequest, Command,
                         CreateChanRequest, CreateChanResponse, CreateChFailResponse,
@@ -85,7 +86,7 @@ __all__ = [
     "CLIENT", "DISCONNECTED", "NEED_DATA", "SERVER", "ChannelState", "CircuitState", "Role",
     "ECA_CODES", "AlarmSeverity", "AlarmStatus", "CAStatus", "CAStatusCode",
     "alarm_severity_name", "alarm_status_name", "ca_message", "eca_lookup", "eca_success",
-    "DEFAULT_MAX_PAYLOAD",
+    "DEFAULT_MAX_PAYLOAD", "ReceiveBuffer", "request_error_hint",
     "FAMILIES", "MAX_DBR_TYPE", "NATIVE_TYPES", "SEVERITY_NAMES", "STATUS_NAMES",
     "MAX_NAME_LENGTH", "NAME_CHARS_SAFE", "name_too_long",
 ]

@@ -11,11 +11,13 @@ from operator import attrgetter
 from typing import Any, Iterable
 
 from ._channel import ClientChannel, ServerChannel
-from ._commands import (REGISTRY, Command, EventAddResponse, EventCancelResponse,
-                        check_dbr_size)
+from ._commands import (REGISTRY, ClientNameRequest, Command, EventAddRequest,
+                        EventAddResponse, EventCancelRequest, EventCancelResponse,
+                        HostNameRequest, VersionRequest, check_dbr_size)
 from ._constants import (DEFAULT_PROTOCOL_VERSION, LARGE_HEADER_VERSION, PRIORITY_MAX,
                          PRIORITY_MIN)
-from ._errors import LocalProtocolError, ProtocolError, RemoteProtocolError, as_remote
+from ._errors import (LocalProtocolError, ProtocolError, RemoteProtocolError, as_remote,
+                      eca_code)
 from ._fastpath import (DBR_TYPE_COUNT, ELEMENT_SIZES, VALUE_OFFSETS, create_requests,
                         read_requests, take_batch)
 from ._framing import DEFAULT_MAX_PAYLOAD, ReceiveBuffer, short_frame_limit
@@ -52,12 +54,14 @@ class VirtualCircuit:
     ``NEED_DATA`` or ``DISCONNECTED`` and updates the state. Breaking a rule raises
     ``LocalProtocolError`` (ours) or ``RemoteProtocolError`` (theirs; the circuit then
     refuses to parse further, unless the error says it is ``recoverable``).
+    ``drain_oversize``: a message above ``max_payload_size`` is skipped and answered
+    (a server's circuit, see ``ReceiveBuffer``) instead of ending the circuit.
     """
 
     def __init__(self, our_role: Role, address: tuple[str, int] | None = None,
                  priority: int = 0, *, max_payload_size: int = DEFAULT_MAX_PAYLOAD,
                  protocol_version: int = DEFAULT_PROTOCOL_VERSION,
-                 ignore_unknown_ids: bool = False) -> None:
+                 ignore_unknown_ids: bool = False, drain_oversize: bool = False) -> None:
         if not PRIORITY_MIN <= priority <= PRIORITY_MAX:
             raise LocalProtocolError(f"priority {priority} outside 0..99")
         self.our_role = our_role
@@ -69,8 +73,10 @@ class VirtualCircuit:
         self._machine = StateMachine(our_role, priority, protocol_version, self._ids,
                                      ignore_unknown_ids=ignore_unknown_ids,
                                      new_channel=self._server_channel)
-        self._rx = ReceiveBuffer()
+        self._rx = ReceiveBuffer(drain_oversize)
         self._deferred: ProtocolError | None = None     # raised by the next next_commands
+        #: a client's next_commands gives runs of same-shape updates as EventAddRuns
+        self.event_runs = False
         self._their_registry = REGISTRY[self.their_role]
 
     # -- the parts' state, under the circuit's names ---------------------------
@@ -173,6 +179,12 @@ class VirtualCircuit:
         self._rx.feed(data)
 
     @property
+    def receive_buffer(self) -> ReceiveBuffer:
+        """What arrived and is not parsed yet (a server peeks at the next request's
+        header, or takes a large write's payload past the framing)."""
+        return self._rx
+
+    @property
     def buffered(self) -> int:
         """Bytes received but not yet parsed."""
         return len(self._rx)
@@ -186,8 +198,9 @@ class VirtualCircuit:
         rx = self._rx
         try:
             frame = rx.frame(self.max_payload_size)
-        except RemoteProtocolError:          # (too large: nothing is framed)
-            states[their_role] = _ERROR
+        except RemoteProtocolError as exc:    # (too large: nothing framed, or drained)
+            if not exc.recoverable:
+                states[their_role] = _ERROR
             raise
         if frame is None:
             return self._need_data()
@@ -226,11 +239,15 @@ class VirtualCircuit:
                 self._machine.process(command, their_role)
         except LocalProtocolError as exc:
             remote = as_remote(exc, Header(cmd, psize, dtype, count, p1, p2))
+            if their_role is CLIENT:
+                request_error_hint(remote, payload, self._machine.their_version is None)
             if not remote.recoverable:
                 states[their_role] = _ERROR
             raise remote from None
         except RemoteProtocolError as exc:
             exc.header = Header(cmd, psize, dtype, count, p1, p2)
+            if their_role is CLIENT:
+                request_error_hint(exc, payload, self._machine.their_version is None)
             if not exc.recoverable:
                 states[their_role] = _ERROR
             raise
@@ -256,7 +273,7 @@ class VirtualCircuit:
         limit = min(short_frame_limit(self.max_payload_size), _VIEW_THRESHOLD - 1)
         while True:
             if client and server_state[SERVER] is _CIRCUIT_UP:
-                take_batch(self._rx, self._ids, limit, out)
+                take_batch(self._rx, self._ids, limit, out, self.event_runs)
             try:
                 command = self.next_command()
             except ProtocolError as exc:
@@ -284,4 +301,41 @@ class VirtualCircuit:
                 f"{states[SERVER].name}>")
 
 
-__all__ = ["VirtualCircuit", "ClientChannel", "ServerChannel"]
+_EVENT_ADD, _EVENT_CANCEL = EventAddRequest.ID, EventCancelRequest.ID
+_VERSION, _NAMES = VersionRequest.ID, (HostNameRequest.ID, ClientNameRequest.ID)
+#: RSRV answers a bad HOST_NAME / CLIENT_NAME up to this payload size and goes on.
+_NAME_ANSWERED = 512
+
+
+def request_error_hint(exc: RemoteProtocolError, payload: bytes | memoryview,
+                       before_version: bool) -> None:
+    """Fill in what a server answers a request it refused (``exc.header``'s), as RSRV
+    does: ``exc.status`` is the ECA code of the ERROR to send (None: close without
+    one), and ``exc.recoverable`` whether the circuit goes on.
+
+    A bad VERSION closes the circuit silently; any other request before the client's
+    VERSION is answered ECA_DEFUNCT ("client version too old") and the circuit goes on,
+    as after a late or bad HOST_NAME / CLIENT_NAME (ECA_INTERNAL); otherwise ECA_BADMONID
+    for EVENT_CANCEL, ECA_ALLOCMEM for an EVENT_ADD whose mask is outside 1..255, and
+    ECA_INTERNAL, and the circuit ends after the answer.
+    """
+    header = exc.header
+    cmd = header.command if header is not None else -1
+    if cmd == _VERSION:
+        exc.status = None
+        return
+    if before_version:
+        exc.status, exc.recoverable = eca_code("ECA_DEFUNCT"), True
+        return
+    if cmd in _NAMES and len(payload) <= _NAME_ANSWERED:
+        exc.status, exc.recoverable = eca_code("ECA_INTERNAL"), True
+        return
+    exc.status, exc.recoverable = eca_code("ECA_INTERNAL"), False
+    if cmd == _EVENT_CANCEL:
+        exc.status = eca_code("ECA_BADMONID")
+    elif cmd == _EVENT_ADD and len(payload) >= 16 and \
+            not 0 < int.from_bytes(payload[12:14], "big") <= 0xFF:
+        exc.status = eca_code("ECA_ALLOCMEM")
+
+
+__all__ = ["VirtualCircuit", "ClientChannel", "ServerChannel", "request_error_hint"]

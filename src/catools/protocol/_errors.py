@@ -48,7 +48,29 @@ class LocalProtocolError(ProtocolError):
 
 
 class RemoteProtocolError(ProtocolError):
-    """The peer did something the protocol forbids, or sent malformed bytes."""
+    """The peer did something the protocol forbids, or sent malformed bytes.
+
+    .. attribute:: status
+
+       What a server answers the offending request: the ECA code of its ERROR, or None
+       to close the circuit without one (a circuit in the server role fills it in, with
+       ``recoverable``, as RSRV answers; see ``request_error_hint``).
+    """
+
+    status: int | None = None
+
+    def __init__(self, *args: object, header: Header | None = None,
+                 recoverable: bool = False, ignorable: bool = False,
+                 status: int | None = None) -> None:
+        super().__init__(*args, header=header, recoverable=recoverable,
+                         ignorable=ignorable)
+        self.status = status
+
+
+def eca_code(name: str) -> int:
+    """The code of the ECA status called ``name`` (for the ``status`` of an error)."""
+    from ._status import ECA_CODES    # (on first use: the table costs start-up time)
+    return next(row.code for row in ECA_CODES if row.name == name)
 
 
 def as_remote(exc: LocalProtocolError, header: Header | None = None) -> RemoteProtocolError:

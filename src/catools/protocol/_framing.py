@@ -4,11 +4,14 @@ A message is a 16-byte header (24 bytes when its 16-bit payload size is 0xFFFF: 
 extended form, whose two extra words are the payload size and the element count) and
 its payload. Bytes are consumed only when a whole message is there, and the payload
 size is checked against the limit before anything waits for, or joins, its bytes.
+A server's buffer drains a message that is too large (``drain_oversize``): its header is
+consumed, its payload skipped as it arrives, and the error says to answer ECA_TOLARGE
+and go on, as RSRV does.
 """
 from __future__ import annotations
 
-from ._errors import RemoteProtocolError
-from ._headers import EXTENDED_MARKER, HEADER
+from ._errors import RemoteProtocolError, eca_code
+from ._headers import EXTENDED_MARKER, HEADER, Header
 
 #: Default bound on one message's payload (EPICS_CA_MAX_ARRAY_BYTES is passed in by I/O).
 DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024
@@ -35,22 +38,39 @@ class ReceiveBuffer:
     .. attribute:: eof
 
        The peer closed the stream (``feed(b'')``).
+
+    .. attribute:: head
+
+       Offset in ``data`` of the header of the message last framed or peeked at.
+
+    ``drain_oversize``: a message above the limit is skipped, not left in place (see
+    :meth:`frame`).
     """
 
-    __slots__ = ("data", "pos", "eof", "_chunks", "_pending")
+    __slots__ = ("data", "pos", "eof", "head", "drain_oversize", "_chunks", "_pending",
+                 "_skip")
 
-    def __init__(self) -> None:
+    def __init__(self, drain_oversize: bool = False) -> None:
         self.data = b""
         self.pos = 0
         self.eof = False
+        self.head = 0
+        self.drain_oversize = drain_oversize
         self._chunks: list[bytes] = []
         self._pending = 0          # bytes in _chunks
+        self._skip = 0             # bytes of a drained message still to come
 
     def feed(self, data: bytes) -> None:
         """Add received bytes; ``b''`` marks the end of the stream."""
         if not data:
             self.eof = True
             return
+        if self._skip:
+            cut = min(self._skip, len(data))
+            self._skip -= cut
+            data = data[cut:]
+            if not data:
+                return
         self._chunks.append(bytes(data))
         self._pending += len(data)
 
@@ -64,6 +84,44 @@ class ReceiveBuffer:
         self.pos = 0
         self._chunks.clear()
         self._pending = 0
+
+    def compact(self) -> None:
+        """Drop the bytes already parsed (gives a large buffer's memory back)."""
+        if self.pos:
+            self.data = self.data[self.pos:]
+            self.pos = self.head = 0
+
+    def take(self, size: int) -> bytes:
+        """Consume up to ``size`` buffered bytes, raw (a payload read past the framing)."""
+        if len(self.data) - self.pos < size and self._pending:
+            self._fill(0)
+        start = self.pos
+        self.pos = end = min(start + size, len(self.data))
+        return self.data[start:end]
+
+    def header_bytes(self) -> bytes:
+        """The raw header (16 or 24 bytes) of the message last framed or peeked at."""
+        head = self.head
+        size = 24 if self.data[head + 2:head + 4] == b"\xff\xff" else 16
+        return self.data[head:head + size]
+
+    def peek(self) -> tuple[Header, int] | None:
+        """The next message's header and header size, nothing consumed; None until the
+        header is all here (its payload may not be)."""
+        if len(self.data) - self.pos < 16 and not self._fill(16):
+            return None
+        buf, pos = self.data, self.pos
+        cmd, psize, dtype, count, p1, p2 = _unpack_header(buf, pos)
+        self.head = pos
+        if psize != EXTENDED_MARKER:
+            return Header(cmd, psize, dtype, count, p1, p2), 16
+        if len(buf) - pos < 24:
+            if not self._fill(24):
+                return None
+            buf, pos = self.data, self.pos
+        self.head = pos
+        return Header(cmd, int.from_bytes(buf[pos + 16:pos + 20], "big"), dtype,
+                      int.from_bytes(buf[pos + 20:pos + 24], "big"), p1, p2), 24
 
     def _fill(self, need: int) -> bool:
         """Make ``need`` bytes available from ``pos`` (which becomes 0); False if they
@@ -79,7 +137,9 @@ class ReceiveBuffer:
     def frame(self, max_payload: int) -> Frame | None:
         """Take the next whole message: its header fields and ``data[start:end]``, its
         payload; None until all of it is here. A payload announced larger than
-        ``max_payload`` raises RemoteProtocolError (nothing consumed)."""
+        ``max_payload`` raises RemoteProtocolError: nothing consumed, or, with
+        ``drain_oversize``, the message is consumed (its payload skipped as it comes)
+        and the error is ``recoverable`` with ``status`` ECA_TOLARGE."""
         buf = self.data
         pos = self.pos
         if len(buf) - pos < 16:
@@ -97,16 +157,40 @@ class ReceiveBuffer:
             psize = int.from_bytes(buf[pos + 16:pos + 20], "big")
             count = int.from_bytes(buf[pos + 20:start], "big")
         if psize > max_payload:
-            raise RemoteProtocolError(f"message of {psize} payload bytes exceeds the limit "
-                                      f"of {max_payload} (command {cmd})")
+            error = RemoteProtocolError(f"message of {psize} payload bytes exceeds the "
+                                        f"limit of {max_payload} (command {cmd})")
+            if self.drain_oversize:
+                self.head = pos
+                self._drain(start, psize)
+                error.header = Header(cmd, psize, dtype, count, p1, p2)
+                error.recoverable, error.status = True, eca_code("ECA_TOLARGE")
+            raise error
         end = start + psize
         if end > len(buf):
             if not self._fill(end - pos):
                 return None
             start -= pos
             end -= pos
+            pos = 0
+        self.head = pos
         self.pos = end
         return cmd, psize, dtype, count, p1, p2, start, end
+
+    def _drain(self, start: int, size: int) -> None:
+        """Consume a message whose payload (``size`` bytes from ``data[start]``) is
+        skipped: what is buffered now, and the rest as it arrives."""
+        cut = min(size, len(self.data) - start)
+        self.pos = start + cut
+        size -= cut
+        chunks = self._chunks
+        while size and chunks:
+            cut = min(size, len(chunks[0]))
+            chunks[0] = chunks[0][cut:]
+            if not chunks[0]:
+                del chunks[0]
+            self._pending -= cut
+            size -= cut
+        self._skip = size
 
 
 def short_frame_limit(max_payload: int) -> int:

@@ -61,6 +61,11 @@ class Body:
     def done(self) -> bool:
         return not self.parts
 
+    @property
+    def wanted(self) -> int:
+        """Bytes of the body not received yet."""
+        return sum(size for _, size in self.parts) - self.filled
+
     def _advance(self, n: int) -> None:
         self.filled += n
         while self.parts and self.filled >= self.parts[0][1]:

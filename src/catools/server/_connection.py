@@ -74,13 +74,11 @@ class _Client:
         self.server = server
         self.sock = sock
         self.address = address
-        self.circuit = VirtualCircuit(SERVER, address,
+        self.circuit = VirtualCircuit(SERVER, address, drain_oversize=True,
                                       max_payload_size=server.config.max_payload_size)
-        self.inbuf = bytearray()
-        self.skip = 0                      # bytes of an oversized message to discard
         self.body: Any = None              # a large write received in place (_bigwrite)
         self.job: Any = None               # a write being converted, step by step
-        self.backlog = False               # unprocessed requests wait in inbuf
+        self.backlog = False               # unprocessed requests wait in the circuit
         self.reserved = 0                  # input budget held for a big request
         self.waiting = False               # waits for input budget (not read)
         self.out = bytearray()             # ready to send

@@ -36,12 +36,13 @@ from ..protocol import (DEFAULT_PROTOCOL_VERSION, DISCONNECTED, DO_REPLY, NEED_D
                         SERVER, AccessRights, Beacon, Broadcaster, CAStatus,
                         ClearChannelRequest, CreateChanRequest, EchoRequest, EchoResponse,
                         ErrorResponse, EventAddRequest, EventAddResponse, EventCancelRequest,
-                        EventsOffRequest, EventsOnRequest, LocalProtocolError,
-                        NotFoundResponse, ProtocolError, ReadNotifyRequest,
+                        ClientNameRequest, EventsOffRequest, EventsOnRequest, HostNameRequest,
+                        LocalProtocolError,
+                        NotFoundResponse, ReadNotifyRequest,
                         ReadNotifyResponse, ReadRequest,
                         ReadResponse, ReadSyncRequest, RemoteProtocolError, SearchRequest,
                         SearchResponse, ServerChannel, VersionRequest, VersionResponse,
-                        WriteNotifyRequest, WriteRequest, unpack_header)
+                        WriteNotifyRequest, WriteRequest)
 from ..protocol import DBR_TYPES, data_size
 from . import _bigwrite
 from ._net import interface_broadcasts, tcp_listener, udp_socket
@@ -479,7 +480,7 @@ class Server:
 
     def _close_after_flush(self, client: _Client) -> None:
         client.closing = True
-        client.inbuf.clear()
+        client.circuit.receive_buffer.clear()
         if not client.queued:
             self._drop(client)
         else:
@@ -532,19 +533,16 @@ class Server:
             self._drop(client)
 
     def _on_data(self, client: _Client, data: bytes) -> None:
-        if client.skip:
-            cut = min(client.skip, len(data))
-            client.skip -= cut
-            data = data[cut:]
-        buf = client.inbuf
-        buf += data
-        pos = 0
-        limit = self.request_limit
+        circuit = client.circuit
+        rx = circuit.receive_buffer
+        if data:
+            rx.feed(data)
+        limit = circuit.max_payload_size = self.request_limit
         while not client.closed and not client.closing:
             if client.body is not None:
-                with memoryview(buf) as view:
-                    pos += client.body.feed(view[pos:])
-                if not client.body.done:
+                body = client.body
+                body.feed(memoryview(rx.take(body.wanted)))
+                if not body.done:
                     break
                 _bigwrite.finish(self, client)
             if client.job is not None:
@@ -553,48 +551,33 @@ class Server:
                     (client.queued and self.output_held > OUTPUT_BUDGET):
                 client.backlog = True      # flow control: resume when the output drains
                 break
-            parsed = unpack_header(buf, pos)
-            if parsed is None:
+            peeked = rx.peek()
+            if peeked is None:
                 break
-            header, hsize = parsed
-            raw_header = bytes(buf[pos:pos + hsize])
+            header, hsize = peeked
             if header.payload_size % 8:
-                self._error(client, raw_header, CAStatus.ECA_INTERNAL,
+                self._error(client, rx.header_bytes(), CAStatus.ECA_INTERNAL,
                             "CAS: Missaligned protocol rejected")
                 self._close_after_flush(client)
                 return
-            end = pos + hsize + header.payload_size
-            if header.payload_size > limit:
-                # as RSRV: ERROR ECA_TOLARGE, drain the body, keep the circuit
-                self._error(client, raw_header, CAStatus.ECA_TOLARGE,
-                            "CAS: Server unable to load large request message. "
-                            f"Max bytes={limit}", self._cid_of(client, header))
-                client.skip = max(0, end - len(buf))
-                pos = min(end, len(buf))
-                continue
-            if end > len(buf):
+            if header.payload_size <= limit and len(rx) < hsize + header.payload_size:
                 if header.payload_size > BIG_REQUEST and not client.reserved and \
                         not self._reserve_input(client, header.payload_size):
                     client.waiting = True      # read on when others' big requests end
                     self._input_queue.append(client)
                     client._update_interest()
                     break
-                if _bigwrite.start(self, client, header, raw_header):
-                    pos += hsize
+                if _bigwrite.start(self, client, header, rx.header_bytes()):
+                    rx.take(hsize)
                     continue
                 break
-            message = bytes(buf[pos:end])
-            pos = end
             if client.reserved:
                 self._release_input(client)
-            self._on_message(client, header, raw_header, message)
+            self._on_message(client, header)
         if client.closed or client.closing:
             return
-        if pos:
-            if pos >= len(buf) and len(buf) > BIG_REQUEST:
-                client.inbuf = bytearray()     # give a large buffer's memory back
-            else:
-                del buf[:pos]
+        if len(rx.data) > BIG_REQUEST:
+            rx.compact()                   # give a large buffer's memory back
         client._update_interest()
 
     def _reserve_input(self, client: _Client, size: int) -> bool:
@@ -616,8 +599,8 @@ class Server:
             if waiter.closed or not waiter.waiting:
                 queue.popleft()
                 continue
-            parsed = unpack_header(waiter.inbuf)
-            size = parsed[0].payload_size if parsed is not None else 0
+            peeked = waiter.circuit.receive_buffer.peek()
+            size = peeked[0].payload_size if peeked is not None else 0
             if not self._reserve_input(waiter, size):
                 break
             queue.popleft()
@@ -650,58 +633,41 @@ class Server:
         channel = client.circuit.channels_sid.get(sid)
         return channel.cid if channel is not None else _NO_CID
 
-    def _on_message(self, client: _Client, header: Any, raw_header: bytes,
-                    message: bytes) -> None:
+    def _on_message(self, client: _Client, header: Any) -> None:
+        """The next request is all here (or too large: the core drains it)."""
         cmd = header.command
-        if cmd in (1, 3, 4, 15, 19) and header.data_type > 38:
+        circuit = client.circuit
+        if cmd in (1, 3, 4, 15, 19) and header.data_type > 38 and \
+                header.payload_size <= circuit.max_payload_size:
             if cmd in (3, 4, 19):
-                self._error(client, raw_header, CAStatus.ECA_BADTYPE,
-                            f"bad DBR type {header.data_type}")
+                self._error(client, circuit.receive_buffer.header_bytes(),
+                            CAStatus.ECA_BADTYPE, f"bad DBR type {header.data_type}")
             self._close_after_flush(client)
             return
-        circuit = client.circuit
-        saved_state = dict(circuit.states)
-        circuit.recv(message)
         try:
             command = circuit.next_command()
         except RemoteProtocolError as exc:
-            self._on_protocol_error(client, header, raw_header, message, exc, saved_state)
+            self._refused(client, circuit.receive_buffer.header_bytes(), exc)
             return
         if command is NEED_DATA or command is DISCONNECTED:
             return
-        self._dispatch(client, command, raw_header)
+        self._dispatch(client, command, circuit.receive_buffer.header_bytes())
 
-    def _on_protocol_error(self, client: _Client, header: Any, raw_header: bytes,
-                           message: bytes, exc: ProtocolError,
-                           saved_state: dict[Any, Any]) -> None:
-        """Answer a request the core refused, as RSRV would (ca-protocol.md 4.16)."""
-        circuit = client.circuit
-        cmd = header.command
-        if cmd == 0:  # bad priority or too old: RSRV closes silently
+    def _refused(self, client: _Client, raw_header: bytes, exc: RemoteProtocolError) -> None:
+        """Answer a request the core refused as the error says (``status``,
+        ``recoverable``: RSRV's answers, ca-protocol.md 4.16), in RSRV's words."""
+        if exc.status is None:
             self._close_after_flush(client)
             return
-        if circuit.their_version is None:
-            circuit.states.update(saved_state)
-            self._error(client, raw_header, 0x116, "CAS: Client version 0 too old")
-            client.inbuf.clear()
-            return
-        if cmd in (20, 21) and \
-                len(message) - len(raw_header) <= 512:
-            circuit.states.update(saved_state)
-            what = "host" if cmd == 21 else "user"
-            self._error(client, raw_header, CAStatus.ECA_INTERNAL,
-                        f"attempts to use protocol to set {what} name after creating "
-                        "first channel ignored by server")
-            return
-        status = CAStatus.ECA_INTERNAL
-        if cmd == 2:
-            status = CAStatus.ECA_BADMONID
-        elif cmd == 1 and len(message) >= len(raw_header) + 16:
-            mask = int.from_bytes(message[len(raw_header) + 12:len(raw_header) + 14], "big")
-            if not 0 < mask <= 0xFF:
-                status = CAStatus.ECA_ALLOCMEM
-        self._error(client, raw_header, status, str(exc))
-        self._close_after_flush(client)
+        cid = _NO_CID
+        if exc.status == CAStatus.ECA_TOLARGE and exc.header is not None:
+            cid = self._cid_of(client, exc.header)   # (RSRV keeps the circuit)
+        self._error(client, raw_header, exc.status,
+                    _answer_text(exc, client.circuit.max_payload_size), cid)
+        if exc.status == CAStatus.ECA_DEFUNCT:
+            client.circuit.receive_buffer.clear()   # (RSRV drops the rest it has read)
+        if not exc.recoverable:
+            self._close_after_flush(client)
 
     # -- requests -----------------------------------------------------------
 
@@ -806,6 +772,23 @@ class Server:
         elif command.reply == DO_REPLY:
             self._send(client, NotFoundResponse(version=_MINOR, cid=command.cid,
                                                 reply_flag=DO_REPLY))
+
+
+_NAMES = (HostNameRequest.ID, ClientNameRequest.ID)
+
+
+def _answer_text(exc: RemoteProtocolError, limit: int) -> str:
+    """The message of the ERROR answering ``exc`` (RSRV's texts)."""
+    if exc.status == CAStatus.ECA_DEFUNCT:
+        return "CAS: Client version 0 too old"
+    if exc.status == CAStatus.ECA_TOLARGE:
+        return f"CAS: Server unable to load large request message. Max bytes={limit}"
+    header = exc.header
+    if exc.recoverable and header is not None and header.command in _NAMES:
+        what = "host" if header.command == HostNameRequest.ID else "user"
+        return f"attempts to use protocol to set {what} name after creating first " \
+            "channel ignored by server"
+    return str(exc)
 
 
 _HANDLERS: dict[type, Callable[..., None]] = {
