@@ -1,7 +1,12 @@
 """Configuration from EPICS_* environment variables: a pure function of a mapping.
 
-``ClientConfig.from_env(os.environ)`` / ``ServerConfig.from_env(os.environ)``; only the
-entry points pass ``os.environ``. A bad value raises ``ConfigError`` naming the variable.
+:data:`VARIABLES` is the one table of the variables catools reads: each one's name,
+kind, default, who reads it and what it does. :func:`read` parses a variable by its
+row; ``ClientConfig.from_env(os.environ)`` / ``ServerConfig.from_env(os.environ)`` read
+theirs through it, and so do the tools that read a few (casw, the repeater). The man
+pages' ENVIRONMENT sections and the tools' ``-h`` list the same rows (a test checks).
+Only the entry points pass ``os.environ``. A bad value raises ``ConfigError`` naming
+the variable.
 """
 from __future__ import annotations
 
@@ -117,11 +122,139 @@ def rsrv_yes(value: str | None) -> bool:
     return value.strip().lower() == "yes"
 
 
-def _get(env: Mapping[str, str], name: str) -> str | None:
-    value = env.get(name)
-    if value is None or value.strip() == "":
-        return None
-    return value
+class Variable:
+    """One row of :data:`VARIABLES`.
+
+    ``kind`` says how :func:`read` parses it: ``port``, ``seconds`` (a number >=
+    ``minimum``), ``bytes`` (an integer >= 0), ``addresses`` (``host[:port]`` entries),
+    ``auto`` (libca's: off when the value contains "no" or "NO"), ``yes`` (RSRV's:
+    unset, empty or "yes" in any case), ``timeout`` (the tools' epicsScanDouble; a bad
+    value is ignored, not an error) or ``text`` (not parsed). ``default`` is the value
+    in effect when it is unset, as text ("" for none, or when ``fallback``, the
+    variable read in its place, decides). ``readers`` are the programs that read it:
+    ``client`` (libca's variables: every client, library and tools), ``tool`` (the
+    command-line clients only), ``server`` (catools serve), ``casw``, ``repeater``,
+    ``doctor`` (shown by catools doctor only)."""
+
+    __slots__ = ("name", "kind", "default", "readers", "summary", "minimum", "fallback")
+
+    def __init__(self, name: str, kind: str, default: str, readers: tuple[str, ...],
+                 summary: str, minimum: float = 0.0, fallback: str | None = None) -> None:
+        self.name, self.kind, self.default, self.readers = name, kind, default, readers
+        self.summary, self.minimum, self.fallback = summary, minimum, fallback
+
+    def __repr__(self) -> str:
+        return f"Variable({self.name!r}, {self.kind!r}, {self.default!r}, {self.readers!r})"
+
+
+_V = Variable
+#: Every EPICS_* variable catools reads (libca's and RSRV's order, then the tools').
+VARIABLES: tuple[Variable, ...] = (
+    _V("EPICS_CA_ADDR_LIST", "addresses", "", ("client", "repeater"),
+       "where searches go: host[:port] entries (none)"),
+    _V("EPICS_CA_AUTO_ADDR_LIST", "auto", "YES", ("client",),
+       "NO: no search to the interfaces' broadcasts (YES)"),
+    _V("EPICS_CA_NAME_SERVERS", "addresses", "", ("client",),
+       "name servers searched over TCP: host[:port] entries"),
+    _V("EPICS_CA_SERVER_PORT", "port", str(SERVER_PORT), ("client", "server", "casw"),
+       f"the servers' port ({SERVER_PORT})"),
+    _V("EPICS_CA_REPEATER_PORT", "port", str(REPEATER_PORT),
+       ("client", "server", "casw", "repeater"), f"the repeater's port ({REPEATER_PORT})"),
+    _V("EPICS_CA_CONN_TMO", "seconds", "30.0", ("client",),
+       "seconds of silence before an echo (30, >= 0.1)", minimum=0.1),
+    _V("EPICS_CA_BEACON_PERIOD", "seconds", "15.0", ("server",),
+       "longest interval between beacons, s (15)", minimum=0.001),
+    _V("EPICS_CA_MAX_ARRAY_BYTES", "bytes", "16384", ("client", "server"),
+       "largest array payload (16384 or more)"),
+    _V("EPICS_CA_AUTO_ARRAY_BYTES", "yes", "YES", ("client", "server"),
+       "YES: arrays up to 256 MiB or MAX_ARRAY_BYTES (YES)"),
+    _V("EPICS_CA_MAX_SEARCH_PERIOD", "seconds", "300", ("client",),
+       "longest interval between searches, s (300, >= 60)"),
+    _V("EPICS_CA_MCAST_TTL", "text", "1", ("doctor",),
+       "multicast TTL of libca's searches (not used)"),
+    _V("EPICS_CAS_SERVER_PORT", "port", "", ("server",),
+       "the port to listen on", fallback="EPICS_CA_SERVER_PORT"),
+    _V("EPICS_CAS_INTF_ADDR_LIST", "addresses", "", ("server",),
+       "the interface addresses to listen on (all)"),
+    _V("EPICS_CAS_BEACON_ADDR_LIST", "addresses", "", ("server", "repeater"),
+       "where beacons go: host[:port] entries"),
+    _V("EPICS_CAS_AUTO_BEACON_ADDR_LIST", "yes", "YES", ("server",),
+       "YES: beacons to the interfaces' broadcasts (YES)"),
+    _V("EPICS_CAS_BEACON_PERIOD", "seconds", "", ("server",),
+       "longest interval between beacons, s", minimum=0.001,
+       fallback="EPICS_CA_BEACON_PERIOD"),
+    _V("EPICS_CAS_BEACON_PORT", "port", "", ("server",),
+       "the port beacons go to", fallback="EPICS_CA_REPEATER_PORT"),
+    _V("EPICS_CAS_IGNORE_ADDR_LIST", "addresses", "", ("server",),
+       "checked, not used: no client is ignored"),
+    _V("EPICS_CLI_TIMEOUT", "timeout", "", ("tool",),
+       "the default of -w, in seconds (1.0)"),
+)
+del _V
+#: :data:`VARIABLES` by name.
+BY_NAME: dict[str, Variable] = {v.name: v for v in VARIABLES}
+
+
+def variables(*readers: str) -> list[Variable]:
+    """The rows read by any of ``readers`` (see :class:`Variable`), in table order."""
+    return [v for v in VARIABLES if any(r in v.readers for r in readers)]
+
+
+def read(env: Mapping[str, str], name: str, default_port: int = SERVER_PORT) -> Any:
+    """The value of the table's variable ``name`` in ``env``, parsed by its kind; the
+    default (None where the row has none) when it is unset or blank. ``default_port``
+    is the port of ``addresses`` entries that give none. ``timeout``: None when unset,
+    or when the value is not a number (the tools warn; an empty value counts as set,
+    as in C); ``text``: the value as set ("" when unset)."""
+    row = BY_NAME[name]
+    text = env.get(name)
+    kind = row.kind
+    if kind == "timeout":
+        return None if text is None else scan_double(text)
+    if kind == "text":
+        return text or ""
+    if kind == "auto":
+        return libca_auto_list(text)
+    if kind == "yes":
+        return rsrv_yes(text)
+    if kind == "addresses":
+        return parse_address_list(name, text or "", default_port)
+    if text is None or text.strip() == "":
+        if not row.default:
+            return None
+        return float(row.default) if kind == "seconds" else int(row.default)
+    if kind == "port":
+        return parse_port(name, text)
+    if kind == "bytes":
+        return parse_int(name, text, 0)
+    return parse_float(name, text, row.minimum)
+
+
+def raw(env: Mapping[str, str], name: str) -> str:
+    """The text of the table's variable ``name`` as set in ``env`` ("" when unset), for
+    a reader with its own lenient rule (the repeater's multicast groups)."""
+    return env.get(BY_NAME[name].name, "")
+
+
+def read_timeout(env: Mapping[str, str]) -> tuple[float | None, tuple[tuple[str, str], ...]]:
+    """EPICS_CLI_TIMEOUT: ``(seconds, ignored)``; seconds is None when it is unset or not
+    a number, and then ``ignored`` holds ``(name, value)`` if it is set (the tools warn
+    and ignore it, as the C tools do, even when it is empty)."""
+    seconds = read(env, "EPICS_CLI_TIMEOUT")
+    if seconds is None and "EPICS_CLI_TIMEOUT" in env:
+        return None, (("EPICS_CLI_TIMEOUT", env["EPICS_CLI_TIMEOUT"]),)
+    return seconds, ()
+
+
+def read_first(env: Mapping[str, str], *names: str) -> Any:
+    """:func:`read` of the first of ``names`` set (not blank) in ``env`` (RSRV reads
+    an EPICS_CAS_* variable, else the EPICS_CA_* one); the last one's default when
+    none is."""
+    for name in names:
+        text = env.get(name)
+        if text is not None and text.strip():
+            return read(env, name)
+    return read(env, names[-1])
 
 
 class _Frozen:
@@ -165,7 +298,7 @@ class ClientConfig(_Frozen):
     _DEFAULTS = {"addr_list": [], "auto_addr_list": True, "name_servers": [],
                  "server_port": SERVER_PORT, "repeater_port": REPEATER_PORT,
                  "conn_tmo": 30.0, "max_array_bytes": 16384, "auto_array_bytes": True,
-                 "max_search_period": 300.0, "cli_timeout": None,
+                 "max_search_period": 300.0, "cli_timeout": None, "ignored": (),
                  "reconnect_delay": 0.25, "reconnect_ceiling": 5.0}
     __slots__ = tuple(_DEFAULTS)
     addr_list: list[Address]
@@ -177,7 +310,11 @@ class ClientConfig(_Frozen):
     max_array_bytes: int
     auto_array_bytes: bool
     max_search_period: float
+    #: EPICS_CLI_TIMEOUT (the tools' default -w), None when unset or not a number.
     cli_timeout: float | None
+    #: ``(name, value)`` of each variable set to a value that was ignored (the tools
+    #: warn): EPICS_CLI_TIMEOUT when it is not a number.
+    ignored: tuple[tuple[str, str], ...]
     #: Back-off of connects to one server address (no EPICS variable sets these): the
     #: wait after a first failure (refused, dropped before it was healthy, silent), which
     #: doubles with each further failure up to ``reconnect_ceiling`` seconds.
@@ -186,38 +323,20 @@ class ClientConfig(_Frozen):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "ClientConfig":
-        """Read the EPICS_CA_* variables (and EPICS_CLI_TIMEOUT) from ``env``."""
-        server_port = SERVER_PORT
-        if (text := _get(env, "EPICS_CA_SERVER_PORT")) is not None:
-            server_port = parse_port("EPICS_CA_SERVER_PORT", text)
-        repeater_port = REPEATER_PORT
-        if (text := _get(env, "EPICS_CA_REPEATER_PORT")) is not None:
-            repeater_port = parse_port("EPICS_CA_REPEATER_PORT", text)
-        conn_tmo = 30.0
-        if (text := _get(env, "EPICS_CA_CONN_TMO")) is not None:
-            conn_tmo = parse_float("EPICS_CA_CONN_TMO", text, 0.1)
-        max_array = 16384
-        if (text := _get(env, "EPICS_CA_MAX_ARRAY_BYTES")) is not None:
-            max_array = parse_int("EPICS_CA_MAX_ARRAY_BYTES", text, 0)
-        max_array = max(max_array, 16384)
-        period = 300.0
-        if (text := _get(env, "EPICS_CA_MAX_SEARCH_PERIOD")) is not None:
-            period = max(60.0, parse_float("EPICS_CA_MAX_SEARCH_PERIOD", text, 0.0))
-        cli_timeout = None
-        if (text := _get(env, "EPICS_CLI_TIMEOUT")) is not None:
-            # the tools warn about a bad value themselves and ignore it
-            cli_timeout = scan_double(text)
-        auto_array = env.get("EPICS_CA_AUTO_ARRAY_BYTES")
+        """Read the client's and the tools' rows of :data:`VARIABLES` from ``env``."""
+        server_port = read(env, "EPICS_CA_SERVER_PORT")
+        repeater_port = read(env, "EPICS_CA_REPEATER_PORT")
+        conn_tmo = read(env, "EPICS_CA_CONN_TMO")
+        max_array = max(read(env, "EPICS_CA_MAX_ARRAY_BYTES"), 16384)
+        period = max(60.0, read(env, "EPICS_CA_MAX_SEARCH_PERIOD"))
+        cli_timeout, ignored = read_timeout(env)
         return cls(
-            addr_list=parse_address_list("EPICS_CA_ADDR_LIST",
-                                         env.get("EPICS_CA_ADDR_LIST", ""), server_port),
-            auto_addr_list=libca_auto_list(env.get("EPICS_CA_AUTO_ADDR_LIST")),
-            name_servers=parse_address_list("EPICS_CA_NAME_SERVERS",
-                                            env.get("EPICS_CA_NAME_SERVERS", ""),
-                                            server_port),
+            addr_list=read(env, "EPICS_CA_ADDR_LIST", server_port),
+            auto_addr_list=read(env, "EPICS_CA_AUTO_ADDR_LIST"),
+            name_servers=read(env, "EPICS_CA_NAME_SERVERS", server_port),
             server_port=server_port, repeater_port=repeater_port, conn_tmo=conn_tmo,
-            max_array_bytes=max_array, auto_array_bytes=rsrv_yes(auto_array),
-            max_search_period=period, cli_timeout=cli_timeout)
+            max_array_bytes=max_array, auto_array_bytes=read(env, "EPICS_CA_AUTO_ARRAY_BYTES"),
+            max_search_period=period, cli_timeout=cli_timeout, ignored=ignored)
 
     def search_addresses(self, broadcast_addresses: Callable[[], list[str]]) -> list[Address]:
         """Where UDP searches go: interface broadcasts (if auto) plus the address list.
@@ -266,39 +385,20 @@ class ServerConfig(_Frozen):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "ServerConfig":
-        """Read EPICS_CAS_* (falling back to EPICS_CA_* as RSRV does) from ``env``."""
-        port = SERVER_PORT
-        for name in ("EPICS_CAS_SERVER_PORT", "EPICS_CA_SERVER_PORT"):
-            if (text := _get(env, name)) is not None:
-                port = parse_port(name, text)
-                break
-        beacon_port = REPEATER_PORT
-        for name in ("EPICS_CAS_BEACON_PORT", "EPICS_CA_REPEATER_PORT"):
-            if (text := _get(env, name)) is not None:
-                beacon_port = parse_port(name, text)
-                break
-        period = 15.0
-        for name in ("EPICS_CAS_BEACON_PERIOD", "EPICS_CA_BEACON_PERIOD"):
-            if (text := _get(env, name)) is not None:
-                period = parse_float(name, text, 0.001)
-                break
-        max_array = 16384
-        if (text := _get(env, "EPICS_CA_MAX_ARRAY_BYTES")) is not None:
-            max_array = max(16384, parse_int("EPICS_CA_MAX_ARRAY_BYTES", text, 0))
-        intf = [h for h, _ in parse_address_list("EPICS_CAS_INTF_ADDR_LIST",
-                                                 env.get("EPICS_CAS_INTF_ADDR_LIST", ""), port)]
-        ignore = [h for h, _ in parse_address_list("EPICS_CAS_IGNORE_ADDR_LIST",
-                                                   env.get("EPICS_CAS_IGNORE_ADDR_LIST", ""),
-                                                   port)]
+        """Read the server's rows of :data:`VARIABLES` from ``env`` (an EPICS_CAS_*
+        variable, else the EPICS_CA_* one, as RSRV does)."""
+        port = read_first(env, "EPICS_CAS_SERVER_PORT", "EPICS_CA_SERVER_PORT")
+        beacon_port = read_first(env, "EPICS_CAS_BEACON_PORT", "EPICS_CA_REPEATER_PORT")
+        period = read_first(env, "EPICS_CAS_BEACON_PERIOD", "EPICS_CA_BEACON_PERIOD")
+        max_array = max(16384, read(env, "EPICS_CA_MAX_ARRAY_BYTES"))
+        intf = [h for h, _ in read(env, "EPICS_CAS_INTF_ADDR_LIST", port)]
+        ignore = [h for h, _ in read(env, "EPICS_CAS_IGNORE_ADDR_LIST", port)]
         return cls(
             port=port, intf_addr_list=intf,
-            beacon_addr_list=parse_address_list("EPICS_CAS_BEACON_ADDR_LIST",
-                                                env.get("EPICS_CAS_BEACON_ADDR_LIST", ""),
-                                                beacon_port),
-            auto_beacon_addr_list=rsrv_yes(env.get("EPICS_CAS_AUTO_BEACON_ADDR_LIST")),
+            beacon_addr_list=read(env, "EPICS_CAS_BEACON_ADDR_LIST", beacon_port),
+            auto_beacon_addr_list=read(env, "EPICS_CAS_AUTO_BEACON_ADDR_LIST"),
             beacon_period=period, beacon_port=beacon_port, ignore_addr_list=ignore,
-            max_array_bytes=max_array,
-            auto_array_bytes=rsrv_yes(env.get("EPICS_CA_AUTO_ARRAY_BYTES")))
+            max_array_bytes=max_array, auto_array_bytes=read(env, "EPICS_CA_AUTO_ARRAY_BYTES"))
 
     @property
     def max_payload_size(self) -> int:

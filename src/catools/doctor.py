@@ -11,26 +11,15 @@ import os
 import time
 from typing import Any, Mapping, Sequence
 
-from .config import REPEATER_PORT, SERVER_PORT, ClientConfig, ServerConfig
+from .config import REPEATER_PORT, SERVER_PORT, VARIABLES, ClientConfig, ServerConfig
 
 Address = tuple[str, int]
 
-#: The variables libca and RSRV read, with their defaults (as text, "" for none).
-CA_VARIABLES = {
-    "EPICS_CA_ADDR_LIST": "", "EPICS_CA_AUTO_ADDR_LIST": "YES",
-    "EPICS_CA_NAME_SERVERS": "", "EPICS_CA_SERVER_PORT": str(SERVER_PORT),
-    "EPICS_CA_REPEATER_PORT": str(REPEATER_PORT), "EPICS_CA_CONN_TMO": "30.0",
-    "EPICS_CA_BEACON_PERIOD": "15.0", "EPICS_CA_MAX_ARRAY_BYTES": "16384",
-    "EPICS_CA_AUTO_ARRAY_BYTES": "YES", "EPICS_CA_MAX_SEARCH_PERIOD": "300",
-    "EPICS_CA_MCAST_TTL": "1",
-}
-CAS_VARIABLES = {
-    "EPICS_CAS_SERVER_PORT": "", "EPICS_CAS_INTF_ADDR_LIST": "",
-    "EPICS_CAS_BEACON_ADDR_LIST": "", "EPICS_CAS_AUTO_BEACON_ADDR_LIST": "YES",
-    "EPICS_CAS_BEACON_PERIOD": "", "EPICS_CAS_BEACON_PORT": "",
-    "EPICS_CAS_IGNORE_ADDR_LIST": "",
-}
-KNOWN = {**CA_VARIABLES, **CAS_VARIABLES, "EPICS_CLI_TIMEOUT": ""}
+#: The variables libca and RSRV read, with their defaults (as text, "" for none): the
+#: rows of the one table, :data:`catools.config.VARIABLES`.
+CA_VARIABLES = {v.name: v.default for v in VARIABLES if v.name.startswith("EPICS_CA_")}
+CAS_VARIABLES = {v.name: v.default for v in VARIABLES if v.name.startswith("EPICS_CAS_")}
+KNOWN = {v.name: v.default for v in VARIABLES}
 
 
 class Setting:
