@@ -88,7 +88,8 @@ def make_context(**options: Any) -> Context:
     """A client Context from the environment (a bad EPICS_* value is reported as one
     line naming the variable by CaCommand.main) that reports on stderr as libca does."""
     from ..client import Context
-    return Context(on_warning=print_ca_exception, on_log=errlog, **options)
+    from ._options import tool_config
+    return Context(tool_config(), on_warning=print_ca_exception, on_log=errlog, **options)
 
 
 def errlog(line: str) -> None:

@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterable
 
 import click
 
-from ..config import scan_double
+from ..config import ClientConfig, ConfigError, read_timeout, scan_double
 from ._app import VERSION_TEXT, ExitStatus, Stdout, fail, warn
 
 DEFAULT_TIMEOUT = 1.0
@@ -125,23 +125,31 @@ def json_options(f: Callable) -> Callable:
     return json_option("One JSON object per PV (or update) per line.")(f)
 
 
-def env_text(name: str) -> str | None:
-    """An EPICS_* variable's text, None when unset or blank (as the config reads them)."""
-    value = os.environ.get(name)
-    return None if value is None or not value.strip() else value
+def tool_config() -> ClientConfig:
+    """The environment as the tools read it, once per command run (kept in the click
+    context's ``meta``; made again outside a command): ``ClientConfig.from_env``."""
+    ctx = click.get_current_context(silent=True)
+    meta: dict[str, Any] = ctx.meta if ctx is not None else {}
+    config = meta.get("catools.config")
+    if config is None:
+        config = meta["catools.config"] = ClientConfig.from_env(os.environ)
+    return config
 
 
 def resolve_timeout(tool: str, value: str | None) -> float | None:
-    """The -w timeout: -w, else EPICS_CLI_TIMEOUT, else 1.0; 0 means forever (None)."""
+    """The -w timeout: -w, else EPICS_CLI_TIMEOUT (:func:`tool_config`'s), else 1.0;
+    0 means forever (None)."""
     timeout = DEFAULT_TIMEOUT
-    env = os.environ.get("EPICS_CLI_TIMEOUT")
-    if env is not None:
-        parsed = scan_double(env)
-        if parsed is None:
-            warn(f"'{env}' is not a valid timeout value (from 'EPICS_CLI_TIMEOUT' in the "
-                 "environment) - ignored. (use '-h' for help.)")
-        else:
-            timeout = parsed
+    try:
+        config = tool_config()
+        cli_timeout, ignored = config.cli_timeout, config.ignored
+    except ConfigError:     # (another variable is bad, reported when the context is made)
+        cli_timeout, ignored = read_timeout(os.environ)
+    for name, text in ignored:
+        warn(f"'{text}' is not a valid timeout value (from '{name}' in the environment) "
+             "- ignored. (use '-h' for help.)")
+    if cli_timeout is not None:
+        timeout = cli_timeout
     if value is not None:
         parsed = scan_double(value)
         if parsed is None:

@@ -1,6 +1,7 @@
 """``casw``: print CA server beacon anomalies, as EPICS base's casw does."""
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -9,7 +10,7 @@ from typing import Any
 import click
 
 from ._app import CaCommand
-from ._options import env_text, option
+from ._options import option
 
 USAGE = "usage: casw <-i interestLevel>\n"
 #: casw's host buffer: 63 characters of "host:port".
@@ -91,15 +92,12 @@ def command(interest: int | None, **_: Any) -> None:
 def run(interest: int) -> None:
     from ..client.beacons import (BeaconListener, BeaconTracker, RegistrationError,
                                   beacon_address)
-    from ..config import REPEATER_PORT, SERVER_PORT, parse_port
+    from ..config import read
     from . import enable_gc
 
     begin = time.time_ns()
-    server_port, repeater_port = SERVER_PORT, REPEATER_PORT
-    if (text := env_text("EPICS_CA_SERVER_PORT")) is not None:
-        server_port = parse_port("EPICS_CA_SERVER_PORT", text)
-    if (text := env_text("EPICS_CA_REPEATER_PORT")) is not None:
-        repeater_port = parse_port("EPICS_CA_REPEATER_PORT", text)
+    server_port = read(os.environ, "EPICS_CA_SERVER_PORT")
+    repeater_port = read(os.environ, "EPICS_CA_REPEATER_PORT")
     enable_gc()                       # casw runs for hours
     start_repeater(repeater_port)
     out = sys.stdout.buffer

@@ -6,7 +6,7 @@ import signal
 import sys
 import click
 
-from ._options import env_text, option
+from ._options import option
 
 
 @click.command("repeater", context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,17 +19,17 @@ def command(verbose: bool) -> None:
     Binds EPICS_CA_REPEATER_PORT (default 5065) and runs until Ctrl-C or SIGTERM.
     Exits at once, with status 0, if another repeater already holds the port.
     """
-    from ..config import REPEATER_PORT, ConfigError, parse_port
+    from ..config import ConfigError, raw, read
     from ..repeater import Repeater, RepeaterBusy, multicast_groups
 
-    port = REPEATER_PORT
-    if (text := env_text("EPICS_CA_REPEATER_PORT")) is not None:
-        try:
-            port = parse_port("EPICS_CA_REPEATER_PORT", text)
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from None
-    groups = multicast_groups(os.environ.get("EPICS_CAS_BEACON_ADDR_LIST", "")
-                              or os.environ.get("EPICS_CA_ADDR_LIST", ""))
+    env = os.environ
+    try:
+        port = read(env, "EPICS_CA_REPEATER_PORT")
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    # (the multicast entries of the list are joined; any other entry is skipped)
+    groups = multicast_groups(raw(env, "EPICS_CAS_BEACON_ADDR_LIST")
+                              or raw(env, "EPICS_CA_ADDR_LIST"))
     try:
         repeater = Repeater(port, groups)
     except RepeaterBusy:
