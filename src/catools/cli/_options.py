@@ -52,11 +52,20 @@ def usage_error_option(letter: str) -> Callable:
                   expose_value=False, callback=show, hidden=True)
 
 
+def environment_help(*readers: str) -> str:
+    """The environment block of a tool's help: the rows of the table of variables
+    (:data:`catools.config.VARIABLES`) that ``readers`` read, one line each."""
+    from ..config import variables
+    rows = [f"  {v.name:<27} {v.summary}" for v in variables(*readers)]
+    return "\n".join(["Environment (see the man page):", *rows]) + "\n"
+
+
 def help_option(f: Callable) -> Callable:
-    """``-h``/``--help``: the usage on stderr, exit 0 (as the C tools)."""
+    """``-h``/``--help``: the usage on stderr, then the environment block (our
+    addition), exit 0 (as the C tools)."""
     def show(ctx: click.Context, param: click.Parameter, value: bool) -> None:
         if value and not ctx.resilient_parsing:
-            sys.stderr.write(ctx.command.get_help(ctx))
+            sys.stderr.write(ctx.command.get_help(ctx) + environment_help("client", "tool"))
             sys.stderr.flush()
             ctx.exit(0)
     return option("-h", "--help", is_flag=True, expose_value=False, is_eager=True,

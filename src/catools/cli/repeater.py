@@ -6,10 +6,11 @@ import signal
 import sys
 import click
 
-from ._options import option
+from ._options import environment_help, option
 
 
-@click.command("repeater", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("repeater", context_settings={"help_option_names": ["-h", "--help"]},
+               epilog="\b\n" + environment_help("repeater"))
 @option("-v", "--verbose", is_flag=True,
         help="Keep stdin, stdout and stderr (by default they are replaced by /dev/null "
              "once the port is bound).")
