@@ -1,4 +1,4 @@
-"""One circuit of the client: a TCP connection (``_stream``) to one server at one
+"""One circuit of the client: a TCP connection (``catools.stream``) to one server at one
 priority, the VirtualCircuit that parses it, and the tables that route its commands
 (cid -> PV, ioid -> Operation, subscription id -> Subscription).
 
@@ -21,7 +21,7 @@ from ._callbacks import CallbackQueue
 from ._errors import CaStatusError, DisconnectedError
 from ._poll import Poller
 from ._pv import CONNECTED, PV, Operation, Subscription
-from ._stream import Stream
+from ..stream import Stream
 
 #: Requests whose IOID an ERROR quotes in p2 (their operation ends with it).
 _IO_REQUESTS = frozenset({ReadRequest.ID, ReadNotifyRequest.ID, WriteNotifyRequest.ID})
@@ -64,8 +64,9 @@ class Circuit:
         self.core = VirtualCircuit(CLIENT, address, priority, ignore_unknown_ids=True,
                                    max_payload_size=owner.max_payload_size)
         self.callbacks = owner.callbacks
-        self.stream = Stream(address, owner.poller, self, lambda: owner.flush_later(self),
-                             lambda: owner.lost(self, "Virtual circuit disconnect"))
+        self.stream = Stream.connect(address, owner.poller, self,
+                                     lambda: owner.flush_later(self),
+                                     lambda: owner.lost(self, "Virtual circuit disconnect"))
         self.pvs: dict[int, PV] = {}                 # cid -> PV
         self.ops: dict[int, Operation] = {}          # ioid -> pending get / put-notify
         self.subs: dict[int, Subscription] = {}      # subscription id -> Subscription

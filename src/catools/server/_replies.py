@@ -2,7 +2,7 @@
 
 A reply whose payload is at most STREAM_MIN bytes is encoded at once and goes through
 the client's circuit like any command. A larger one is sent as a header, then its values
-made a chunk at a time as the client takes them (``_Stream``): never the whole reply in
+made a chunk at a time as the client takes them (``ChunkSource``): never the whole reply in
 memory, nor a Python object per element; the circuit still sees the reply (an empty
 one of the same kind), so that its IOID and subscription bookkeeping stays right.
 """
@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from ..protocol import LocalProtocolError, pack_header
 from ..protocol import DBR_TYPES, LARGE_HEADER_VERSION, encode_metadata
-from ._connection import _Client, _Stream
+from ..stream import ChunkSource
+from ._connection import _Client
 from ._pvdb import PV
 
 if TYPE_CHECKING:
@@ -64,8 +65,8 @@ def send_dbr(server: "Server", client: _Client, cls: Any, data_type: int, count:
         return status
     client.send(pack_header(cls.ID, padded, data_type, encoded.count, first, p2) + meta)
     tail = bytes(padded - size)
-    client.send_stream(_Stream(padded - len(meta),
-                               _guarded(pv, itertools.chain(encoded.chunks, (tail,)))))
+    client.send_stream(ChunkSource(padded - len(meta),
+                                   _guarded(pv, itertools.chain(encoded.chunks, (tail,)))))
     return status
 
 

@@ -32,6 +32,7 @@ from collections import deque
 from typing import Any, Callable, Iterable, Mapping, cast
 
 from ..config import ServerConfig
+from ..stream import OutputBudget
 from ..protocol import (DEFAULT_PROTOCOL_VERSION, DISCONNECTED, DO_REPLY, NEED_DATA,
                         SERVER, AccessRights, Beacon, Broadcaster, CAStatus,
                         ClearChannelRequest, CreateChanRequest, EchoRequest, EchoResponse,
@@ -102,7 +103,7 @@ class Server:
         self._dirty: list[_Client] = []       # clients with queued output
         self._jobs: deque[_Client] = deque()  # clients with a large write being converted
         #: output bytes made and not yet sent, all clients (bounded by OUTPUT_BUDGET)
-        self.output_held = 0
+        self.budget = OutputBudget()
         self._timers: list[tuple[float, int, Callable[[], Any]]] = []
         self._timer_seq = itertools.count()
         self._next_sid = 0
@@ -129,6 +130,11 @@ class Server:
         self._largest_pv_bytes = max(self._largest_pv_bytes, _largest_reply(pv.count))
         pv.add_listener(self._on_pv_change)
         return pv
+
+    @property
+    def output_held(self) -> int:
+        """Output bytes made and not yet sent, all clients (bounded by OUTPUT_BUDGET)."""
+        return self.budget.held
 
     @property
     def request_limit(self) -> int:
@@ -465,8 +471,8 @@ class Server:
         client.closed = True
         client.waiting = False
         client.job = client.body = None
-        self.output_held -= len(client.out) + sum(len(item) for item in client.later
-                                                  if isinstance(item, bytearray))
+        client.stream.closed = True
+        client.stream.release()
         if client.reserved:
             self._release_input(client)
         for subid in list(client.subs):
