@@ -11,7 +11,7 @@ and go on, as RSRV does.
 from __future__ import annotations
 
 from ._errors import RemoteProtocolError, eca_code
-from ._headers import EXTENDED_MARKER, HEADER, Header
+from ._headers import EXTENDED_MARKER, HEADER, Header, unpack_header
 
 #: Default bound on one message's payload (EPICS_CA_MAX_ARRAY_BYTES is passed in by I/O).
 DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024
@@ -108,20 +108,12 @@ class ReceiveBuffer:
     def peek(self) -> tuple[Header, int] | None:
         """The next message's header and header size, nothing consumed; None until the
         header is all here (its payload may not be)."""
-        if len(self.data) - self.pos < 16 and not self._fill(16):
-            return None
-        buf, pos = self.data, self.pos
-        cmd, psize, dtype, count, p1, p2 = _unpack_header(buf, pos)
-        self.head = pos
-        if psize != EXTENDED_MARKER:
-            return Header(cmd, psize, dtype, count, p1, p2), 16
-        if len(buf) - pos < 24:
-            if not self._fill(24):
-                return None
-            buf, pos = self.data, self.pos
-        self.head = pos
-        return Header(cmd, int.from_bytes(buf[pos + 16:pos + 20], "big"), dtype,
-                      int.from_bytes(buf[pos + 20:pos + 24], "big"), p1, p2), 24
+        if len(self.data) - self.pos < 24 and self._pending:
+            self._fill(0)
+        parsed = unpack_header(self.data, self.pos)
+        if parsed is not None:
+            self.head = self.pos
+        return parsed
 
     def _fill(self, need: int) -> bool:
         """Make ``need`` bytes available from ``pos`` (which becomes 0); False if they
