@@ -9,7 +9,6 @@ one of the same kind), so that its IOID and subscription bookkeeping stays right
 from __future__ import annotations
 
 import itertools
-import sys
 from typing import TYPE_CHECKING, Any, Iterator
 
 from ..protocol import LocalProtocolError, pack_header
@@ -66,20 +65,20 @@ def send_dbr(server: "Server", client: _Client, cls: Any, data_type: int, count:
     client.send(pack_header(cls.ID, padded, data_type, encoded.count, first, p2) + meta)
     tail = bytes(padded - size)
     client.send_stream(ChunkSource(padded - len(meta),
-                                   _guarded(pv, itertools.chain(encoded.chunks, (tail,)))))
+                                   _guarded(server, pv,
+                                            itertools.chain(encoded.chunks, (tail,)))))
     return status
 
 
-def _guarded(pv: PV, chunks: Iterator[bytes]) -> Iterator[bytes]:
+def _guarded(server: "Server", pv: PV, chunks: Iterator[bytes]) -> Iterator[bytes]:
     """``chunks``; a conversion bug ends them (the stream zero-fills), it is reported
     once, and the server goes on."""
     try:
         yield from chunks
     except Exception as exc:  # noqa: BLE001 - one reply, never the server
-        print(f"catools serve: error converting {pv.name!r}: {exc!r}", file=sys.stderr)
+        server.log(f"catools serve: error converting {pv.name!r}: {exc!r}")
 
 
 def _drop(server: "Server", client: _Client, why: str) -> None:
-    print(f"catools serve: dropping {client.address[0]}:{client.address[1]}: {why}",
-          file=sys.stderr)
+    server.log(f"catools serve: dropping {client.address[0]}:{client.address[1]}: {why}")
     server._drop(client)
