@@ -205,10 +205,14 @@ def test_help_lists_the_rows(tool):
     assert listed == {v.name for v in variables(*HELP[tool])}
 
 
-def test_repeater_help_lists_its_rows():
+@pytest.mark.parametrize("module, attribute, reader",
+                         [("repeater", "command", "repeater"), ("serve", "serve", "server")])
+def test_group_command_help_lists_its_rows(module, attribute, reader):
+    from importlib import import_module
+
     from click.testing import CliRunner
 
-    from catools.cli.repeater import command
+    command = getattr(import_module(f"catools.cli.{module}"), attribute)
     result = CliRunner().invoke(command, ["--help"])
     listed = set(re.findall(r"^\s+(EPICS_[A-Z0-9_]+) ", result.output, re.M))
-    assert listed == {v.name for v in variables("repeater")}
+    assert listed == {v.name for v in variables(reader)}

@@ -8,10 +8,11 @@ from typing import Any
 
 import click
 
-from ._options import option
+from ._options import environment_help, option
 
 
-@click.command("serve", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("serve", context_settings={"help_option_names": ["-h", "--help"]},
+               epilog="\b\n" + environment_help("server"))
 @click.argument("pv_file", required=False, type=click.Path(dir_okay=False))
 @option("--demo", is_flag=True, help="Serve the demo PVs (sine, counter, setpoint, "
         "mode, message, long_message, waveform, readonly).")
