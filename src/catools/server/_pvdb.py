@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 from ..protocol import (DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE, EPICS2UNIX_EPOCH,
-                        MAX_ENUM_STATES, MAX_ENUM_STRING_SIZE, MAX_STRING_SIZE, AlarmStatus,
-                        CAStatus, ChannelType, DBRMetadata, dbr_type)
+                        MAX_ENUM_STATES, MAX_ENUM_STRING_SIZE, MAX_STRING_SIZE, CAStatus,
+                        ChannelType, DBRMetadata, dbr_type)
 from ._convert import (INT_RANGES as _INT_RANGES, STORAGE, chunk_elements, convert_in,
                        convert_out, format_number, iter_out, storage,
                        wrap_int as _wrap_int, zero as _zero)
+from ._limits import SEVERITY_NAMES, Limits
 
 #: Names accepted for ``PV(type=...)`` and the native DBR type of each.
 TYPE_NAMES: dict[str, ChannelType] = {
@@ -29,8 +30,6 @@ TYPE_NAMES: dict[str, ChannelType] = {
     "long": ChannelType.LONG, "double": ChannelType.DOUBLE,
 }
 _FLOATS = (ChannelType.FLOAT, ChannelType.DOUBLE)
-_NAN = float("nan")
-SEVERITY_NAMES = {"NO_ALARM": 0, "MINOR": 1, "MAJOR": 2, "INVALID": 3}
 
 Listener = Callable[["PV", int], None]
 
@@ -91,45 +90,22 @@ class PV:
                  alarm_severity: int | str = 2, warning_severity: int | str = 1,
                  enum_strings: Sequence[str] = (), read_only: bool = False,
                  clamp: bool = False, class_name: str | None = None) -> None:
-        if isinstance(type, str):
-            if type.lower() not in TYPE_NAMES:
-                raise ValueError(f"PV {name!r}: unknown type {type!r} (one of "
-                                 f"{', '.join(n for n in TYPE_NAMES if n != 'int')})")
-            native = TYPE_NAMES[type.lower()]
-        else:
-            native = ChannelType(type)
-            if native > 6:
-                raise ValueError(f"PV {name!r}: type must be a native DBR type")
+        native = _native_type(name, type)
         if not name or "\0" in name:
             raise ValueError(f"PV name {name!r} is empty or contains NUL")
         self.name = name
         self.native_type = native
-        if count is None:
-            count = len(value) if _is_sequence(value) and native is not ChannelType.STRING \
-                else (len(value) + 1 if isinstance(value, str) and native is ChannelType.CHAR
-                      else 1)
-            if isinstance(value, (list, tuple)) and native is ChannelType.STRING:
-                count = max(1, len(value))
+        count = _default_count(value, native) if count is None else count
         if count < 1:
             raise ValueError(f"PV {name!r}: count must be >= 1")
         self.count = int(count)
         self.units = units
         self.precision = int(precision)
-        self.display_limits = tuple(display_limits) if display_limits else (0, 0)
-        self.control_limits = tuple(control_limits) if control_limits else self.display_limits
-        self.alarm_limits = tuple(alarm_limits) if alarm_limits else None
-        self.warning_limits = tuple(warning_limits) if warning_limits else None
-        self.alarm_severity = _severity(alarm_severity)
-        self.warning_severity = _severity(warning_severity)
-        if len(enum_strings) > MAX_ENUM_STATES:
-            raise ValueError(f"PV {name!r}: at most {MAX_ENUM_STATES} enum strings")
-        for s in enum_strings:
-            if len(s.encode()) >= MAX_ENUM_STRING_SIZE:
-                raise ValueError(f"PV {name!r}: enum string {s!r} is longer than "
-                                 f"{MAX_ENUM_STRING_SIZE - 1} bytes")
-        self.enum_strings = [str(s) for s in enum_strings]
+        #: display, control, alarm and warning limits, severities, clamping
+        self.limits = Limits(native, display_limits, control_limits, alarm_limits,
+                             warning_limits, alarm_severity, warning_severity, clamp)
+        self.enum_strings = _enum_strings(name, enum_strings)
         self.read_only = read_only
-        self.clamp = clamp
         self.class_name = class_name or _default_class(native, self.count, read_only)
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
@@ -182,10 +158,12 @@ class PV:
     def set_property(self, **fields: Any) -> None:
         """Change metadata (units, precision, limits, enum strings) and post DBE_PROPERTY."""
         for key, val in fields.items():
-            if key not in ("units", "precision", "display_limits", "control_limits",
-                           "alarm_limits", "warning_limits", "enum_strings"):
+            if key.endswith("_limits") and key in vars(self.limits):
+                setattr(self.limits, key, tuple(val) if val else val)
+            elif key in ("units", "precision", "enum_strings"):
+                setattr(self, key, val)
+            else:
                 raise AttributeError(f"cannot set {key!r} on a PV")
-            setattr(self, key, tuple(val) if key.endswith("limits") and val else val)
         self._notify(DBE_PROPERTY)
 
     # -- client access ------------------------------------------------------
@@ -274,7 +252,7 @@ class PV:
         if error is not None:
             self._partial(values, notify)
             raise PutError(str(error))
-        self._commit(self._clamped(values), None, None, None)
+        self._commit(self.limits.clamped(values), None, None, None)
 
     def _partial(self, converted: Sequence[Any], notify: bool) -> None:
         """A write failed after ``converted``: as softIoc's waveform, those elements
@@ -285,7 +263,7 @@ class PV:
         keep = len(old.values)
         values = _joined(self.native_type, [converted[:keep], old.values[len(converted):]])
         if notify:
-            self._commit(self._clamped(values), None, None, None)
+            self._commit(self.limits.clamped(values), None, None, None)
         else:   # no record processing: no new timestamp, no monitor
             with self._lock:
                 self._snapshot = Snapshot(values, old.status, old.severity, old.timestamp)
@@ -309,7 +287,7 @@ class PV:
 
     def _make_snapshot(self, values: Sequence[Any], timestamp: float | None,
                        severity: int | None = None, status: int | None = None) -> Snapshot:
-        alarm_status, alarm_severity = self._alarm(values)
+        alarm_status, alarm_severity = self.limits.alarm(values)
         if severity is not None:
             alarm_severity = int(severity)
             alarm_status = int(status) if status is not None else (
@@ -317,34 +295,6 @@ class PV:
         elif status is not None:
             alarm_status = int(status)
         return Snapshot(values, alarm_status, alarm_severity, epics_timestamp(timestamp))
-
-    def _alarm(self, values: Sequence[Any]) -> tuple[int, int]:
-        if self.native_type in (ChannelType.STRING, ChannelType.ENUM) or not len(values):
-            return 0, 0
-        value = values[0]
-        if self.alarm_limits and self.alarm_severity:
-            lolo, hihi = self.alarm_limits
-            if value >= hihi:
-                return AlarmStatus.HIHI, self.alarm_severity
-            if value <= lolo:
-                return AlarmStatus.LOLO, self.alarm_severity
-        if self.warning_limits and self.warning_severity:
-            low, high = self.warning_limits
-            if value >= high:
-                return AlarmStatus.HIGH, self.warning_severity
-            if value <= low:
-                return AlarmStatus.LOW, self.warning_severity
-        return 0, 0
-
-    def _clamped(self, values: Sequence[Any]) -> Sequence[Any]:
-        if not self.clamp or self.native_type in (ChannelType.STRING, ChannelType.ENUM):
-            return values
-        low, high = self.control_limits
-        if low >= high:
-            return values
-        kind = float if self.native_type in _FLOATS else int
-        low, high = kind(low), kind(high)
-        return storage(self.native_type, [min(max(v, low), high) for v in values])
 
     def _to_native(self, value: Any) -> Sequence[Any]:
         """Python value -> native storage (validated)."""
@@ -406,29 +356,11 @@ class PV:
             md.units = self.units.encode()[:7] if numeric else b""
             if "precision" in fields:
                 md.precision = self.precision if self.native_type in _FLOATS else 0
-            limits = self._limits(numeric)
+            limits = self.limits.metadata(numeric)
             for name, value in limits.items():
                 if name in fields:
                     setattr(md, name, _limit_as(value, target))
         return md
-
-    def _limits(self, numeric: bool) -> dict[str, float]:
-        if not numeric:  # like RSRV: no display/control limits, alarm limits NaN for enums
-            alarm = _NAN if self.native_type is ChannelType.ENUM else 0
-            return {"upper_disp_limit": 0, "lower_disp_limit": 0,
-                    "upper_alarm_limit": alarm, "upper_warning_limit": alarm,
-                    "lower_warning_limit": alarm, "lower_alarm_limit": alarm,
-                    "upper_ctrl_limit": 0, "lower_ctrl_limit": 0}
-        lolo, hihi = self.alarm_limits if self.alarm_limits and self.alarm_severity \
-            else (_NAN, _NAN)
-        low, high = self.warning_limits if self.warning_limits and self.warning_severity \
-            else (_NAN, _NAN)
-        return {"upper_disp_limit": self.display_limits[1],
-                "lower_disp_limit": self.display_limits[0],
-                "upper_alarm_limit": hihi, "upper_warning_limit": high,
-                "lower_warning_limit": low, "lower_alarm_limit": lolo,
-                "upper_ctrl_limit": self.control_limits[1],
-                "lower_ctrl_limit": self.control_limits[0]}
 
 
 def _limit_as(value: float, target: ChannelType) -> float | int:
@@ -440,15 +372,36 @@ def _limit_as(value: float, target: ChannelType) -> float | int:
     return _wrap_int(int(value) if math.isfinite(value) else 0, bits, signed)
 
 
-def _severity(value: int | str) -> int:
-    if isinstance(value, str):
-        key = value.upper().removesuffix("_ALARM") if value.upper() != "NO_ALARM" else value
-        if key.upper() not in SEVERITY_NAMES:
-            raise ValueError(f"unknown severity {value!r} (NO_ALARM, MINOR, MAJOR, INVALID)")
-        return SEVERITY_NAMES[key.upper()]
-    if not 0 <= int(value) <= 3:
-        raise ValueError(f"severity {value!r} outside 0..3")
-    return int(value)
+def _native_type(name: str, type: str | ChannelType) -> ChannelType:
+    """The native DBR type named (or given) by ``type``."""
+    if isinstance(type, str):
+        if type.lower() not in TYPE_NAMES:
+            raise ValueError(f"PV {name!r}: unknown type {type!r} (one of "
+                             f"{', '.join(n for n in TYPE_NAMES if n != 'int')})")
+        return TYPE_NAMES[type.lower()]
+    native = ChannelType(type)
+    if native > 6:
+        raise ValueError(f"PV {name!r}: type must be a native DBR type")
+    return native
+
+
+def _default_count(value: Any, native: ChannelType) -> int:
+    """The element count of a PV whose initial value is ``value``."""
+    if isinstance(value, (list, tuple)) and native is ChannelType.STRING:
+        return max(1, len(value))
+    if _is_sequence(value) and native is not ChannelType.STRING:
+        return len(value)
+    return len(value) + 1 if isinstance(value, str) and native is ChannelType.CHAR else 1
+
+
+def _enum_strings(name: str, strings: Sequence[str]) -> list[str]:
+    if len(strings) > MAX_ENUM_STATES:
+        raise ValueError(f"PV {name!r}: at most {MAX_ENUM_STATES} enum strings")
+    for s in strings:
+        if len(s.encode()) >= MAX_ENUM_STRING_SIZE:
+            raise ValueError(f"PV {name!r}: enum string {s!r} is longer than "
+                             f"{MAX_ENUM_STRING_SIZE - 1} bytes")
+    return [str(s) for s in strings]
 
 
 def _is_sequence(value: Any) -> bool:
@@ -475,4 +428,5 @@ def _default_class(native: ChannelType, count: int, read_only: bool) -> str:
             ChannelType.CHAR: "longout"}.get(native, "ai" if read_only else "ao")
 
 
-__all__ = ["PV", "PutError", "Snapshot", "TYPE_NAMES", "epics_timestamp", "format_number"]
+__all__ = ["PV", "PutError", "Snapshot", "TYPE_NAMES", "SEVERITY_NAMES", "epics_timestamp",
+           "format_number"]
