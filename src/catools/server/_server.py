@@ -33,6 +33,7 @@ from collections import deque
 from typing import Any, Callable, Iterable, Mapping
 
 from ..config import ServerConfig
+from ..netinfo import tcp_listener, udp_socket
 from ..protocol import (DBR_TYPES, DEFAULT_PROTOCOL_VERSION, ErrorResponse,
                         LocalProtocolError, VersionResponse, data_size)
 from ..stream import OutputBudget
@@ -42,7 +43,6 @@ from ._handlers import NO_CID
 from ._input import BIG_REQUEST, OUTPUT_BUDGET, RequestReader
 from ._loop import ACCEPT_PAUSE, Listeners, Loop
 from ._monitors import Monitors
-from ._net import tcp_listener, udp_socket
 from ._pvdb import PV
 from ._udp import UdpService
 

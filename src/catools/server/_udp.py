@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from ..protocol import (DEFAULT_PROTOCOL_VERSION, NEED_DATA, SERVER, Beacon, Broadcaster,
                         EchoRequest, EchoResponse, RemoteProtocolError, SearchRequest,
                         SearchResponse, VersionRequest, VersionResponse)
-from ._net import interface_broadcasts
+from ..netinfo import interface_broadcasts
 
 if TYPE_CHECKING:
     from ._server import Server
