@@ -327,7 +327,7 @@ def _decode_dbr(cmd: Any) -> None:
         fast = SCALAR_DECODERS[cmd.data_type]
         if fast is not None:
             cache = cmd.__dict__
-            cache["_meta_args"], cache["_data"] = fast(payload)
+            cache["_metadata"], cache["_data"] = fast(payload)  # (None: a plain type)
             return
     row = DBR_TYPES[cmd.data_type]
     if row.typecode is None and count and len(payload) < row.value_offset + count * 40:
@@ -357,10 +357,8 @@ def _dbr_metadata(self: Any) -> DBRMetadata:
             _decode_dbr(self)
             metadata = cache.get("_metadata")
         if metadata is None:
-            args = cache.pop("_meta_args", None)
-            metadata = cache["_metadata"] = (
-                DBRMetadata(*args) if args is not None
-                else decode_metadata(DBR_TYPES[self.data_type], self[-1]))
+            metadata = cache["_metadata"] = decode_metadata(DBR_TYPES[self.data_type],
+                                                            self[-1])
     return metadata
 
 

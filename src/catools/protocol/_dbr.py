@@ -233,7 +233,24 @@ class DBRMetadata:
     enum_strings, ackt, acks.
     """
 
-    __slots__ = _METADATA_FIELDS
+    # (no __slots__: a field not set reads as the class's None, so that a reply's
+    # metadata is made with the few fields its DBR type carries; see ``_sts_time``)
+    status: int | None = None
+    severity: int | None = None
+    timestamp: tuple[int, int] | None = None
+    units: bytes | None = None
+    precision: int | None = None
+    upper_disp_limit: Any = None
+    lower_disp_limit: Any = None
+    upper_alarm_limit: Any = None
+    upper_warning_limit: Any = None
+    lower_warning_limit: Any = None
+    lower_alarm_limit: Any = None
+    upper_ctrl_limit: Any = None
+    lower_ctrl_limit: Any = None
+    enum_strings: list[bytes] | None = None
+    ackt: int | None = None
+    acks: int | None = None
 
     def __init__(self, status: int | None = None, severity: int | None = None,
                  timestamp: tuple[int, int] | None = None, units: bytes | None = None,
@@ -304,14 +321,29 @@ def _decode_plain(row: DbrType, payload: bytes | memoryview) -> DBRMetadata:
     return DBRMetadata()
 
 
+_new = object.__new__
+
+
+def sts_time(status: int, severity: int, timestamp: tuple[int, int] | None = None
+             ) -> DBRMetadata:
+    """``DBRMetadata(status, severity, timestamp)``, made with only those fields set
+    (the others read as the class's None): the metadata of a STS or TIME reply."""
+    md = _new(DBRMetadata)
+    md.status = status
+    md.severity = severity
+    if timestamp is not None:
+        md.timestamp = timestamp
+    return md
+
+
 def _decode_sts(row: DbrType, payload: bytes | memoryview) -> DBRMetadata:
     status, severity = row.meta.unpack_from(payload, 0)
-    return DBRMetadata(status, severity)
+    return sts_time(status, severity)
 
 
 def _decode_time(row: DbrType, payload: bytes | memoryview) -> DBRMetadata:
     status, severity, secs, nsecs = row.meta.unpack_from(payload, 0)
-    return DBRMetadata(status, severity, (secs, nsecs))
+    return sts_time(status, severity, (secs, nsecs))
 
 
 def _decode_general(row: DbrType, payload: bytes | memoryview) -> DBRMetadata:
@@ -352,21 +384,28 @@ def _scalar_decoder(row: DbrType) -> Any:
     whole = struct.Struct(row.meta.format + row.typecode)
     unpack, tc = whole.unpack_from, row.typecode
     if row.family == 0:
-        def decode(payload: Any) -> tuple[tuple[Any, ...] | None, array]:
+        def decode(payload: Any) -> tuple[DBRMetadata | None, array]:
             return None, array(tc, unpack(payload))
     elif row.family == 1:
-        def decode(payload: Any) -> tuple[tuple[Any, ...] | None, array]:
+        def decode(payload: Any) -> tuple[DBRMetadata | None, array]:
             status, severity, value = unpack(payload)
-            return (status, severity), array(tc, (value,))
+            md = _new(DBRMetadata)          # (sts_time, inline)
+            md.status = status
+            md.severity = severity
+            return md, array(tc, (value,))
     else:
-        def decode(payload: Any) -> tuple[tuple[Any, ...] | None, array]:
+        def decode(payload: Any) -> tuple[DBRMetadata | None, array]:
             status, severity, secs, nsecs, value = unpack(payload)
-            return (status, severity, (secs, nsecs)), array(tc, (value,))
+            md = _new(DBRMetadata)
+            md.status = status
+            md.severity = severity
+            md.timestamp = (secs, nsecs)
+            return md, array(tc, (value,))
     return decode
 
 
-#: Per DBR type: a fast decoder for count 1, or None: ``(metadata arguments, values)``;
-#: ``DBRMetadata(*arguments)`` is made only if asked for (None for the plain types).
+#: Per DBR type: a fast decoder for count 1, or None: ``(metadata, values)`` (metadata
+#: None for the plain types).
 SCALAR_DECODERS = tuple(_scalar_decoder(row) for row in DBR_TYPES)
 
 
