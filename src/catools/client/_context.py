@@ -92,15 +92,12 @@ class Context:
 
     def pvs_for(self, names: Iterable[str], priority: int = 0) -> list[PV]:
         """PV objects for many names; all are searched in the first batch."""
-        get = self.pvs.get
         pvs = self.pvs
         out: list[PV] = []
         new: list[PV] = []
-        add = out.append
         try:
             for name in names:
-                key = (name, priority)
-                pv = get(key)
+                pv = pvs.get(key := (name, priority))
                 if pv is None:
                     if not name or "\0" in name or (len(name) > NAME_CHARS_SAFE
                                                       and name_too_long(name)):
@@ -108,7 +105,7 @@ class Context:
                                          f"{MAX_NAME_LENGTH} bytes or holding a NUL")
                     pv = pvs[key] = PV(self, name, priority)
                     new.append(pv)
-                add(pv)
+                out.append(pv)
         finally:
             if new:
                 self.search.add(new, time.monotonic())
