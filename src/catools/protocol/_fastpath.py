@@ -20,6 +20,7 @@ from ._framing import ReceiveBuffer
 from ._headers import HEADER, NUL_PADS, next_free_id
 from ._ids import IdTables
 from ._roles import ChannelState
+from ._runs import RUN_TYPES, take_run
 from ._state import CHANNEL_TRANSITIONS, STAYS
 
 _unpack_header = HEADER.unpack_from
@@ -48,13 +49,15 @@ _CREATING = CHANNEL_TRANSITIONS[ChannelState.SEND_CREATE_CHAN_REQUEST][CreateCha
 _READING = CHANNEL_TRANSITIONS[_CONNECTED][ReadNotifyRequest]
 
 
-def take_batch(rx: ReceiveBuffer, ids: IdTables, limit: int, out: list[Any]) -> None:
+def take_batch(rx: ReceiveBuffer, ids: IdTables, limit: int, out: list[Any],
+               runs: bool = False) -> None:
     """Append to ``out`` the commands of the messages at ``rx.pos`` while each is one a
     client gets by the thousand (monitor update, READ_NOTIFY reply, ACCESS_RIGHTS,
     CREATE_CHAN reply), whole, with a 16-byte header and a payload of at most ``limit``
     bytes, for a channel in a state it leaves as is (or moves as the table says), and
     well-formed; apply them; stop at the first message that is not (``rx.pos`` is left
-    there). Only for a client whose circuit is CONNECTED both ways."""
+    there). Only for a client whose circuit is CONNECTED both ways. With ``runs``,
+    consecutive DBR_TIME_* updates of one shape come as one :class:`EventAddRun`."""
     channels = ids.channels
     channels_sid = ids.channels_sid
     ioids = ids.ioids
@@ -78,6 +81,12 @@ def take_batch(rx: ReceiveBuffer, ids: IdTables, limit: int, out: list[Any]) -> 
         if end > size or psize > limit:
             break
         if cmd == _EVENT_ADD and psize:   # a monitor update
+            if runs and dtype in RUN_TYPES:
+                run = take_run(buf, pos, psize, ids, _UPDATE_STATES)
+                if run is not None:
+                    append(run)
+                    pos += len(run.data)
+                    continue
             channel = sub_channel.get(p2)
             if channel is None or channel.state not in _UPDATE_STATES \
                     or p2 in cancelling or dtype >= 39 \
