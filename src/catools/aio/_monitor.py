@@ -37,8 +37,8 @@ class Monitor(SyncMonitor):
         if callback is not None:
             self._task = self._loop.create_task(self._dispatch_async(callback))
 
-    def _push(self, event: Any) -> None:
-        super()._push(event)
+    def _push_many(self, events: Any) -> None:
+        super()._push_many(events)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)

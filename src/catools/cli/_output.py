@@ -203,7 +203,52 @@ class EpicsText:
                 chan.count = pv.native_count
             elif kind == "not_found":
                 self.line(fmt.not_found(name), event="disconnected")
+
+        if line is None:
+            on_event.updates = self._text_runs(fmt, channels, limit)  # type: ignore[attr-defined]
         return on_event
+
+    def _text_runs(self, fmt: Any, channels: dict[str, Any], limit: int | None
+                   ) -> Callable[[list[Any], Any], None]:
+        """The handler of a run of updates (``Subscribe``'s ``on_updates``): its lines
+        at once (TextRuns), or one by one through the monitor's formatter."""
+        from ..format import MonitorChannel, TextRuns
+        runs = TextRuns(fmt)
+        cols: dict[Any, str] = {}
+        pending = self.pending
+
+        def on_updates(subs: list[Any], run: Any) -> None:
+            rows = _room(self, limit, run.rows)
+            if rows is None:
+                return
+            if len(rows) < len(subs):
+                subs = subs[:len(rows)]
+            names = list(map(cols.get, subs))
+            if None in names:
+                for i, sub in enumerate(subs):
+                    if names[i] is None:
+                        names[i] = cols[sub] = fmt._name(sub.pv.name, 1)
+            lines = runs.lines(run, rows, names)
+            if lines is None:               # (the general path, update by update)
+                for i in range(len(rows)):
+                    pv = subs[i].pv
+                    name = pv.name
+                    chan = channels.get(name)
+                    if chan is None:
+                        chan = channels[name] = MonitorChannel()
+                    pending.append(fmt.update(name, run.reply(i), chan))
+                self.updates += len(rows)
+                return
+            pending.extend(lines)
+            self.updates += len(rows)
+            for sub in set(subs):
+                name = sub.pv.name
+                chan = channels.get(name)
+                if chan is None:
+                    chan = channels[name] = MonitorChannel()
+                chan.count = 1
+                chan.first_printed = True
+        return on_updates
 
 
 class Colour(EpicsText):
@@ -269,8 +314,49 @@ class Json(EpicsText):
                 reading = Reading.of(name, reply, pv.native_type, pv.native_count)
                 pending.append(camonitor_json(name, kind, reading, char_as_string=char))
             elif kind != "error":
+                if kind == "connected":
+                    runs.heads.clear()      # (the native type may have changed)
                 pending.append(camonitor_json(name, kind, message=messages.get(kind)))
+
+        from ..format import JsonRuns
+        runs = JsonRuns()
+
+        def on_updates(subs: list[Any], run: Any) -> None:
+            rows = _room(self, limit, run.rows)
+            if rows is None:
+                return
+            if len(rows) < len(subs):
+                subs = subs[:len(rows)]
+            heads = runs.heads.get(run.data_type)
+            if heads is None:
+                heads = runs.heads[run.data_type] = {}
+            found = list(map(heads.get, subs))
+            if None in found:
+                for i, sub in enumerate(subs):
+                    if found[i] is None:
+                        pv = sub.pv
+                        found[i] = heads[sub] = runs.head(pv.name, run.data_type,
+                                                          pv.native_type)
+            from time import time
+            lines = runs.lines(run, rows, found, time())
+            if lines is None:               # (the general path, update by update)
+                for i in range(len(rows)):
+                    on_event(subs[i].pv.name, "update", run.reply(i), subs[i].pv)
+                return
+            pending.extend(lines)
+            self.updates += len(rows)
+        on_event.updates = on_updates       # type: ignore[attr-defined]
         return on_event
+
+
+def _room(sink: EpicsText, limit: int | None, rows: list[Any]) -> list[Any] | None:
+    """``rows``, or as many as ``limit`` updates in all leave room for (None: none)."""
+    if limit is None:
+        return rows
+    room = limit - sink.updates
+    if room <= 0:
+        return None
+    return rows if room >= len(rows) else rows[:room]
 
 
 def _warn_unread(results: Sequence[Result], what: str) -> None:

@@ -173,7 +173,7 @@ def run(names: list[str], opts: Any, mask: int, timeout: float | None, priority:
     handler = sink.events(opts, max_updates)
     op = Subscribe(names, updates_only(handler) if only_updates else handler,
                    data_type=rule, count=opts.count, mask=mask, priority=priority,
-                   not_found_after=timeout)
+                   not_found_after=timeout, on_updates=getattr(handler, "updates", None))
     if props:
         with_properties(op, sink, opts.char_as_string)
     ctx = make_context(listen_beacons=True)

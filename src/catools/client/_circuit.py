@@ -11,7 +11,7 @@ from typing import Any, Callable, Protocol
 
 from ..protocol import (CLIENT, DISCONNECTED, AccessRightsResponse, ClientNameRequest,
                         CreateChanResponse, CreateChFailResponse, EchoRequest, EchoResponse,
-                        ErrorResponse, EventAddRequest, EventAddResponse,
+                        ErrorResponse, EventAddRequest, EventAddResponse, EventAddRun,
                         EventCancelResponse, HostNameRequest, LocalProtocolError,
                         ReadNotifyRequest, ReadNotifyResponse, ReadRequest,
                         RemoteProtocolError, SearchResponse, ServerDisconnResponse,
@@ -63,6 +63,7 @@ class Circuit:
         self.priority = priority
         self.core = VirtualCircuit(CLIENT, address, priority, ignore_unknown_ids=True,
                                    max_payload_size=owner.max_payload_size)
+        self.core.event_runs = True     # (updates of one shape come as one EventAddRun)
         self.callbacks = owner.callbacks
         self.stream = Stream.connect(address, owner.poller, self,
                                      lambda: owner.flush_later(self),
@@ -80,8 +81,7 @@ class Circuit:
         self.creates_answered_at = 0.0
         self.echo_sent: float | None = None
         self.echoes = self.echoes_sent = 0
-        self.name_server = False
-        self.warned_unknown = False
+        self.name_server = self.warned_unknown = False
         self.send(VersionRequest(priority=priority, version=13),
                   ClientNameRequest(owner.user_name), HostNameRequest(owner.host_name))
 
@@ -404,6 +404,35 @@ def _update(sub: Subscription, command: Any) -> None:
         sub.callback(sub, "update", command)
 
 
+def _on_run(circuit: Circuit, run: Any) -> None:
+    """A run of updates (an EventAddRun): queued as one callback, with the Subscription
+    of each update (None if unknown) found now, as for a single update."""
+    circuit.callbacks.items.append(
+        (_updates, (circuit, list(map(circuit.subs.get, run.subscription_ids())), run)))
+
+
+def _updates(circuit: Circuit, subs: list[Subscription | None], run: Any) -> None:
+    """A run's delivery (``subs[i]``: the Subscription of update i): in one call to
+    their ``batch`` when they all have the same one and none is cancelled, else to each
+    callback in turn as :func:`_update` does."""
+    first = subs[0]
+    batch = None if first is None else first.batch
+    if batch is not None:
+        for sub in set(subs):
+            if sub is None or sub.cancelled or sub.batch is not batch:
+                break
+        else:
+            batch(subs, run)
+            return
+    on_error = circuit.callbacks.on_error
+    for i, sub in enumerate(subs):
+        if sub is not None and not sub.cancelled:
+            try:
+                sub.callback(sub, "update", run.reply(i))
+            except Exception as exc:
+                on_error(exc, sub.callback)
+
+
 _DISPATCH: dict[type, Callable[[Circuit, Any], None]] = {
     ReadNotifyResponse: Circuit._on_io_reply,
     WriteNotifyResponse: Circuit._on_io_reply,
@@ -415,6 +444,7 @@ _DISPATCH: dict[type, Callable[[Circuit, Any], None]] = {
     EchoResponse: Circuit._on_echo,
     SearchResponse: Circuit._on_search,
     EventCancelResponse: lambda circuit, command: None,    # (forgotten at the cancel)
+    EventAddRun: _on_run,
 }
 
 __all__ = ["Circuit", "CircuitOwner"]

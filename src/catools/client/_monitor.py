@@ -12,6 +12,10 @@ from ._pv import NEVER_CONNECTED, PV
 #: reply, or an ERROR for the subscription), ``connected``, ``disconnected`` or
 #: ``not_found`` (``reply`` None).
 EventCallback = Callable[[str, str, Any, PV], None]
+#: ``on_updates(subs, run)`` of a :class:`Subscribe`: a run of successful updates (a
+#: ``catools.protocol.EventAddRun``), ``subs[i]`` the Subscription of update i (its
+#: ``pv`` the PV); in place of one ``on_event(name, "update", reply, pv)`` per update.
+UpdatesCallback = Callable[[list[Any], Any], None]
 
 
 
@@ -26,10 +30,12 @@ class Subscribe(Operation):
 
     def __init__(self, names: Sequence[str], on_event: EventCallback, *,
                  data_type: Any = request_type, count: int = 0, mask: int = 5,
-                 priority: int = 0, not_found_after: float | None = None) -> None:
+                 priority: int = 0, not_found_after: float | None = None,
+                 on_updates: UpdatesCallback | None = None) -> None:
         super().__init__(None)
         self.names = list(names)
         self.on_event = on_event
+        self.on_updates = on_updates
         self.data_type = data_type
         self.count = count
         self.mask = mask
@@ -49,14 +55,16 @@ class Subscribe(Operation):
         self._normal = int(CAStatus.ECA_NORMAL)
         self._no_read = int(CAStatus.ECA_NORDACCESS)
         callback = self._event              # (one for every PV: it finds the PV in sub)
+        batch = self._updates               # (the same one for every PV: see Circuit)
         seen: set[int] = set()
         subscribe = ctx.subscribe
         for pv in pvs:
             if id(pv) in seen:
                 continue
             seen.add(id(pv))
-            self.subscriptions.append(subscribe(pv, callback, data_type, count=self.count,
-                                                mask=self.mask))
+            sub = subscribe(pv, callback, data_type, count=self.count, mask=self.mask)
+            sub.batch = batch
+            self.subscriptions.append(sub)
         if self.not_found_after is not None:
             self._check_at = now + self.not_found_after
 
@@ -73,6 +81,17 @@ class Subscribe(Operation):
                 self.on_event(pv.name, "error", reply, pv)
         else:
             self.on_event(pv.name, event, reply, pv)
+
+    def _updates(self, subs: list[Any], run: Any) -> None:
+        """A run of updates (an EventAddRun; ``subs[i]`` the Subscription of update i):
+        to ``on_updates`` at once when they succeeded and it is given, else each to
+        ``on_event`` as :meth:`_event` does."""
+        if self.on_updates is not None and run.status == self._normal:
+            self.on_updates(subs, run)
+            return
+        event = self._event
+        for i, sub in enumerate(subs):
+            event(sub, "update", run.reply(i))
 
     def step(self, ctx: Any, now: float) -> float | None:
         check_at = self._check_at
@@ -96,4 +115,4 @@ class Subscribe(Operation):
         self._finish()
 
 
-__all__ = ["Subscribe", "EventCallback"]
+__all__ = ["Subscribe", "EventCallback", "UpdatesCallback"]

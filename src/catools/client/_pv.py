@@ -48,7 +48,7 @@ class Subscription:
     """
 
     __slots__ = ("pv", "callback", "requested_type", "count", "mask", "subscriptionid",
-                 "data_type", "cancelled")
+                 "data_type", "cancelled", "batch")
 
     def __init__(self, pv: "PV", callback: Callable[..., None], data_type: int | str | None,
                  count: int | None, mask: int) -> None:
@@ -61,6 +61,10 @@ class Subscription:
         self.subscriptionid: int | None = None
         self.data_type: int | None = None
         self.cancelled = False
+        #: ``batch(subs, run)`` takes a run of updates (an ``EventAddRun``, ``subs[i]``
+        #: the Subscription of its update i) when every one of them has this same
+        #: ``batch``; None: each update goes to ``callback``
+        self.batch: Callable[[list[Subscription], Any], None] | None = None
 
     def cancel(self) -> None:
         """Stop the monitor (no callback after this; forgotten everywhere)."""

@@ -19,6 +19,7 @@ from ._names import (
     severity_to_text, status_to_text,
 )
 from ._options import FormatOptions, float_format, parse_timestamp_keys
+from ._runs import JsonRuns, TextRuns
 from ._values import (
     ENCODING, ERRORS, TimestampFormatter, c_float, epics_now, escape_bytes,
     format_long, format_timestamp, join_values, round_to_long, time_diff_seconds,
@@ -36,7 +37,7 @@ __all__ = [
     "DBR_LONG", "DBR_NAMES", "DBR_STRING", "MAX_STRING_SIZE",
     "bad_name_line", "dbf_type_to_text", "dbr_type_to_text", "invalid_names",
     "parse_dbr_type", "readable_dbr_type", "severity_to_text", "status_to_text",
-    "FormatOptions", "float_format", "parse_timestamp_keys",
+    "FormatOptions", "float_format", "parse_timestamp_keys", "JsonRuns", "TextRuns",
     "ENCODING", "ERRORS", "TimestampFormatter", "c_float", "epics_now", "escape_bytes",
     "format_long", "format_timestamp", "join_values", "round_to_long",
     "time_diff_seconds",

@@ -124,7 +124,7 @@ def _fast_join(fmt: str, sep: str, chunk: Sequence) -> str:
     n = len(chunk)
     if n == 0:
         return ""
-    return ((fmt + sep) * (n - 1) + fmt) % tuple(chunk)
+    return ((fmt + sep.replace("%", "%%")) * (n - 1) + fmt) % tuple(chunk)
 
 
 def iter_values(data_type: int, data: Sequence, opts: FormatOptions,

@@ -101,7 +101,7 @@ class Monitor:
         self._generation: dict[str, int] = {}
         self._created: list[str] = []
         self._op = Subscribe(names, self._on_event, data_type=rule, count=count, mask=mask,
-                             priority=priority)
+                             priority=priority, on_updates=self._on_updates)
         self._dispatcher: threading.Thread | None = None
         ctx.call(self._start)
         ctx.monitors.append(self)
@@ -165,6 +165,27 @@ class Monitor:
         elif kind == "error":
             self._push(Result(name, RemoteError(name, getattr(reply, "status", 0) or 0)))
 
+    def _on_updates(self, subs: list[Any], run: Any) -> None:
+        """A run of updates (the client's ``on_updates``): their Updates, queued under
+        one lock, as ``_on_event`` would one by one."""
+        labels = self.context.labels
+        hold = self._hold
+        make = Update.of
+        events = []
+        for i, sub in enumerate(subs):
+            pv = sub.pv
+            name = pv.name
+            reply = run.reply(i)
+            held = hold.get(name) if hold else None
+            if held is not None:
+                held.append(reply)
+                continue
+            event = make(name, reply, pv.native_type, pv.native_count, labels.get(name))
+            event.merged = 0
+            events.append(event)
+        if events:
+            self._push_many(events)
+
     def _update(self, name: str, reply: Any, pv: Any) -> Update:
         event = Update.of(name, reply, pv.native_type, pv.native_count,
                           self.context.labels.get(name))
@@ -194,28 +215,34 @@ class Monitor:
             self._push(self._update(name, reply, pv))
 
     def _push(self, event: Any) -> None:
+        self._push_many((event,))
+
+    def _push_many(self, events: Any) -> None:
+        """Queue ``events`` in order (under one lock)."""
         with self._cond:
             if self._closed:
                 return
-            name = event.name
-            if self.latest and isinstance(event, Update):
-                box = self._tail.get(name)
-                if box is not None:
-                    event.merged = box[0].merged + 1
-                    box[0] = event
-                    return
-                box = [event]
-                self._items.append(box)
-                self._tail[name] = box
-            else:
-                self._tail.pop(name, None)
-                self._items.append([event])
-            if len(self._items) > self.queue_size:
-                box = self._items.popleft()
-                if self._tail.get(box[0].name) is box:
-                    del self._tail[box[0].name]
-                self.dropped += 1
-            self._cond.notify()
+            items, tail, latest = self._items, self._tail, self.latest
+            for event in events:
+                name = event.name
+                if latest and isinstance(event, Update):
+                    box = tail.get(name)
+                    if box is not None:
+                        event.merged = box[0].merged + 1
+                        box[0] = event
+                        continue
+                    box = [event]
+                    items.append(box)
+                    tail[name] = box
+                else:
+                    tail.pop(name, None)
+                    items.append([event])
+                if len(items) > self.queue_size:
+                    box = items.popleft()
+                    if tail.get(box[0].name) is box:
+                        del tail[box[0].name]
+                    self.dropped += 1
+            self._cond.notify(len(events))
 
     # -- the consumer's side -------------------------------------------------
 
