@@ -32,7 +32,7 @@ from ._dbr import (DBR_TYPES, FAMILIES, FIRST_VALUE, MAX_DBR_TYPE, NATIVE_TYPES,
                    encode_metadata, native_type, promote)
 from ._errors import CaError, LocalProtocolError, ProtocolError, RemoteProtocolError
 from ._runs import EventAddRun
-from ._headers import HEADER, Header, pack_header, unpack_header
+from ._headers import HEADER, Frame, Header, frame_at, pack_header, unpack_header
 from ._roles import (CLIENT, DISCONNECTED, NEED_DATA, SERVER, ChannelState, CircuitState,
                      Role)
 
@@ -82,7 +82,7 @@ __all__ = [
     "dbr_name", "dbr_type", "decode_dbr", "encode_dbr", "field_types", "native_type",
     "promote",
     "CaError", "LocalProtocolError", "ProtocolError", "RemoteProtocolError",
-    "Header", "pack_header", "unpack_header", "HEADER", "HEADER_SIZE",
+    "Header", "Frame", "frame_at", "pack_header", "unpack_header", "HEADER", "HEADER_SIZE",
     "LARGE_HEADER_VERSION", "encode_metadata",
     "CLIENT", "DISCONNECTED", "NEED_DATA", "SERVER", "ChannelState", "CircuitState", "Role",
     "ECA_CODES", "AlarmSeverity", "AlarmStatus", "CAStatus", "CAStatusCode",

@@ -11,16 +11,11 @@ and go on, as RSRV does.
 from __future__ import annotations
 
 from ._errors import RemoteProtocolError, eca_code
-from ._headers import EXTENDED_MARKER, HEADER, Header, unpack_header
+from ._headers import (EXTENDED_HEADER, EXTENDED_MARKER, Frame, Header, frame_at,
+                       unpack_header)
 
 #: Default bound on one message's payload (EPICS_CA_MAX_ARRAY_BYTES is passed in by I/O).
 DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024
-
-#: ``(command, payload_size, data_type, data_count, parameter1, parameter2, start, end)``:
-#: a message's header fields (size and count widened) and where its payload lies.
-Frame = tuple[int, int, int, int, int, int, int, int]
-
-_unpack_header = HEADER.unpack_from
 
 
 class ReceiveBuffer:
@@ -101,9 +96,9 @@ class ReceiveBuffer:
 
     def header_bytes(self) -> bytes:
         """The raw header (16 or 24 bytes) of the message last framed or peeked at."""
-        head = self.head
-        size = 24 if self.data[head + 2:head + 4] == b"\xff\xff" else 16
-        return self.data[head:head + size]
+        data, head = self.data, self.head
+        frame = frame_at(data, head)
+        return data[head:head + EXTENDED_HEADER.size if frame is None else frame[6]]
 
     def peek(self) -> tuple[Header, int] | None:
         """The next message's header and header size, nothing consumed; None until the
@@ -134,21 +129,20 @@ class ReceiveBuffer:
         and the error is ``recoverable`` with ``status`` ECA_TOLARGE."""
         buf = self.data
         pos = self.pos
-        if len(buf) - pos < 16:
+        if len(buf) - pos < 16:         # (the common way out: all of it parsed)
             if not self._fill(16):
                 return None
             buf, pos = self.data, 0
-        cmd, psize, dtype, count, p1, p2 = _unpack_header(buf, pos)
-        start = pos + 16
-        if psize == EXTENDED_MARKER:
-            if len(buf) - pos < 24:
-                if not self._fill(24):
-                    return None
-                buf, pos = self.data, 0
-            start = pos + 24
-            psize = int.from_bytes(buf[pos + 16:pos + 20], "big")
-            count = int.from_bytes(buf[pos + 20:start], "big")
-        if psize > max_payload:
+        frame = frame_at(buf, pos)
+        if frame is None:               # an extended header, not all in ``data``
+            if not self._fill(EXTENDED_HEADER.size):
+                return None
+            buf, pos = self.data, 0
+            frame = frame_at(buf)
+            if frame is None:           # (not reached: 24 bytes are there)
+                return None
+        if frame[1] > max_payload:
+            cmd, psize, dtype, count, p1, p2, start, _ = frame
             error = RemoteProtocolError(f"message of {psize} payload bytes exceeds the "
                                         f"limit of {max_payload} (command {cmd})")
             if self.drain_oversize:
@@ -157,16 +151,16 @@ class ReceiveBuffer:
                 error.header = Header(cmd, psize, dtype, count, p1, p2)
                 error.recoverable, error.status = True, eca_code("ECA_TOLARGE")
             raise error
-        end = start + psize
+        end = frame[7]
         if end > len(buf):
             if not self._fill(end - pos):
                 return None
-            start -= pos
-            end -= pos
+            frame = frame[:6] + (frame[6] - pos, end - pos)
             pos = 0
+            end = frame[7]
         self.head = pos
         self.pos = end
-        return cmd, psize, dtype, count, p1, p2, start, end
+        return frame
 
     def _drain(self, start: int, size: int) -> None:
         """Consume a message whose payload (``size`` bytes from ``data[start]``) is

@@ -50,18 +50,42 @@ def pack_header(command: int, payload_size: int, data_type: int, data_count: int
                        parameter1, parameter2)
 
 
+#: ``(command, payload_size, data_type, data_count, parameter1, parameter2, start, end)``:
+#: a message's header fields (size and count widened) and where its payload lies.
+Frame = tuple[int, int, int, int, int, int, int, int]
+
+_unpack = HEADER.unpack_from
+_unpack_tail = _EXT_TAIL.unpack_from
+
+
+def frame_at(data: bytes | bytearray | memoryview, pos: int = 0,
+             extended: bool = True) -> Frame | None:
+    """The message whose header starts at ``data[pos]``: its header fields and
+    ``data[start:end]``, its payload; None when the header is not all there. The
+    payload's ``end`` may lie beyond the data (not all received, or, in a datagram,
+    truncated): callers check it. Any bytes are a header: nothing else is refused here.
+
+    This is the one place the extended-header rule is written: a 16-bit payload size of
+    0xFFFF means 8 more header bytes, the 32-bit payload size and element count.
+    ``extended=False`` reads 0xFFFF as a plain size, as libca's UDP input (udpiiu.cpp)
+    and casw read datagrams."""
+    try:       # (a short header: struct.error, cheaper than checking the length first)
+        cmd, psize, dtype, count, p1, p2 = _unpack(data, pos)
+        if psize == EXTENDED_MARKER and extended:
+            psize, count = _unpack_tail(data, pos + 16)
+            return cmd, psize, dtype, count, p1, p2, pos + 24, pos + 24 + psize
+    except struct.error:
+        return None
+    return cmd, psize, dtype, count, p1, p2, pos + 16, pos + 16 + psize
+
+
 def unpack_header(data: bytes | bytearray | memoryview, offset: int = 0
                   ) -> tuple[Header, int] | None:
     """Decode the header at ``offset``; return ``(header, header_size)`` or None if short."""
-    if len(data) - offset < 16:
+    frame = frame_at(data, offset)
+    if frame is None:
         return None
-    cmd, psize, dtype, count, p1, p2 = HEADER.unpack_from(data, offset)
-    if psize == EXTENDED_MARKER:
-        if len(data) - offset < 24:
-            return None
-        psize, count = _EXT_TAIL.unpack_from(data, offset + 16)
-        return Header(cmd, psize, dtype, count, p1, p2), 24
-    return Header(cmd, psize, dtype, count, p1, p2), 16
+    return Header(*frame[:6]), frame[6] - offset
 
 
 def quoted_header(raw: bytes) -> Header:
@@ -71,10 +95,8 @@ def quoted_header(raw: bytes) -> Header:
     raw = bytes(raw[:EXTENDED_HEADER.size])
     if len(raw) < HEADER.size:
         raw = raw.ljust(HEADER.size, b"\0")
-    cmd, psize, dtype, count, p1, p2 = HEADER.unpack_from(raw)
-    if psize == EXTENDED_MARKER and len(raw) == EXTENDED_HEADER.size:
-        psize, count = _EXT_TAIL.unpack_from(raw, HEADER.size)
-    return Header(cmd, psize, dtype, count, p1, p2)
+    frame = frame_at(raw, 0, len(raw) == EXTENDED_HEADER.size)
+    return Header(*frame[:6])  # type: ignore[index]
 
 
 def next_free_id(last: int, used: Container[int]) -> int:
