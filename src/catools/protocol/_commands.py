@@ -13,11 +13,11 @@ import struct
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ._constants import (DEFAULT_PROTOCOL_VERSION, DONT_REPLY, DO_REPLY,
-                         EXTENDED_HEADER_SIZE, HEADER_SIZE)
+                         EXTENDED_HEADER_SIZE)
 from ._dbr import (DBR_TYPES, MAX_DBR_TYPE, SCALAR_DECODERS, DBRMetadata,
                    decode_metadata, decode_values, encode_metadata, encode_values)
 from ._errors import LocalProtocolError, RemoteProtocolError
-from ._headers import (HEADER, NUL_PADS, Header, pack_header, quoted_header,
+from ._headers import (NUL_PADS, Header, frame_at, pack_header, quoted_header,
                        unpack_header)
 from ._records import Record
 from ._roles import CLIENT, SERVER, Role
@@ -167,8 +167,6 @@ COMMAND_TABLE: tuple[Row, ...] = (
 )
 
 _MON_INFO = struct.Struct(">fffHxx")
-_unpack_header = HEADER.unpack_from
-_unpack_tail = struct.Struct(">II").unpack_from
 _SEARCH_VERSION = struct.Struct(">H6x")
 
 
@@ -458,10 +456,10 @@ def _error_header(original: Any) -> bytes:
         raw = pack_header(*original[:6])
     else:
         raw = bytes(original)
-    size = EXTENDED_HEADER_SIZE if raw[2:4] == b"\xff\xff" else HEADER_SIZE
-    if len(raw) < size:
+    frame = frame_at(raw)
+    if frame is None:
         raise LocalProtocolError("original_request must be a command or a message header")
-    return raw[:size]
+    return raw[:frame[6]]
 
 
 vars(_codecs)["_error_header"] = _error_header
@@ -528,16 +526,10 @@ def read_datagram(data: bytes, sender: Role) -> list[Command]:
     pos = 0
     end = len(data)
     while pos < end:
-        if end - pos < HEADER_SIZE:
+        frame = frame_at(data, pos)
+        if frame is None:
             raise RemoteProtocolError(f"truncated header at byte {pos} of a datagram")
-        cmd, psize, dtype, count, p1, p2 = _unpack_header(data, pos)
-        start = pos + HEADER_SIZE
-        if psize == 0xFFFF:
-            if end - pos < EXTENDED_HEADER_SIZE:
-                raise RemoteProtocolError(f"truncated header at byte {pos} of a datagram")
-            psize, count = _unpack_tail(data, start)
-            start = pos + EXTENDED_HEADER_SIZE
-        stop = start + psize
+        cmd, psize, dtype, count, p1, p2, start, stop = frame
         if stop > end:
             raise RemoteProtocolError(f"datagram truncated: message at byte {pos} "
                                       f"announces {psize} payload bytes")
