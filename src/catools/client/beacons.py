@@ -15,8 +15,7 @@ import time
 from typing import Callable, Iterator, NamedTuple
 
 from ..protocol import (REPEATER_PORT, SERVER_PORT, Beacon, RepeaterConfirmResponse,
-                        RepeaterRegisterRequest, int_to_ip)
-from ..protocol import HEADER as _HEADER
+                        RepeaterRegisterRequest, frame_at, int_to_ip)
 
 __all__ = ["BeaconAnomaly", "BeaconTracker", "BeaconListener", "BeaconEvent",
            "split_messages", "RegistrationError"]
@@ -174,18 +173,16 @@ _CONFIRM_CODE = RepeaterConfirmResponse.ID
 def split_messages(datagram: bytes) -> tuple[list[tuple[int, int, int, int, int]], bool]:
     """Header fields ``(command, data_type, data_count, parameter1, parameter2)`` of the
     messages of a datagram, and whether it ended in a truncated message (the rest is
-    dropped, as casw does)."""
+    dropped, as casw does). A payload size of 0xFFFF is a size, not the extended-header
+    marker: casw and libca's UDP input read datagrams so."""
     out: list[tuple[int, int, int, int, int]] = []
     pos, end = 0, len(datagram)
     while pos < end:
-        if end - pos < _HEADER.size:
+        frame = frame_at(datagram, pos, extended=False)
+        if frame is None or frame[7] > end:
             return out, True
-        cmd, size, dtype, count, p1, p2 = _HEADER.unpack_from(datagram, pos)
-        stop = pos + _HEADER.size + size
-        if stop > end:
-            return out, True
+        cmd, _, dtype, count, p1, p2, _, pos = frame
         out.append((cmd, dtype, count, p1, p2))
-        pos = stop
     return out, False
 
 
@@ -247,7 +244,8 @@ class BeaconListener:
                     data = self.sock.recv(0x4000)
                 except OSError:
                     continue          # (ECONNREFUSED: nobody on the repeater port yet)
-                if len(data) >= 16 and _HEADER.unpack_from(data)[0] == _CONFIRM_CODE:
+                first = frame_at(data, extended=False)
+                if first is not None and first[0] == _CONFIRM_CODE:
                     self.confirmed = True
                     return
         raise RegistrationError("unable to register with the CA repeater")
