@@ -318,32 +318,30 @@ def _encode_dbr(cls: type[Command], data: Any, metadata: Any, data_type: int,
     return data_type, count, body + b"\0" * (-len(body) & 7)
 
 
-def _decode_dbr(cmd: Any) -> None:
+def _decode_dbr(cmd: Any) -> Any:
+    """Decode ``cmd``'s payload into its cache (``_metadata``, ``_data``); the data."""
     payload = cmd[-1]
     count = cmd.data_count
+    cache = cmd.__dict__
     if count == 1:
         fast = SCALAR_DECODERS[cmd.data_type]
         if fast is not None:
-            cache = cmd.__dict__
-            cache["_metadata"], cache["_data"] = fast(payload)  # (None: a plain type)
-            return
+            cache["_metadata"], data = fast(payload)    # (None: a plain type)
+            cache["_data"] = data
+            return data
     row = DBR_TYPES[cmd.data_type]
     if row.typecode is None and count and len(payload) < row.value_offset + count * 40:
         # a short single string (as libca writes it)
         payload = bytes(payload).ljust(row.value_offset + count * 40, b"\0")
-    cache = cmd.__dict__
     cache["_metadata"] = decode_metadata(row, payload)
-    cache["_data"] = decode_values(row, payload, count)
+    data = cache["_data"] = decode_values(row, payload, count)
+    return data
 
 
 def _dbr_data(self: Any) -> Any:
     """The values: ``array.array`` for numbers, a list of bytes for strings."""
-    cache = self.__dict__
-    data = cache.get("_data")
-    if data is None:
-        _decode_dbr(self)
-        data = cache["_data"]
-    return data
+    data = self.__dict__.get("_data")
+    return _decode_dbr(self) if data is None else data
 
 
 def _dbr_metadata(self: Any) -> DBRMetadata:
