@@ -3,10 +3,11 @@
     python bench/parse.py [--updates 100000] [--elements 1000000] [--repeat 5]
 
 (a) 100,000 EVENT_ADD updates of DBR_TIME_DOUBLE through a client-role circuit with a
-    real channel and subscription (64 KiB chunks), commands/s; for catools also with
-    reading each value and timestamp. caproto: VirtualCircuit.recv + process_command.
+    real channel and subscription (64 KiB chunks), commands/s: parsed only, and parsed
+    with each value and timestamp read (the target's measure).
+    caproto: VirtualCircuit.recv + process_command (+ data[0], metadata.stamp).
 (b) One READ_NOTIFY reply of a 1,000,000-element DOUBLE array, MB/s (value decoded).
-Median of ``--repeat`` runs. Targets: >= 10x caproto commands/s; >= 1 GB/s arrays.
+Median of ``--repeat`` runs. Targets: >= 10x caproto commands/s with value and timestamp read; >= 1 GB/s arrays.
 """
 from __future__ import annotations
 
@@ -81,7 +82,7 @@ def bench_updates_ours(n: int, read_values: bool) -> float:
     return n / elapsed
 
 
-def bench_updates_caproto(n: int) -> float:
+def bench_updates_caproto(n: int, read_values: bool = False) -> float:
     circuit, chan = _caproto_client()
     sub = chan.subscribe(data_type=caproto.ChannelType.TIME_DOUBLE)
     circuit.send(sub)
@@ -92,6 +93,9 @@ def bench_updates_caproto(n: int) -> float:
         commands, _ = circuit.recv(chunk)
         for command in commands:
             circuit.process_command(command)
+            if read_values:
+                command.data[0]
+                command.metadata.stamp
             got += 1
     elapsed = time.perf_counter() - t0
     assert got == n
@@ -152,16 +156,19 @@ def main() -> None:
     ours = median_of(r, bench_updates_ours, args.updates, False)
     ours_read = median_of(r, bench_updates_ours, args.updates, True)
     theirs = median_of(r, bench_updates_caproto, args.updates)
+    theirs_read = median_of(r, bench_updates_caproto, args.updates, True)
     arr_ours = median_of(r, bench_array_ours, args.elements)
     arr_theirs = median_of(r, bench_array_caproto, args.elements)
     print(f"catools {catools.__version__} vs caproto {caproto.__version__}, "
           f"median of {r} runs")
     print(f"{'measure':<44}{'catools':>14}{'caproto':>14}{'ratio':>9}  target")
     print(f"{'EVENT_ADD TIME_DOUBLE, commands/s':<44}{ours:>14,.0f}{theirs:>14,.0f}"
-          f"{ours / theirs:>8.1f}x  >= 10x {'OK' if ours / theirs >= 10 else 'MISSED'}")
-    # caproto's column is its parse + process_command figure (it decodes lazily too)
+          f"{ours / theirs:>8.1f}x  (parse only: no target)")
+    # the issue's measure: each command's value and timestamp read, on both sides
+    # (caproto decodes them when it parses; catools when they are first read)
+    ratio = ours_read / theirs_read
     print(f"{'  + read value and timestamp, commands/s':<44}{ours_read:>14,.0f}"
-          f"{theirs:>14,.0f}{ours_read / theirs:>8.1f}x  (no target)")
+          f"{theirs_read:>14,.0f}{ratio:>8.1f}x  >= 10x {'OK' if ratio >= 10 else 'MISSED'}")
     print(f"{'DOUBLE x{:,} READ_NOTIFY, MB/s'.format(args.elements):<44}{arr_ours:>14,.0f}"
           f"{arr_theirs:>14,.0f}{arr_ours / arr_theirs:>8.1f}x  >= 1000 MB/s "
           f"{'OK' if arr_ours >= 1000 else 'MISSED'}")
