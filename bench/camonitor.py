@@ -2,6 +2,7 @@
 caproto-monitor and pyepics, each printing every update to a file.
 
     python bench/camonitor.py [--records 200] [--window 10] [--rounds 3] [--warmup 2]
+                              [--max-records 1600]
 
 A softIoc runs R calc records (CALC "VAL+1") scanning every 1 ms through a copy of
 softIoc.dbd whose menu(menuScan) has an extra ".001 second" choice, so R = 200 offers
@@ -9,7 +10,10 @@ softIoc.dbd whose menu(menuScan) has an extra ".001 second" choice, so R = 200 o
 file; after ``--warmup`` s the lines it appends during ``--window`` s are counted.
 Offered rate: one record's VAL read (C caget) at the window's start and end, times R.
 CPU % (of one core): utime+stime from /proc/<pid>/stat over the window, for the client
-and the IOC. Clients run one at a time, order rotated each round.
+and the IOC. Clients run one at a time, order rotated each round. Each client's CPU per
+update (µs) is given beside its rate, and whether it received all that was offered.
+While no client (a ``--baseline`` one aside) is client-bound, the offered rate is raised
+(twice the records, up to ``--max-records``) and the rounds run again.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
@@ -105,7 +110,7 @@ def measure(cmd, env, ioc_pid, probe, nrec, window, warmup, workdir) -> dict:
 
 def saturated(client_cpu: float, ioc_cpu: float, received: float, offered: float) -> str:
     if received >= 0.97 * offered:
-        return "neither (kept up)"
+        return "neither: received all offered"
     if client_cpu >= 80 and client_cpu >= ioc_cpu:
         return "client"
     if ioc_cpu >= 80:
@@ -116,6 +121,8 @@ def saturated(client_cpu: float, ioc_cpu: float, received: float, offered: float
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--records", type=int, default=200)
+    ap.add_argument("--max-records", type=int, default=1600,
+                    help="raise the records (x2) up to this while no client is client-bound")
     ap.add_argument("--window", type=float, default=10.0, help="seconds counted (default 10)")
     ap.add_argument("--warmup", type=float, default=2.0, help="seconds before counting")
     ap.add_argument("--rounds", type=int, default=3)
@@ -131,8 +138,26 @@ def main() -> None:
         notes.append("pyepics not installed: skipped")
     print("# camonitor benchmark (W4)\n")
     print(common.machine_info() + "\n")
+    print("\n".join(notes))
+    records = args.records
+    while True:
+        bound = bench_at(records, args, with_pyepics)
+        if bound:
+            print(f"\nClient-bound at R = {records}: {', '.join(bound)}.")
+            break
+        if records * 2 > args.max_records:
+            print(f"\nNo client was client-bound up to R = {records} (--max-records "
+                  f"{args.max_records}).")
+            break
+        records *= 2
+        print(f"\nEvery client kept up or waited on the IOC: offered rate raised to "
+              f"R = {records}.")
+
+
+def bench_at(records: int, args: Any, with_pyepics: bool) -> list[str]:
+    """The rounds at ``records`` calc records; the table; the clients client-bound."""
     work = Path(tempfile.mkdtemp(prefix="bench-camonitor-"))
-    names = write_db(work / "calc.db", args.records)
+    names = write_db(work / "calc.db", records)
     dbd = common.scan_dbd([".001 second"], work)
     ioc = common.BenchIoc(work / "calc.db", dbd=dbd, probe_pv=names[0])
     results: dict[str, list[dict]] = {}
@@ -145,42 +170,44 @@ def main() -> None:
         time.sleep(min(3.0, args.window))
         tb, vb = read_value(env, names[0])
         ioc_alone = 100 * (common.proc_cpu(ioc.pid) - c0) / (time.monotonic() - t0)
-        offered_alone = (vb - va) / (tb - ta) * args.records
+        offered_alone = (vb - va) / (tb - ta) * records
         cmds = clients(names, with_pyepics, args.baseline, not args.no_caproto)
         order = list(cmds)
         for r in range(args.rounds):
             shift = r % len(order)
             for name in order[shift:] + order[:shift]:
-                res = measure(cmds[name], env, ioc.pid, names[0], args.records,
+                res = measure(cmds[name], env, ioc.pid, names[0], records,
                               args.window, args.warmup, work)
                 results.setdefault(name, []).append(res)
-                print(f"  round {r + 1} {name}: {res['received']:,.0f} upd/s", file=sys.stderr,
-                      flush=True)
+                print(f"  R={records} round {r + 1} {name}: {res['received']:,.0f} upd/s",
+                      file=sys.stderr, flush=True)
     finally:
         ioc.close()
 
-    print("\n".join(notes))
-    print(f"R = {args.records} calc records at 1 ms ({args.records * 1000:,} updates/s "
+    print(f"\nR = {records} calc records at 1 ms ({records * 1000:,} updates/s "
           f"nominal); window {args.window:g} s after {args.warmup:g} s warm-up; "
           f"{args.rounds} rounds. IOC alone (no subscriber): {ioc_alone:.0f}% CPU, "
           f"offered {offered_alone:,.0f} upd/s.\n")
     ref = [x["received"] for x in results["C camonitor"]]
     rows = []
+    bound = []
     for name, rs in results.items():
         rec = [x["received"] for x in rs]
         ratio = [a / b for a, b in zip(rec, ref)]
         med = {k: common.stat3(x[k] for x in rs)[0] for k in rs[0]}
         per_update = [10_000 * x["client_cpu"] / x["received"] for x in rs if x["received"]]
+        state = saturated(med["client_cpu"], med["ioc_cpu"], med["received"], med["offered"])
+        if state == "client" and not name.startswith("baseline"):
+            bound.append(name)          # (a baseline install does not stop the search)
         rows.append([name, common.fmt3(rec, ",.0f"), f"{med['offered']:,.0f}",
                      f"{med['client_cpu']:.0f}", common.fmt3(per_update, ".2f"),
                      f"{med['ioc_cpu']:.0f}",
-                     "1" if name == "C camonitor" else common.fmt3(ratio, ".3f"),
-                     saturated(med["client_cpu"], med["ioc_cpu"], med["received"],
-                               med["offered"])])
+                     "1" if name == "C camonitor" else common.fmt3(ratio, ".3f"), state])
     print(common.md_table(["client", "received upd/s (med / min / max)", "offered (med)",
                            "client CPU %", "client CPU µs/update (med / min / max)",
                            "IOC CPU %", "vs C camonitor (med / min / max)",
                            "saturated"], rows))
+    return bound
 
 
 if __name__ == "__main__":
