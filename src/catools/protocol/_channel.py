@@ -139,8 +139,9 @@ class ClientChannel(_BaseChannel):
     def unsubscribe(self, subscriptionid: int) -> EventCancelRequest:
         """EVENT_CANCEL for a subscription of this channel."""
         sid = self._connected()[0]
-        request = self.circuit.event_add_commands.get(subscriptionid)
-        if request is None or request.sid != sid:
+        circuit = self.circuit
+        request = circuit.event_add_commands.get(subscriptionid)
+        if request is None or circuit._ids.sub_channel.get(subscriptionid) is not self:
             raise LocalProtocolError(f"no subscription {subscriptionid} on {self.name!r}")
         return EventCancelRequest(data_type=request.data_type, data_count=request.data_count,
                                   sid=sid, subscriptionid=subscriptionid)

@@ -97,7 +97,7 @@ class VirtualCircuit:
     channels = _part("_ids.channels", "``{cid: channel}``.")
     channels_sid = _part("_ids.channels_sid", "``{sid: channel}``.")
     event_add_commands = _part("_ids.event_add_commands", "``{subscriptionid: "
-                               "EventAddRequest}``: subscriptions in force.")
+                               "EventAddRecord}``: subscriptions in force.")
     # (the bookkeeping the tests and the core fuzzer compare between runs)
     _ioids = _part("_ids.ioids", "``{ioid: (channel, request class)}`` in flight.")
     _cancelling = _part("_ids.cancelling", "Subscription ids being cancelled.")

@@ -1,7 +1,7 @@
 """The ids in use on one circuit, and what each of them names."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._errors import LocalProtocolError
 from ._headers import Header, next_free_id
@@ -15,6 +15,31 @@ REPLY_TO: dict[type, type] = {ReadNotifyRequest: ReadNotifyResponse, ReadRequest
 #: Request codes whose quoting ERROR ends an IOID / a subscription (from the table).
 _IO_CODES = frozenset(cls.ID for cls in REPLY_TO)
 _SUBSCRIBE_CODE = EventAddRequest.ID
+
+
+class EventAddRecord(NamedTuple):
+    """What the circuit keeps of a subscription's EVENT_ADD: what its cancel and the
+    cancel's confirmation repeat (the channel is in ``IdTables.sub_channel``). Records
+    are shared: many subscriptions of one shape hold the same one."""
+
+    data_type: int
+    data_count: int
+    mask: int
+
+
+#: one record per shape in use (a client with 100,000 monitors has a handful)
+_RECORDS: dict[tuple[int, int, int], EventAddRecord] = {}
+
+
+def event_add_record(data_type: int, data_count: int, mask: int) -> EventAddRecord:
+    """The shared record of an EVENT_ADD of this type, count and mask."""
+    key = (data_type, data_count, mask)
+    record = _RECORDS.get(key)
+    if record is None:
+        if len(_RECORDS) > 4096:        # (odd counts by the thousand: start again)
+            _RECORDS.clear()
+        record = _RECORDS[key] = EventAddRecord(*key)
+    return record
 
 
 class IdTables:
@@ -31,7 +56,8 @@ class IdTables:
 
     .. attribute:: event_add_commands
 
-       ``{subscriptionid: EventAddRequest}``: subscriptions in force.
+       ``{subscriptionid: EventAddRecord}``: subscriptions in force (their data type,
+       count and mask).
 
     .. attribute:: sub_channel
 
@@ -52,7 +78,7 @@ class IdTables:
     def __init__(self) -> None:
         self.channels: dict[int, Any] = {}
         self.channels_sid: dict[int, Any] = {}
-        self.event_add_commands: dict[int, EventAddRequest] = {}
+        self.event_add_commands: dict[int, EventAddRecord] = {}
         self.sub_channel: dict[int, Any] = {}
         self.cancelling: set[int] = set()
         self.ioids: dict[int, tuple[Any, type]] = {}
@@ -133,7 +159,8 @@ class IdTables:
             raise LocalProtocolError(f"subscription id {subid} is in use")
         if not 0 < request.mask <= 0xFF:
             raise LocalProtocolError(f"event mask {request.mask:#x} is outside 1..0xff")
-        self.event_add_commands[subid] = request
+        self.event_add_commands[subid] = event_add_record(request.data_type,
+                                                          request.data_count, request.mask)
         self.sub_channel[subid] = channel
 
     def cancel(self, subscriptionid: int, channel: Any) -> None:
