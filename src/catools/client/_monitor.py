@@ -26,6 +26,7 @@ class Subscribe(Operation):
     libca's dynamic count; never more than the channel has), re-established after
     every reconnect. Each event goes to ``on_event`` as it is dispatched; a PV not
     connected ``not_found_after`` seconds after the start gets one ``not_found``.
+    With ``on_updates``, a run of successful updates goes to it in one call instead.
     It is done only once :meth:`stop` is called."""
 
     def __init__(self, names: Sequence[str], on_event: EventCallback, *,
