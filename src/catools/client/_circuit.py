@@ -17,6 +17,7 @@ from ..protocol import (CLIENT, DISCONNECTED, AccessRightsResponse, ClientNameRe
                         RemoteProtocolError, SearchResponse, ServerDisconnResponse,
                         VersionRequest, VirtualCircuit, WriteNotifyRequest,
                         WriteNotifyResponse, WriteRequest)
+from ..protocol import ChannelState
 from ._callbacks import CallbackQueue
 from ._errors import CaStatusError, DisconnectedError
 from ._poll import Poller
@@ -30,6 +31,8 @@ _IO_REQUESTS = frozenset({ReadRequest.ID, ReadNotifyRequest.ID, WriteNotifyReque
 _IOID_REPLIES = frozenset({ReadNotifyResponse.ID, WriteNotifyResponse.ID})
 _CID_REPLIES = frozenset({ErrorResponse.ID, CreateChanResponse.ID, AccessRightsResponse.ID,
                           CreateChFailResponse.ID, ServerDisconnResponse.ID})
+#: The protocol state of an open channel.
+_CHANNEL_UP = ChannelState.CONNECTED
 #: A channel dropped after a bad reply is searched again after this long (libca's
 #: disconnect-governor period), so a server that keeps sending it is not hammered.
 DROP_RETRY = 10.0
@@ -131,19 +134,19 @@ class Circuit:
         self.echoes_sent += 1
         return self.echoes_sent
 
+    _due: list[Subscription] | None = None      # (EVENT_ADDs sent after this receive)
+
     def subscribe(self, sub: Subscription) -> None:
         """EVENT_ADD for ``sub`` on its (connected) PV's channel."""
-        data_type, count = sub.request()
-        request = sub.pv.channel.subscribe(  # type: ignore[union-attr]  # (connected)
-            data_type=data_type, data_count=count, mask=sub.mask)
+        channel: Any = sub.pv.channel       # (connected: set)
+        request = channel.subscribe(*sub.request(), mask=sub.mask)
         sub.subscriptionid = request.subscriptionid
         self.subs[request.subscriptionid] = sub
         self.send(request)
 
     def unsubscribe(self, sub: Subscription) -> None:
         """EVENT_CANCEL; later updates for it are dropped quietly."""
-        subscriptionid = sub.subscriptionid
-        sub.subscriptionid = None
+        subscriptionid, sub.subscriptionid = sub.subscriptionid, None
         if subscriptionid is None or self.subs.pop(subscriptionid, None) is None:
             return
         channel = sub.pv.channel
@@ -389,14 +392,51 @@ def _connected(circuit: Circuit, pv: PV, type_changed: bool) -> None:
     """``pv``'s channel is open on ``circuit``: its monitors subscribe again (asking for
     the new native type if it changed) and its callbacks are told."""
     call = circuit.callbacks.call
+    # (while the outermost loop handles I/O, the callbacks are delivered right after
+    # it: the EVENT_ADDs of every channel opened meanwhile go first, in one piece)
+    later = circuit.callbacks.depth == 1
     for sub in pv._subscriptions or ():
         if type_changed:
             sub.data_type = None
         if not sub.cancelled:
-            circuit.subscribe(sub)
+            if later:
+                _subscribe_later(circuit, sub)
+            else:
+                circuit.subscribe(sub)
             call(sub.callback, sub, "connected", None)
     for callback in pv._connection_callbacks or ():
         call(callback, pv, True)
+
+
+def _subscribe_later(circuit: Circuit, sub: Subscription) -> None:
+    """Subscribe ``sub`` with the others due on ``circuit`` (first in the callbacks)."""
+    due = circuit._due
+    if due is None:
+        due = circuit._due = []
+        circuit.callbacks.items.append((_subscribe_due, (circuit,)))
+    due.append(sub)
+
+
+def _subscribe_due(circuit: Circuit) -> None:
+    """The EVENT_ADDs of the subscriptions due on ``circuit``, encoded in one go (those
+    cancelled, or whose channel went, meanwhile are left out)."""
+    due, circuit._due = circuit._due, None
+    if not due or circuit.closed:
+        return
+    pvs = circuit.pvs
+    subs = [sub for sub in due if not sub.cancelled and sub.subscriptionid is None
+            and (pv := sub.pv).circuit is circuit and pv.state == CONNECTED
+            and (channel := pv.channel) is not None and pvs.get(channel.cid) is pv
+            and channel.state is _CHANNEL_UP]
+    if not subs:
+        return
+    ids, data = circuit.core.subscribe_many(
+        [(sub.pv.channel, *sub.request(), int(sub.mask)) for sub in subs])
+    by_id = circuit.subs
+    for sub, subscriptionid in zip(subs, ids):
+        sub.subscriptionid = subscriptionid
+        by_id[subscriptionid] = sub
+    circuit.stream.write(data)
 
 
 def _update(sub: Subscription, command: Any) -> None:

@@ -19,7 +19,7 @@ from ._constants import (DEFAULT_PROTOCOL_VERSION, LARGE_HEADER_VERSION, PRIORIT
 from ._errors import (LocalProtocolError, ProtocolError, RemoteProtocolError, as_remote,
                       eca_code)
 from ._fastpath import (DBR_TYPE_COUNT, ELEMENT_SIZES, VALUE_OFFSETS, create_requests,
-                        read_requests, take_batch)
+                        read_requests, subscribe_requests, take_batch)
 from ._framing import DEFAULT_MAX_PAYLOAD, ReceiveBuffer, short_frame_limit
 from ._headers import Header
 from ._ids import IdTables
@@ -171,6 +171,18 @@ class VirtualCircuit:
             requests = [channel.read(t, n) for channel, t, n in reads]
             return [request.ioid for request in requests], self.send(*requests)
         return read_requests(self, self._ids, reads, self.send)
+
+    def subscribe_many(self, subs: Iterable[tuple[ClientChannel, int | None, int | None, int]]
+                       ) -> tuple[list[int], bytes]:
+        """EVENT_ADD requests for many ``(channel, data_type, data_count, mask)`` (None:
+        as ``ClientChannel.subscribe``'s defaults), encoded in one go: the subscription
+        ids and bytes that ``send(*[channel.subscribe(t, n, mask=m) ...])`` give, without
+        a command object per subscription."""
+        subs = list(subs)
+        if not self._client_up():
+            requests = [channel.subscribe(t, n, mask=m) for channel, t, n, m in subs]
+            return [r.subscriptionid for r in requests], self.send(*requests)
+        return subscribe_requests(self, self._ids, subs, self.send)
 
     # -- receiving ----------------------------------------------------------
 

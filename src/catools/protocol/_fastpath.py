@@ -12,13 +12,13 @@ from typing import Any, Callable, Iterable
 
 from ._channel import ClientChannel
 from ._commands import (_DBR_SIZES, AccessRightsResponse, CreateChanRequest,
-                        CreateChanResponse, EventAddResponse, ReadNotifyRequest,
-                        ReadNotifyResponse)
-from ._constants import AccessRights
+                        CreateChanResponse, EventAddRequest, EventAddResponse,
+                        ReadNotifyRequest, ReadNotifyResponse)
+from ._constants import DYNAMIC_COUNT_VERSION, AccessRights
 from ._errors import LocalProtocolError
 from ._framing import ReceiveBuffer
 from ._headers import HEADER, NUL_PADS, next_free_id
-from ._ids import IdTables
+from ._ids import IdTables, event_add_record
 from ._roles import ChannelState
 from ._runs import RUN_TYPES, take_run
 from ._state import CHANNEL_TRANSITIONS, STAYS
@@ -191,3 +191,49 @@ def read_requests(circuit: Any, ids: IdTables,
         new_ioids.append(ioid)
     ids.next_ioid = ioid
     return new_ioids, b"".join(out)
+
+
+def subscribe_requests(circuit: Any, ids: IdTables,
+                       subs: Iterable[tuple[Any, int | None, int | None, int]],
+                       send: Callable[[EventAddRequest], bytes]) -> tuple[list[int], bytes]:
+    """EVENT_ADD requests for ``(channel, data_type, data_count, mask)`` (type None:
+    native; count None: 0, dynamic, when the circuit's version allows, else native) on
+    ``circuit``, encoded in one go, with subscription ids from ``ids``; a large count
+    goes through ``send`` (the long header and its checks)."""
+    in_use = ids.event_add_commands
+    sub_channel = ids.sub_channel
+    dynamic = circuit.protocol_version >= DYNAMIC_COUNT_VERSION
+    subid = ids.next_subid
+    out = []
+    new_ids = []
+    payloads: dict[int, bytes] = {}
+    try:
+        for channel, data_type, count, mask in subs:
+            if channel.circuit is not circuit:
+                raise LocalProtocolError(f"channel {channel.name!r} is not on this circuit")
+            if channel.state is not _CONNECTED:
+                channel._require_connected()            # (raises)
+            if data_type is None:
+                data_type = channel._native_data_type
+            if count is None:
+                count = 0 if dynamic else channel.native_data_count
+            subid = (subid + 1) & 0xFFFFFFFF            # (IdTables.new_subscriptionid)
+            if subid in in_use:
+                subid = next_free_id(subid, in_use)
+            if count >= 0xFFFF:
+                out.append(send(EventAddRequest(data_type, count, channel.sid, subid,
+                                                mask=mask)))
+            else:
+                payload = payloads.get(mask)
+                if payload is None:
+                    if not 0 < mask <= 0xFF:
+                        raise LocalProtocolError(f"event mask {mask:#x} is outside 1..0xff")
+                    payload = payloads[mask] = EventAddRequest(0, 0, 0, 0, mask=mask)[-1]
+                out.append(_pack_header(_EVENT_ADD, 16, data_type, count, channel.sid, subid))
+                out.append(payload)
+                in_use[subid] = event_add_record(data_type, count, mask)
+                sub_channel[subid] = channel
+            new_ids.append(subid)
+    finally:
+        ids.next_subid = subid
+    return new_ids, b"".join(out)
