@@ -227,7 +227,7 @@ class EpicsText:
             if None in names:
                 for i, sub in enumerate(subs):
                     if names[i] is None:
-                        names[i] = cols[sub] = fmt._name(sub.pv.name, 1)
+                        names[i] = cols[sub] = runs.name_column(sub.pv.name)
             lines = runs.lines(run, rows, names)
             if lines is None:               # (the general path, update by update)
                 for i in range(len(rows)):

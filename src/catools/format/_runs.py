@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+from ._epics import _name_field
 from ._names import (DBR_DOUBLE, DBR_ENUM, DBR_FLOAT, DBR_LONG, DBR_SHORT, DBR_STRING,
                      TIME_TYPES, dbr_base_type, severity_to_text, status_to_text)
 from ._values import EPICS_EPOCH_OFFSET, c_float, escape_bytes
@@ -42,6 +43,10 @@ class TextRuns:
         self._forms: dict[int, Any] = {}
         self.enabled = fmt._fast          # absolute server time only, no -# count
         self._opts = opts
+
+    def name_column(self, name: str) -> str:
+        """A scalar row's name column (not cached here: the caller keeps it per PV)."""
+        return _name_field(name, 1, self._opts)
 
     def _form(self, data_type: int) -> Any:
         found = self._forms.get(data_type, False)
