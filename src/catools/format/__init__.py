@@ -19,7 +19,6 @@ from ._names import (
     severity_to_text, status_to_text,
 )
 from ._options import FormatOptions, float_format, parse_timestamp_keys
-from ._runs import JsonRuns, TextRuns
 from ._values import (
     ENCODING, ERRORS, TimestampFormatter, c_float, epics_now, escape_bytes,
     format_long, format_timestamp, join_values, round_to_long, time_diff_seconds,
@@ -52,6 +51,9 @@ def __getattr__(name: str) -> Any:
     if name in _JSON_NAMES:
         from . import _json
         return getattr(_json, name)
+    if name in ("JsonRuns", "TextRuns"):    # (camonitor's run path only)
+        from . import _runs
+        return getattr(_runs, name)
     if name == "make_colorizer":            # (rich: only for a terminal)
         from ._rich import make_colorizer
         return make_colorizer
