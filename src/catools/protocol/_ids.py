@@ -1,10 +1,11 @@
 """The ids in use on one circuit, and what each of them names."""
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 from ._errors import LocalProtocolError
 from ._headers import Header, next_free_id
+from ._records import Record
 from ._commands import (EventAddRequest, ReadNotifyRequest,
                         ReadNotifyResponse, ReadRequest, ReadResponse, WriteNotifyRequest,
                         WriteNotifyResponse)
@@ -17,11 +18,12 @@ _IO_CODES = frozenset(cls.ID for cls in REPLY_TO)
 _SUBSCRIBE_CODE = EventAddRequest.ID
 
 
-class EventAddRecord(NamedTuple):
+class EventAddRecord(Record):
     """What the circuit keeps of a subscription's EVENT_ADD: what its cancel and the
     cancel's confirmation repeat (the channel is in ``IdTables.sub_channel``). Records
     are shared: many subscriptions of one shape hold the same one."""
 
+    __slots__ = ()
     data_type: int
     data_count: int
     mask: int
