@@ -81,15 +81,21 @@ class Stream:
         """Send what the socket takes now; wait for writability for the rest."""
         if self.closed or self.connecting or not self.outbuf:
             return
+        if self._send() is not None:
+            self._watch_writable(bool(self.outbuf))
+
+    def _send(self) -> int | None:
+        """Send what the socket takes of ``outbuf`` now and drop it from there; the
+        count sent, or None when the connection broke (``on_broken`` was called)."""
         try:
             sent = self.sock.send(self.outbuf)
         except BlockingIOError:
             sent = 0
         except OSError:
             self.on_broken()
-            return
+            return None
         del self.outbuf[:sent]
-        self._watch_writable(bool(self.outbuf))
+        return sent
 
     def recv(self) -> bytes | None:
         """What arrived (b'': the peer closed or the connection broke; None: nothing)."""
@@ -231,14 +237,9 @@ class QueuedStream(Stream):
         if self.later and len(self.outbuf) < REFILL:
             self._refill()
         if self.outbuf:
-            try:
-                sent = self.sock.send(self.outbuf)
-            except BlockingIOError:
-                sent = 0
-            except OSError:
-                self.on_broken()
+            sent = self._send()
+            if sent is None:
                 return
-            del self.outbuf[:sent]
             self.queued -= sent
             self.budget.held -= sent
         self.on_flushed()

@@ -218,11 +218,10 @@ class EpicsText:
         pending = self.pending
 
         def on_updates(subs: list[Any], run: Any) -> None:
-            rows = _room(self, limit, run.rows)
-            if rows is None:
+            room = _room(self, limit, run.rows, subs)
+            if room is None:
                 return
-            if len(rows) < len(subs):
-                subs = subs[:len(rows)]
+            rows, subs = room
             names = list(map(cols.get, subs))
             if None in names:
                 for i, sub in enumerate(subs):
@@ -322,11 +321,10 @@ class Json(EpicsText):
         runs = JsonRuns()
 
         def on_updates(subs: list[Any], run: Any) -> None:
-            rows = _room(self, limit, run.rows)
-            if rows is None:
+            room = _room(self, limit, run.rows, subs)
+            if room is None:
                 return
-            if len(rows) < len(subs):
-                subs = subs[:len(rows)]
+            rows, subs = room
             heads = runs.heads.get(run.data_type)
             if heads is None:
                 heads = runs.heads[run.data_type] = {}
@@ -349,14 +347,17 @@ class Json(EpicsText):
         return on_event
 
 
-def _room(sink: EpicsText, limit: int | None, rows: list[Any]) -> list[Any] | None:
-    """``rows``, or as many as ``limit`` updates in all leave room for (None: none)."""
-    if limit is None:
-        return rows
-    room = limit - sink.updates
-    if room <= 0:
-        return None
-    return rows if room >= len(rows) else rows[:room]
+def _room(sink: EpicsText, limit: int | None, rows: list[Any], subs: list[Any]
+          ) -> tuple[list[Any], list[Any]] | None:
+    """``(rows, subs)``, or as many of them as ``limit`` updates in all leave room for
+    (None: none)."""
+    if limit is not None:
+        room = limit - sink.updates
+        if room <= 0:
+            return None
+        if room < len(rows):
+            rows = rows[:room]
+    return rows, (subs if len(rows) >= len(subs) else subs[:len(rows)])
 
 
 def _warn_unread(results: Sequence[Result], what: str) -> None:
