@@ -8,7 +8,7 @@ record on first use).
 from __future__ import annotations
 
 from array import array
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .errors import CAError
 from .protocol import DBR_TYPES, EPICS2UNIX_EPOCH, FIRST_VALUE, DBRMetadata, data_size, decode_dbr
@@ -33,8 +33,9 @@ def _limits_class() -> Any:
     start-up, and only readings of GR/CTRL types need it)."""
     cls = globals().get("_Limits")
     if cls is None:
-        from collections import namedtuple
-        cls = namedtuple("Limits", _LIMIT_NAMES, defaults=(None,) * len(_LIMIT_NAMES))
+        import collections      # (called as a function: mypy sees no static class here)
+        make: Any = collections.namedtuple
+        cls = make("Limits", _LIMIT_NAMES, defaults=(None,) * len(_LIMIT_NAMES))
         cls.__module__ = __name__
         cls.__doc__ = ("Display, alarm, warning and control limits of a GR/CTRL reading "
                        "(None: absent).")
@@ -311,7 +312,8 @@ class Reading(Result):
         """The ``caget --json`` record of this reading (one line, no newline; its
         ``client_epoch`` is the time of the call)."""
         from .format import json_record
-        return json_record(self.name, self, char_as_string=char_as_string, stamp=True)
+        record: Callable[..., str] = json_record
+        return record(self.name, self, char_as_string=char_as_string, stamp=True)
 
     def __repr__(self) -> str:
         extra = ""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator, Sequence
-from typing import Any, BinaryIO, Callable, TextIO
+from typing import Any, BinaryIO, Callable, TextIO, cast
 
 from ..protocol import FIRST_VALUE
 from ..protocol import DBRMetadata as Metadata
@@ -172,6 +172,8 @@ def caget_lines(results: Sequence[Result], opts: FormatOptions) -> list[str | No
     others: failed Results, Readings that carry an ``error``, arrays): a numeric value
     in one printf-style format per DBR type, read straight from the reply's payload."""
     forms = scalar_formats(opts)
+    # (a type with a scalar format is numeric: its FIRST_VALUE is not None)
+    first_values = cast("tuple[tuple[Callable[..., tuple[Any, ...]], int], ...]", FIRST_VALUE)
     lines: list[str | None] = []
     append = lines.append
     for result in results:
@@ -184,7 +186,7 @@ def caget_lines(results: Sequence[Result], opts: FormatOptions) -> list[str | No
         reply = result.reply  # type: ignore[attr-defined]
         if form is not None and reply is not None:
             # (results.first_value, inline: this loop runs once per PV)
-            unpack_from, offset = FIRST_VALUE[data_type]
+            unpack_from, offset = first_values[data_type]
             value = unpack_from(reply[-1], offset)[0]
             if value == value:
                 append(form % (result.name, value))

@@ -297,14 +297,14 @@ def json_record(name: str, reading: Any, *, char_as_string: bool = False,
         count = reading.count
         sec, nsec = md.timestamp
         if sec == 0 and nsec == 0:
-            stamp = '"timestamp":null,"epoch":null'
+            when = '"timestamp":null,"epoch":null'
         else:
-            stamp = '"timestamp":"%s","epoch":%s' % _iso(sec, nsec)
+            when = '"timestamp":"%s","epoch":%s' % _iso(sec, nsec)
         return _TIME_RECORD % (
             _head(name, event), _TYPES[t, reading.native_type], count,
             _value_json(t, reading.data, count, char_as_string)
             + (_value_extra(t, reading.data, count, char_as_string) if t in _TEXTUAL
-               else ""), stamp, sec, nsec,
+               else ""), when, sec, nsec,
             _ALARM[md.status, md.severity or 0], tail)
     return _head(name, event) + "," + ",".join(
         _record_fields(reading, char_as_string=char_as_string)) + tail

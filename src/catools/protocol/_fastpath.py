@@ -133,9 +133,9 @@ def create_requests(circuit: Any, ids: IdTables, names: list[str], version: int
     ``ids``; the channels move as sending the requests would."""
     in_use = ids.channels
     cid = ids.next_cid
-    channels = []
+    channels: list[ClientChannel] = []
     append = channels.append
-    out = []
+    out: list[bytes] = []
     add = out.append
     try:
         for name in names:

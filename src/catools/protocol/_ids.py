@@ -11,7 +11,7 @@ from ._commands import (EventAddRequest, ReadNotifyRequest,
                         WriteNotifyResponse)
 
 #: The reply that ends each kind of request that carries an IOID.
-REPLY_TO: dict[type, type] = {ReadNotifyRequest: ReadNotifyResponse, ReadRequest: ReadResponse,
+REPLY_TO: dict[type[Any], type] = {ReadNotifyRequest: ReadNotifyResponse, ReadRequest: ReadResponse,
                               WriteNotifyRequest: WriteNotifyResponse}
 #: Request codes whose quoting ERROR ends an IOID / a subscription (from the table).
 _IO_CODES = frozenset(cls.ID for cls in REPLY_TO)
@@ -129,8 +129,9 @@ class IdTables:
     def forget(self, channel: Any) -> None:
         """The channel is over: drop its ids (its CID is reusable at once)."""
         self.channels.pop(channel.cid, None)
-        if channel.sid is not None and self.channels_sid.get(channel.sid) is channel:
-            del self.channels_sid[channel.sid]
+        sid = channel.sid
+        if sid is not None and self.channels_sid.get(sid) is channel:
+            del self.channels_sid[sid]
         for subid in [s for s, ch in self.sub_channel.items() if ch is channel]:
             del self.sub_channel[subid]
             self.event_add_commands.pop(subid, None)

@@ -154,6 +154,7 @@ def convert_out(pv: Any, part: Sequence[Any], target: int) -> Any:
         numbers: Sequence[Any] = [_lenient(v) for v in part]
     else:
         numbers = part
+    assert code is not None         # (only STRING has no typecode)
     if code in ("f", "d"):
         return array(code, [float(v) for v in numbers])
     bits, signed = INT_RANGES[target]
@@ -225,6 +226,7 @@ def convert_in(pv: Any, part: Sequence[Any], source: int) -> tuple[Any, Exceptio
                              for v in part), None
             return tuple(str(int(v)).encode() for v in part), None
         code = STORAGE[native]
+        assert code is not None     # (only STRING has no typecode)
         if native == FLOAT:
             return array("d", array("f", part)), None           # through C float
         if native == DOUBLE or (isinstance(part, array) and part.typecode == code):

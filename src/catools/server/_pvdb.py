@@ -55,7 +55,7 @@ class Encoded(NamedTuple):
 
     metadata: DBRMetadata | None
     status: int
-    count: int
+    count: int  # type: ignore[assignment]  # (a field: shadows tuple.count on purpose)
     size: int
     chunks: Iterator[bytes]
 
@@ -412,9 +412,10 @@ def _joined(native: ChannelType, parts: list[Any]) -> Sequence[Any]:
     """Storage made of converted chunks (arrays or tuples) in order."""
     if len(parts) == 1:
         return parts[0]
-    if STORAGE[native] is None:
+    code = STORAGE[native]
+    if code is None:
         return tuple(item for part in parts for item in part)
-    out = array(STORAGE[native])
+    out = array(code)
     for part in parts:
         out.extend(part)
     return out
