@@ -128,8 +128,9 @@ class Driver:
         fails = list(self._fails.values())
         self._fails.clear()
         self._active.clear()
-        for fail in fails if error is not None else ():
-            fail(error)
+        if error is not None:
+            for fail in fails:
+                fail(error)
         loop = self._loop()
         if loop is not None and not loop.is_closed():
             loop.remove_reader(self.fd)

@@ -11,7 +11,7 @@ import asyncio
 import inspect
 import sys
 import traceback
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable, cast
 
 from ..arguments import check_count, check_names, check_timeout, mask_bits, type_rule
 from ..sync import Monitor as SyncMonitor
@@ -19,7 +19,7 @@ from ..sync import monitor as sync_monitor
 from ._context import Context, default_context
 
 #: Events a monitor keeps for a consumer that has not taken them (as catools.monitor).
-QUEUE_SIZE: int = sync_monitor.__kwdefaults__["queue_size"]
+QUEUE_SIZE: int = cast("dict[str, Any]", sync_monitor.__kwdefaults__)["queue_size"]
 
 
 class Monitor(SyncMonitor):

@@ -7,7 +7,7 @@ The circuit reports to its Context only through a :class:`CircuitOwner`.
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Protocol, cast
 
 from ..protocol import (CLIENT, DISCONNECTED, AccessRightsResponse, ClientNameRequest,
                         CreateChanResponse, CreateChFailResponse, EchoRequest, EchoResponse,
@@ -17,7 +17,7 @@ from ..protocol import (CLIENT, DISCONNECTED, AccessRightsResponse, ClientNameRe
                         RemoteProtocolError, SearchResponse, ServerDisconnResponse,
                         VersionRequest, VirtualCircuit, WriteNotifyRequest,
                         WriteNotifyResponse, WriteRequest)
-from ..protocol import ChannelState
+from ..protocol import ChannelState, ClientChannel
 from ._callbacks import CallbackQueue
 from ._errors import CaStatusError, DisconnectedError
 from ._poll import Poller
@@ -430,8 +430,9 @@ def _subscribe_due(circuit: Circuit) -> None:
             and channel.state is _CHANNEL_UP]
     if not subs:
         return
-    ids, data = circuit.core.subscribe_many(
-        [(sub.pv.channel, *sub.request(), int(sub.mask)) for sub in subs])
+    ids, data = circuit.core.subscribe_many(cast(   # (each channel: not None, as above)
+        "list[tuple[ClientChannel, int, int | None, int]]",
+        [(sub.pv.channel, *sub.request(), int(sub.mask)) for sub in subs]))
     by_id = circuit.subs
     for sub, subscriptionid in zip(subs, ids):
         sub.subscriptionid = subscriptionid
@@ -462,7 +463,7 @@ def _updates(circuit: Circuit, subs: list[Subscription | None], run: Any) -> Non
             if sub is None or sub.cancelled or sub.batch is not batch:
                 break
         else:
-            batch(subs, run)
+            batch(cast("list[Subscription]", subs), run)    # (none is None, as above)
             return
     on_error = circuit.callbacks.on_error
     for i, sub in enumerate(subs):

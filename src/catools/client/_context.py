@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, cast
 
 from ..config import ClientConfig
 from ..protocol import WriteRequest
@@ -218,8 +218,8 @@ class Context:
                                          notify=True)
         else:       # (p2: a write id of ours, which an ERROR for it quotes)
             request = WriteRequest(data=data, data_type=pv.native_type if data_type is None
-                                   else data_type, data_count=count, sid=channel.sid,
-                                   ioid=circuit.core.new_ioid())
+                                   else data_type, data_count=count,
+                                   sid=cast(int, channel.sid), ioid=circuit.core.new_ioid())
         if request.data_count > pv.native_count:
             from ..protocol import CAStatus     # (the ECA table, only when needed)
             op._finish(error=CaStatusError(pv.name, CAStatus.ECA_BADCOUNT, refused=True))

@@ -130,7 +130,8 @@ class CircuitPool:
         add = ops.append
         batches: dict[Circuit, tuple[list[Operation], list[Any]]] = {}
         last: Any = None            # (most PVs come in runs on one circuit)
-        add_op = add_read = add
+        add_op = add
+        add_read: Callable[[Any], None] = add
         for pv, data_type, count in requests:
             op = Operation(pv, "read", callback)
             add(op)

@@ -140,9 +140,10 @@ class SearchScheduler:
 
     def release(self, pv: Any) -> None:
         """Forget ``pv``: never searched again (a datagram waiting to go leaves it out)."""
-        self.searching.pop(pv.search_id, None)
-        if self.known.get(pv.search_id) is pv:
-            del self.known[pv.search_id]
+        search_id = pv.search_id
+        self.searching.pop(search_id, None)
+        if self.known.get(search_id) is pv:
+            del self.known[search_id]
 
     def boost(self, now: float) -> None:
         """Search at once for every PV not found (a server appeared or came back)."""

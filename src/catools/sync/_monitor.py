@@ -14,7 +14,7 @@ import threading
 import traceback
 from collections import deque
 from time import monotonic
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, ClassVar, Iterator
 
 from ..client import resolve_type
 from ..errors import AccessDenied, RemoteError
@@ -74,6 +74,8 @@ class Update(Reading):
     one replaced (``latest=True``) before you took it."""
 
     __slots__ = ("merged",)
+    merged: int
+    of: ClassVar[Callable[..., Update]]     # (Reading.of, making an Update)
 
 
 class Monitor:
