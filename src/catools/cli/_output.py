@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
-from ..results import Reading, Result
+from ..results import ChannelInfo, Reading, Result
 from ._app import ExitStatus, Stdout, warn
 
 ENCODING, ERRORS = "utf-8", "surrogateescape"
@@ -164,7 +164,7 @@ class EpicsText:
     def infos(self, results: Sequence[Result]) -> None:
         """cainfo's block of each connected channel."""
         from ..format import format_cainfo
-        for info in results:
+        for info in cast("Sequence[ChannelInfo]", results):     # (the ok ones)
             if info.ok:
                 self.line(format_cainfo(info.name, state=info.state, host=info.host,
                                         read_access=info.read_access,

@@ -1,7 +1,7 @@
 """caget: read PVs and print them exactly as EPICS base's caget does."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import click
 
@@ -167,8 +167,9 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
         status = report_missing(op.results)
         if status or worst is None:
             return status
-        return 3 if any(r.ok and (r.metadata.severity or 0) >= worst
-                        for r in op.results) else 0
+        from ..results import Reading
+        return 3 if any(r.ok and (r.metadata.severity or 0) >= worst    # (ok: a Reading)
+                        for r in cast("list[Reading]", op.results)) else 0
     finally:
         ctx.close(clear_channels=False)   # as the C tools: the circuit's end frees them
 

@@ -105,7 +105,7 @@ def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
     wait = resolve_timeout(tool, timeout)
     prio = resolve_priority(tool, priority)
     req_elems = resolve_count(tool, count)
-    event_mask = default_mask
+    event_mask: int = default_mask
     if mask is not None:
         event_mask = 0
         for letter in mask:
