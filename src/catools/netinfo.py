@@ -161,25 +161,25 @@ class HostLabels:
 def tcp_listener(host: str, port: int) -> socket.socket:
     """A non-blocking listening TCP socket on ``host:port`` (``port`` 0 = any)."""
     import socket
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(64)
-        sock.setblocking(False)
-    except OSError:
-        sock.close()
-        raise
-    return sock
+    return _bound(socket.SOCK_STREAM, host, port, backlog=64)
 
 
 def udp_socket(host: str, port: int) -> socket.socket:
     """A non-blocking UDP socket bound to ``host:port`` (shared with other servers)."""
     import socket
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    return _bound(socket.SOCK_DGRAM, host, port)
+
+
+def _bound(kind: int, host: str, port: int, backlog: int | None = None) -> socket.socket:
+    """A non-blocking socket of ``kind`` bound to ``host:port`` with SO_REUSEADDR,
+    listening with ``backlog`` if given (closed again if any step fails)."""
+    import socket
+    sock = socket.socket(socket.AF_INET, kind)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
+        if backlog is not None:
+            sock.listen(backlog)
         sock.setblocking(False)
     except OSError:
         sock.close()
