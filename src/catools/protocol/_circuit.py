@@ -21,7 +21,7 @@ from ._errors import (LocalProtocolError, ProtocolError, RemoteProtocolError, as
 from ._fastpath import (DBR_TYPE_COUNT, ELEMENT_SIZES, VALUE_OFFSETS, create_requests,
                         read_requests, subscribe_requests, take_batch)
 from ._framing import DEFAULT_MAX_PAYLOAD, ReceiveBuffer, short_frame_limit
-from ._headers import Header
+from ._headers import Header, frame_at
 from ._ids import IdTables
 from ._machine import StateMachine
 from ._roles import CLIENT, DISCONNECTED, NEED_DATA, SERVER, CircuitState, Role
@@ -134,8 +134,9 @@ class VirtualCircuit:
                         VALUE_OFFSETS[dtype] + command[1] * ELEMENT_SIZES[dtype]:
                     check_dbr_size(command)   # raises, unless a single string cut short
             raw = bytes(command)
-            if raw[2:4] == b"\xff\xff" and (self._machine.their_version
-                                            or LARGE_HEADER_VERSION) < LARGE_HEADER_VERSION:
+            extended = (frame_at(raw) or _SHORT)[6] > 16    # (the 24-byte header)
+            if extended and (self._machine.their_version
+                             or LARGE_HEADER_VERSION) < LARGE_HEADER_VERSION:
                 raise LocalProtocolError("peer's protocol version does not allow large arrays")
             self._machine.process(command, self.our_role)
             out.append(raw)
@@ -314,6 +315,8 @@ class VirtualCircuit:
 
 
 _EVENT_ADD, _EVENT_CANCEL = EventAddRequest.ID, EventCancelRequest.ID
+#: What ``frame_at`` would say of a plain 16-byte header (our own bytes always have one).
+_SHORT = (0, 0, 0, 0, 0, 0, 16, 16)
 _VERSION, _NAMES = VersionRequest.ID, (HostNameRequest.ID, ClientNameRequest.ID)
 #: RSRV answers a bad HOST_NAME / CLIENT_NAME up to this payload size and goes on.
 _NAME_ANSWERED = 512

@@ -300,7 +300,7 @@ def ErrorResponse_header_fields(self):
 
 def ErrorResponse_from_wire(cls, dtype, count, p1, p2, payload):
     if len(payload) < 16: raise Remote('ERROR payload too short')
-    hl = 24 if payload[2:4] == b'\xff\xff' and len(payload) >= 24 else 16
+    hl = _frame_at(payload, 0, len(payload) >= 24)[6]   # (header size)
     return _tnew(cls, (bytes(payload[:hl]), p1, p2, _name_str(bytes(payload[hl:])), payload,))
 
 

@@ -128,7 +128,7 @@ def _class_source(row: Row) -> list[str]:
         source["version"] = "_SV.unpack_from(payload)[0] if len(payload) >= 8 else None"
     elif row.payload == "error":
         lines.append("    if len(payload) < 16: raise Remote('ERROR payload too short')")
-        lines.append("    hl = 24 if payload[2:4] == b'\\xff\\xff' and len(payload) >= 24 else 16")
+        lines.append("    hl = _frame_at(payload, 0, len(payload) >= 24)[6]   # (header size)")
         source["original_request"] = "bytes(payload[:hl])"
         source["error_message"] = "_name_str(bytes(payload[hl:]))"
     missing = [n for n in items if n not in source]

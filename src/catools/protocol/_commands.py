@@ -396,7 +396,7 @@ vars(_codecs).update({
     "Remote": RemoteProtocolError,
     "Local": LocalProtocolError, "DBRMetadata": DBRMetadata, "Mapping": Mapping,
     "_pad": lambda b: b + b"\0" * (-len(b) & 7),
-    "_NULS": NUL_PADS})
+    "_NULS": NUL_PADS, "_frame_at": frame_at})
 
 
 def _make_class(row: Row) -> type[Command]:

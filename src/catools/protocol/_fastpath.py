@@ -17,7 +17,7 @@ from ._commands import (_DBR_SIZES, AccessRightsResponse, CreateChanRequest,
 from ._constants import DYNAMIC_COUNT_VERSION, AccessRights
 from ._errors import LocalProtocolError
 from ._framing import ReceiveBuffer
-from ._headers import HEADER, NUL_PADS, next_free_id
+from ._headers import EXTENDED_MARKER, HEADER, NUL_PADS, next_free_id
 from ._ids import IdTables, event_add_record
 from ._roles import ChannelState
 from ._runs import RUN_TYPES, take_run
@@ -182,7 +182,7 @@ def read_requests(circuit: Any, ids: IdTables,
         ioid = (ioid + 1) & 0xFFFFFFFF
         if ioid in ioids:
             ioid = next_free_id(ioid, ioids)
-        if count < 0xFFFF:
+        if count < EXTENDED_MARKER:
             out.append(_pack_header(_READ_NOTIFY, 0, data_type, count, channel.sid, ioid))
             ioids[ioid] = (channel, ReadNotifyRequest)
             channel.state = _READING
@@ -220,7 +220,7 @@ def subscribe_requests(circuit: Any, ids: IdTables,
             subid = (subid + 1) & 0xFFFFFFFF            # (IdTables.new_subscriptionid)
             if subid in in_use:
                 subid = next_free_id(subid, in_use)
-            if count >= 0xFFFF:
+            if count >= EXTENDED_MARKER:
                 out.append(send(EventAddRequest(data_type, count, channel.sid, subid,
                                                 mask=mask)))
             else:
