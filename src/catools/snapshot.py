@@ -65,15 +65,9 @@ def read(names: Sequence[str], *, timeout: float = 1.0, ctx: Any = None) -> list
     """Read every PV (DBR_TIME of its native type, an array at its current length, enum
     labels too); one Entry each,
     in order (a PV not read has ``error``)."""
-    from .client import Context, GetMany, run
+    from .client import GetMany
     op = GetMany(names, data_type="time", dynamic=True, timeout=timeout, labels={})
-    own = ctx is None
-    ctx = Context(on_warning=lambda m, c: None) if own else ctx
-    try:
-        run(ctx, op)
-    finally:
-        if own:
-            ctx.close()
+    _run(op, ctx)
     return [_entry(r) for r in op.results]
 
 
@@ -261,16 +255,10 @@ def restore(entries: Sequence[Entry], *, wait: bool = True, timeout: float = 1.0
             ctx: Any = None) -> list[Outcome]:
     """Write every saved value, in file order, in one :class:`catools.client.Put` (with
     put-callback unless ``wait`` is False); a failure never stops the others."""
-    from .client import Context, Put, python_value, run
+    from .client import Put, python_value
     todo = [e for e in entries if e.error is None]
     op = Put([(e.name, python_value(_value(e))) for e in todo], wait=wait, timeout=timeout)
-    own = ctx is None
-    ctx = Context(on_warning=lambda m, c: None) if own else ctx
-    try:
-        run(ctx, op)
-    finally:
-        if own:
-            ctx.close()
+    _run(op, ctx)
     done = {id(e): r for e, r in zip(todo, op.results)}
     out = []
     for e in entries:
@@ -281,6 +269,18 @@ def restore(entries: Sequence[Entry], *, wait: bool = True, timeout: float = 1.0
             out.append(Outcome(e.name, e.value, None if result.ok else
                                (result.message or "failed")))
     return out
+
+
+def _run(op: Any, ctx: Any) -> None:
+    """Run ``op`` on ``ctx``, or on a quiet client Context of its own (closed after)."""
+    from .client import Context, run
+    own = ctx is None
+    ctx = Context(on_warning=lambda m, c: None) if own else ctx
+    try:
+        run(ctx, op)
+    finally:
+        if own:
+            ctx.close()
 
 
 __all__ = ["Entry", "Difference", "Outcome", "SnapshotError", "read", "dump", "load",
