@@ -7,9 +7,9 @@ from typing import Any
 import click
 
 from ._app import CaCommand, die_by_signal, fail, make_context, warn
-from ._options import (NUMBER_OPTIONS, PVNames, ca_options, collect_names, help_option,
-                       json_options, number_format_option, number_format_options, option,
-                       resolve_count, resolve_priority, resolve_timeout, version_option)
+from ._options import (PVNames, ca_options, collect_names, help_option, json_options,
+                       number_format_options, number_formats, option, resolve_count,
+                       resolve_priority, resolve_timeout, version_option)
 from ._scripting import seconds_option, updates_only, with_properties
 
 USAGE = """
@@ -121,10 +121,7 @@ def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
         ts_server, ts_client, ts_type, bad = parse_timestamp_keys(ts_keys)
         for letter in bad:
             warn(f"Invalid argument '{letter}' for option '-t' - ignored.")
-    formats: dict[str, Any] = {"float_format": "%g", "float_base": None, "int_base": None}
-    for name, value in ctx.meta.get("order", []):
-        if name in NUMBER_OPTIONS:
-            number_format_option(name, value, formats)
+    formats = number_formats(ctx)
     stop_after = seconds_option(tool, "--timeout", run_time)
     if max_updates is not None and max_updates < 1:
         fail(f"camonitor: --count {max_updates} must be at least 1")

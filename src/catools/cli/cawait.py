@@ -8,9 +8,9 @@ import click
 
 from ._app import CaCommand, die_by_signal, fail, make_context, warn
 from ._scripting import seconds_option
-from ._options import (NUMBER_OPTIONS, PVNames, ca_options, help_option, json_option,
-                       number_format_option, number_format_options, option,
-                       resolve_count, resolve_priority, resolve_timeout, version_option)
+from ._options import (PVNames, ca_options, help_option, json_option,
+                       number_format_options, number_formats, option, resolve_count,
+                       resolve_priority, resolve_timeout, version_option)
 
 USAGE = """
 Usage: cawait [options] <PV name> <condition> [<PV name> <condition> ...]
@@ -76,10 +76,7 @@ def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
             conditions[name] = parse_condition(text)
         except ValueError as exc:
             fail(f"cawait: {exc}")
-    formats: dict[str, Any] = {"float_format": "%g", "float_base": None, "int_base": None}
-    for name, value in ctx.meta.get("order", []):
-        if name in NUMBER_OPTIONS:
-            number_format_option(name, value, formats)
+    formats = number_formats(ctx)
     opts = FormatOptions(mode="wide" if wide else "plain", separator=(separator or " ")[0],
                          count=resolve_count(tool, None), enum_as_number=enum_number,
                          char_as_string=char_string, float_as_string=float_string,
