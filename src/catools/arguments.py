@@ -304,6 +304,25 @@ def info_operation(names: Any, *, timeout: Any, priority: int) -> tuple[Any, boo
     return Connect(name_list, priority=priority, timeout=seconds), single
 
 
+def monitor_arguments(names: Any, *, format: Any, data_type: Any, mask: Any, props: Any,
+                      count: Any, timeout: Any, queue_size: Any, callback: Any
+                      ) -> tuple[list[str], dict[str, Any]]:
+    """``monitor``'s checks, for both twins: the names, and the Monitor's keyword
+    arguments ``rule``, ``count``, ``mask``, ``idle_timeout``, ``queue_size`` and
+    ``callback``; ValueError for a bad one."""
+    name_list, _ = check_names(names)
+    rule = type_rule(data_type, format)
+    bits = mask_bits(mask, props)
+    n = check_count(count)
+    idle = check_timeout(timeout, allow_none=True)
+    if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 1:
+        raise ValueError(f"queue_size must be an int >= 1, not {queue_size!r}")
+    if callback is not None and not callable(callback):
+        raise ValueError(f"callback must be callable, not {callback!r}")
+    return name_list, {"rule": rule, "count": n, "mask": bits, "idle_timeout": idle,
+                       "queue_size": queue_size, "callback": callback}
+
+
 def client_config(config: ClientConfig | None = None, addr_list: Any = None,
                   auto_addr_list: Any = None, name_servers: Any = None,
                   server_port: Any = None, max_array_bytes: Any = None) -> ClientConfig:
@@ -356,7 +375,7 @@ def _addresses(value: Any, what: str, port: int) -> list[tuple[str, int]]:
     return list(dict.fromkeys(out))
 
 
-__all__ = ["get_operation", "put_operation", "info_operation", "FORMATS", "MASK_LETTERS", "check_names", "check_name", "check_timeout",
+__all__ = ["get_operation", "put_operation", "info_operation", "monitor_arguments", "FORMATS", "MASK_LETTERS", "check_names", "check_name", "check_timeout",
            "check_count", "family_of", "type_rule", "write_type", "mask_bits",
            "needs_labels", "converter_for", "put_items", "put_converter", "shape",
            "client_config", "READ_GRACE", "MISSING"]

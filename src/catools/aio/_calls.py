@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Sequence
 
-from ..arguments import (MISSING, check_name, check_timeout, get_operation, info_operation,
-                         put_operation, shape)
-from ..errors import Timeout
+from ..arguments import MISSING, get_operation, info_operation, put_operation, shape
 from ..results import Reading
-from ..sync import parse_condition
+from ..sync import not_met, wait_arguments
 from ._context import Context, default_context
 from ._monitor import monitor
 
@@ -29,7 +27,7 @@ async def get(names: str | Sequence[str], *, timeout: float = 1.0, format: str =
     ctx = _context(context)
     op, single = get_operation(names, timeout=timeout, format=format,
                                data_type=data_type, count=count, priority=priority,
-                               labels=lambda: ctx.labels)
+                               labels=lambda: ctx.book.labels)
     if op is None:
         return []
     await ctx.run(op)
@@ -67,13 +65,7 @@ async def wait_for(name: str, condition: str | Callable[[Any], Any], *,
     """Wait until PV ``name`` meets ``condition`` (a ``parse_condition`` text or a
     function of the Reading) and return that Reading: as :func:`catools.wait_for`,
     awaited; after ``timeout`` seconds (None: no limit) it raises Timeout."""
-    check_name(name)
-    seconds = check_timeout(timeout, allow_none=True)
-    test = parse_condition(condition) if isinstance(condition, str) else condition
-    if not callable(test):
-        raise ValueError(f"condition must be a str or a callable, not {condition!r}")
-    described = condition if isinstance(condition, str) else \
-        getattr(condition, "__name__", repr(condition))
+    seconds, test, described = wait_arguments(name, condition, timeout)
     last: Any = None
     async with monitor(name, format=format, context=context) as events:
         deadline = None if seconds is None else events.now() + seconds
@@ -85,9 +77,7 @@ async def wait_for(name: str, condition: str | Callable[[Any], Any], *,
                 last = event
                 if test(event):
                     return event
-    seen = "no value was read" if last is None else f"the last value was {last.value!r}"
-    within = "before the monitor closed" if seconds is None else f"within {seconds:g} s"
-    raise Timeout(name, f"condition {described!r} not met {within} ({seen})")
+    raise not_met(name, described, seconds, last)
 
 
 __all__ = ["get", "put", "info", "wait_for"]

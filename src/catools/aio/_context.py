@@ -2,8 +2,8 @@
 Context that the running event loop drives (``_driver``); no threads.
 
 It offers the same I/O-side interface as ``catools.sync.Context`` (``call``,
-``start_op``, ``stop_op``, ``labels``, ``known``, ``in_use``, ``forget``,
-``monitors``), so the library's monitor logic serves both twins.
+``start_op``, ``stop_op``, ``settle``, ``forget`` and a ``book``, the same
+:class:`catools.sync.ChannelBook`), so the library's monitor logic serves both twins.
 """
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from typing import Any, Callable, Iterable
 
 from ..arguments import check_name, client_config
 from ..config import ClientConfig
-from ..errors import NotFound
-from ..sync import ContextClosed, Status
+from ..sync import ChannelBook, ContextClosed, Status
 from ._driver import Driver
 
 
@@ -38,14 +37,18 @@ class Context:
                                                   max_array_bytes)
         self._driver: Driver | None = None
         self._closed = False
-        #: enum labels read once per channel (GetMany(labels=...))
-        self.labels: dict[str, list[str]] = {}
-        #: names in use by monitors (never released while used)
-        self.in_use: dict[str, int] = {}
-        #: names a get, put or info connected: kept for the next call
-        self.known: set[str] = set()
-        #: the monitors open on this Context (closed with it)
-        self.monitors: list[Any] = []
+        #: the channels kept between calls
+        self.book = ChannelBook()
+
+    @property
+    def monitors(self) -> list[Any]:
+        """The monitors open on this Context (a view of ``book.monitors``)."""
+        return self.book.monitors
+
+    @property
+    def in_use(self) -> dict[str, int]:
+        """The names monitors use, counted (a view of ``book.in_use``)."""
+        return self.book.in_use
 
     @property
     def closed(self) -> bool:
@@ -92,7 +95,7 @@ class Context:
                 if not driver.closed:       # (the channels earlier calls kept stay)
                     names = getattr(op, "names", None) or [n for n, _ in op.items]
                     self.forget([name for name in dict.fromkeys(names)
-                                 if name not in self.known], driver.client)
+                                 if name not in self.book.known], driver.client)
             raise
         self.settle(op.results, driver.client)
         return op
@@ -118,23 +121,14 @@ class Context:
     def settle(self, results: Iterable[Any], client: Any) -> None:
         """Keep the channels of the names a call reached; release those not found
         (unless a monitor uses them)."""
-        missing = []
-        for result in results:
-            if isinstance(result.error, NotFound):
-                missing.append(result.name)
-            else:
-                self.known.add(result.name)
+        missing = self.book.settle(results)
         if missing:
             self.forget(missing, client)
 
     def forget(self, names: Iterable[str], client: Any, force: bool = False) -> None:
         """Release the channels of ``names`` that no monitor uses (all of them with
         ``force``)."""
-        for name in names:
-            if not force and self.in_use.get(name):
-                continue
-            self.labels.pop(name, None)
-            self.known.discard(name)
+        for name in self.book.drop(names, force):
             client.release(name)
         if self._driver is not None:
             self._driver.poke()         # (CLEAR_CHANNELs to send)
@@ -162,7 +156,7 @@ class Context:
         waiting raise ContextClosed (a CAError). Safe to call twice."""
         if self._closed:
             return
-        for monitor in list(self.monitors):
+        for monitor in list(self.book.monitors):
             monitor.close()
         self._closed = True
         if self._driver is not None:

@@ -13,7 +13,7 @@ import sys
 import traceback
 from typing import Any, AsyncIterator, Callable, cast
 
-from ..arguments import check_count, check_names, check_timeout, mask_bits, type_rule
+from ..arguments import check_timeout, monitor_arguments
 from ..sync import Monitor as SyncMonitor
 from ..sync import monitor as sync_monitor
 from ._context import Context, default_context
@@ -131,21 +131,13 @@ def monitor(names: str | list[str], *, callback: Callable[[Any], Any] | None = N
     with`` and ``async for``. The arguments and events are those of
     :func:`catools.monitor`; ``callback`` (a function or a coroutine function) gets
     each event in a task of the loop, in order."""
-    name_list, _ = check_names(names)
-    rule = type_rule(data_type, format)
-    bits = mask_bits(mask, props)
-    n = check_count(count)
-    idle = check_timeout(timeout, allow_none=True)
-    if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 1:
-        raise ValueError(f"queue_size must be an int >= 1, not {queue_size!r}")
-    if callback is not None and not callable(callback):
-        raise ValueError(f"callback must be callable, not {callback!r}")
+    name_list, kwargs = monitor_arguments(
+        names, format=format, data_type=data_type, mask=mask, props=props, count=count,
+        timeout=timeout, queue_size=queue_size, callback=callback)
     ctx = default_context() if context is None else context
     if not isinstance(ctx, Context):
         raise ValueError(f"context must be a catools.aio.Context, not {ctx!r}")
-    return Monitor(ctx, name_list, rule=rule, count=n, mask=bits, latest=bool(latest),
-                   queue_size=queue_size, idle_timeout=idle, callback=callback,
-                   priority=priority)
+    return Monitor(ctx, name_list, latest=bool(latest), priority=priority, **kwargs)
 
 
 __all__ = ["monitor", "Monitor"]

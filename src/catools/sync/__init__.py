@@ -18,15 +18,16 @@ from __future__ import annotations
 from ..errors import AccessDenied, CAError, Disconnected, NotFound, RemoteError, Timeout
 from ..results import ChannelInfo, Limits, Reading, Result
 from ._args import FORMATS, MASK_LETTERS
+from ._book import ChannelBook
 from ._calls import get, info, put
 from ._context import Context, Status, close, default_context
 from ._loop import ContextClosed
 from ._monitor import (Connected, ConnectionEvent, ConnectionLost, Monitor, Update,
                        monitor)
-from ._wait import Condition, Waiter, parse_condition, wait_for
+from ._wait import Condition, Waiter, not_met, parse_condition, wait_arguments, wait_for
 
 __all__ = ["get", "put", "info", "monitor", "wait_for", "parse_condition", "Condition", "Waiter",
            "Context", "ContextClosed", "Status", "default_context", "close", "Monitor", "Update",
            "ConnectionEvent", "Connected", "ConnectionLost", "Reading", "Result",
            "ChannelInfo", "Limits", "CAError", "NotFound", "Timeout", "Disconnected",
-           "AccessDenied", "RemoteError", "FORMATS", "MASK_LETTERS"]
+           "AccessDenied", "RemoteError", "FORMATS", "MASK_LETTERS", "wait_arguments", "not_met", "ChannelBook"]

@@ -43,9 +43,9 @@ def _perform(context: Any, op: Any) -> Any:
 
 def _labels_of(context: Any) -> dict[str, list[str]] | None:
     if context is None:
-        return default_context().labels
+        return default_context().book.labels
     if isinstance(context, Context):
-        return context.labels
+        return context.book.labels
     try:
         return _client_labels.setdefault(context, {})
     except TypeError:

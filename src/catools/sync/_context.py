@@ -13,8 +13,8 @@ import threading
 from typing import Any, Callable, Iterable, NamedTuple
 
 from ..config import ClientConfig
-from ..errors import NotFound
 from ._args import client_config as _config
+from ._book import ChannelBook
 from ._loop import ContextClosed, IOThread
 
 #: Seconds between checks, while a caller waits, that the I/O thread is still alive.
@@ -52,15 +52,18 @@ class Context:
                                             name_servers, server_port, max_array_bytes)
         self._pid = os.getpid()
         self.io = IOThread(self.config)
-        # -- kept by the I/O thread only --
-        #: enum labels read once per channel (GetMany(labels=...))
-        self.labels: dict[str, list[str]] = {}
-        #: names in use by monitors (never released while used)
-        self.in_use: dict[str, int] = {}
-        #: names a get, put or info connected: kept for the next call
-        self.known: set[str] = set()
-        #: the monitors open on this Context (closed with it)
-        self.monitors: list[Any] = []
+        #: the channels kept between calls (by the I/O thread only)
+        self.book = ChannelBook()
+
+    @property
+    def monitors(self) -> list[Any]:
+        """The monitors open on this Context (a view of ``book.monitors``)."""
+        return self.book.monitors
+
+    @property
+    def in_use(self) -> dict[str, int]:
+        """The names monitors use, counted (a view of ``book.in_use``)."""
+        return self.book.in_use
 
     @property
     def closed(self) -> bool:
@@ -152,7 +155,7 @@ class Context:
         forked child it touches nothing of the parent's."""
         if os.getpid() != self._pid:
             return
-        for monitor in list(self.monitors):
+        for monitor in list(self.book.monitors):
             monitor.close()
         self.io.stop()
 
@@ -179,12 +182,7 @@ class Context:
     def settle(self, results: Iterable[Any], client: Any) -> None:
         """(I/O thread) Keep the channels of the names a call reached; release those
         not found (unless a monitor uses them)."""
-        missing = []
-        for result in results:
-            if isinstance(result.error, NotFound):
-                missing.append(result.name)
-            else:
-                self.known.add(result.name)
+        missing = self.book.settle(results)
         if missing:
             self.forget(missing, client)
 
@@ -192,11 +190,7 @@ class Context:
         """(I/O thread) Release the channels of ``names`` that no monitor uses (all of
         them with ``force``)."""
         release = getattr(client, "release", None)
-        for name in names:
-            if not force and self.in_use.get(name):
-                continue
-            self.labels.pop(name, None)
-            self.known.discard(name)
+        for name in self.book.drop(names, force):
             if release is not None:
                 release(name)
 

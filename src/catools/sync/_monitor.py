@@ -19,8 +19,7 @@ from typing import Any, Callable, ClassVar, Iterator
 from ..client import resolve_type
 from ..errors import AccessDenied, RemoteError
 from ..results import Reading, Result
-from ._args import (check_count, check_names, check_timeout, mask_bits, needs_labels,
-                    type_rule)
+from ..arguments import check_timeout, monitor_arguments, needs_labels
 from ._context import Context, default_context
 from ._loop import ContextClosed
 
@@ -106,7 +105,7 @@ class Monitor:
                              priority=priority, on_updates=self._on_updates)
         self._dispatcher: threading.Thread | None = None
         ctx.call(self._start)
-        ctx.monitors.append(self)
+        ctx.book.monitors.append(self)
         if callback is not None:
             self._dispatcher = threading.Thread(target=self._dispatch, daemon=True,
                                                 name="catools-monitor")
@@ -116,10 +115,7 @@ class Monitor:
 
     def _start(self, client: Any) -> None:
         ctx = self.context
-        for name in dict.fromkeys(self.names):
-            if name not in ctx.known and not ctx.in_use.get(name):
-                self._created.append(name)
-            ctx.in_use[name] = ctx.in_use.get(name, 0) + 1
+        self._created = ctx.book.use(self.names)
         try:
             ctx.start_op(self._op, lambda op: None)
         except BaseException:
@@ -130,18 +126,12 @@ class Monitor:
             if pv.connected and pv.name not in seen:
                 seen.add(pv.name)
                 self._push(Connected(pv.name))
-                if pv.name not in ctx.labels and needs_labels(self._rule, pv.native_type):
+                if pv.name not in ctx.book.labels and needs_labels(self._rule, pv.native_type):
                     self._read_labels(pv.name, pv)
 
     def _unuse(self, client: Any) -> None:
         ctx = self.context
-        for name in dict.fromkeys(self.names):
-            left = ctx.in_use.get(name, 0) - 1
-            if left > 0:
-                ctx.in_use[name] = left
-            else:
-                ctx.in_use.pop(name, None)
-        ctx.forget([n for n in self._created if n not in ctx.known], client)
+        ctx.forget(ctx.book.unuse(self.names, self._created), client)
 
     def _stop(self, client: Any) -> None:
         self._op.stop()
@@ -170,7 +160,7 @@ class Monitor:
     def _on_updates(self, subs: list[Any], run: Any) -> None:
         """A run of updates (the client's ``on_updates``): their Updates, queued under
         one lock, as ``_on_event`` would one by one."""
-        labels = self.context.labels
+        labels = self.context.book.labels
         hold = self._hold
         make = Update.of
         events = []
@@ -190,7 +180,7 @@ class Monitor:
 
     def _update(self, name: str, reply: Any, pv: Any) -> Update:
         event = Update.of(name, reply, pv.native_type, pv.native_count,
-                          self.context.labels.get(name))
+                          self.context.book.labels.get(name))
         event.merged = 0
         return event
 
@@ -206,7 +196,7 @@ class Monitor:
                 return          # (lost and connected again meanwhile)
             result = op.results[0] if op.results else None
             if result is not None and result.ok and result.enum_strings:
-                self.context.labels[name] = result.enum_strings
+                self.context.book.labels[name] = result.enum_strings
             self._flush(name, pv)
         self.context.start_op(op, read)
 
@@ -319,8 +309,8 @@ class Monitor:
             self.context.call(self._stop)
         except ContextClosed:
             pass
-        if self in self.context.monitors:
-            self.context.monitors.remove(self)
+        if self in self.context.book.monitors:
+            self.context.book.monitors.remove(self)
         thread = self._dispatcher
         if thread is not None and thread is not threading.current_thread():
             thread.join()
@@ -356,21 +346,13 @@ def monitor(names: str | list[str], *, callback: Callable[[Any], None] | None = 
     the newer one (``event.merged`` counts those replaced), so a slow consumer always
     gets each PV's newest value and the queue holds about one update per PV.
     """
-    name_list, _ = check_names(names)
-    rule = type_rule(data_type, format)
-    bits = mask_bits(mask, props)
-    n = check_count(count)
-    idle = check_timeout(timeout, allow_none=True)
-    if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 1:
-        raise ValueError(f"queue_size must be an int >= 1, not {queue_size!r}")
-    if callback is not None and not callable(callback):
-        raise ValueError(f"callback must be callable, not {callback!r}")
+    name_list, kwargs = monitor_arguments(
+        names, format=format, data_type=data_type, mask=mask, props=props, count=count,
+        timeout=timeout, queue_size=queue_size, callback=callback)
     ctx = default_context() if context is None else context
     if not isinstance(ctx, Context):
         raise ValueError(f"context must be a catools.Context, not {ctx!r}")
-    return Monitor(ctx, name_list, rule=rule, count=n, mask=bits, latest=bool(latest),
-                   queue_size=queue_size, idle_timeout=idle, callback=callback,
-                   priority=priority)
+    return Monitor(ctx, name_list, latest=bool(latest), priority=priority, **kwargs)
 
 
 __all__ = ["monitor", "Monitor", "Update", "ConnectionEvent", "Connected",

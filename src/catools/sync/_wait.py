@@ -187,13 +187,7 @@ def wait_for(name: str, condition: str | Callable[[Any], Any], *, timeout: float
     hold that many seconds without a break (no update against it, no disconnection).
     After ``timeout`` seconds (None: no limit) it raises :class:`catools.Timeout`
     naming the PV and the condition. The engine is :class:`Waiter`, as in ``cawait``."""
-    check_name(name)
-    seconds = check_timeout(timeout, allow_none=True)
-    test = parse_condition(condition) if isinstance(condition, str) else condition
-    if not callable(test):
-        raise ValueError(f"condition must be a str or a callable, not {condition!r}")
-    described = condition if isinstance(condition, str) else \
-        getattr(condition, "__name__", repr(condition))
+    seconds, test, described = wait_arguments(name, condition, timeout)
     deadline = None if seconds is None else monotonic() + seconds
     if isinstance(stable, bool) or not isinstance(stable, (int, float)) or \
             not stable >= 0:
@@ -219,10 +213,30 @@ def wait_for(name: str, condition: str | Callable[[Any], Any], *, timeout: float
                 waiter.update(name, event, monotonic())
             elif isinstance(event, ConnectionLost):
                 waiter.disconnected(name)
-    last = waiter.last.get(name)
+    raise not_met(name, described, seconds, waiter.last.get(name))
+
+
+def wait_arguments(name: Any, condition: Any, timeout: Any
+                   ) -> tuple[float | None, Callable[[Any], Any], str]:
+    """``wait_for``'s checks, for both twins: the timeout in seconds (None: no limit),
+    the test (a :func:`parse_condition` text made callable) and the condition as a
+    Timeout names it; ValueError for a bad one."""
+    check_name(name)
+    seconds = check_timeout(timeout, allow_none=True)
+    test = parse_condition(condition) if isinstance(condition, str) else condition
+    if not callable(test):
+        raise ValueError(f"condition must be a str or a callable, not {condition!r}")
+    described = condition if isinstance(condition, str) else \
+        getattr(condition, "__name__", repr(condition))
+    return seconds, test, described
+
+
+def not_met(name: str, described: str, seconds: float | None, last: Any) -> Timeout:
+    """The Timeout of a ``wait_for`` whose condition was not met (``last``: the last
+    Reading, or None)."""
     seen = "no value was read" if last is None else f"the last value was {last.value!r}"
     within = "before the monitor closed" if seconds is None else f"within {seconds:g} s"
-    raise Timeout(name, f"condition {described!r} not met {within} ({seen})")
+    return Timeout(name, f"condition {described!r} not met {within} ({seen})")
 
 
 def _identity(reading: Any) -> Any:
@@ -268,4 +282,4 @@ def _compare(op: str, a: float, b: float) -> bool:
     return a != b
 
 
-__all__ = ["wait_for", "parse_condition", "Condition", "Waiter"]
+__all__ = ["wait_for", "parse_condition", "Condition", "Waiter", "wait_arguments", "not_met"]
