@@ -179,74 +179,96 @@ class EpicsText:
         ``limit`` updates were taken), disconnection, PV not found."""
         from ..format import MonitorChannel, MonitorFormatter
         fmt = MonitorFormatter(opts)
-        channels: dict[str, MonitorChannel] = {}
         pending = self.pending
         line = None if type(self) is EpicsText else self.line
+        # Per PV: with absolute server time and no -# count (fmt._fast) a line needs no
+        # history, only a disconnected line the element count of the last update, kept
+        # only where it is not the native count (nothing for 100,000 scalars); else the
+        # formatter's whole MonitorChannel.
+        fast = fmt._fast
+        channels: dict[str, MonitorChannel] = {}
+        counts: dict[str, int] = {}
+        scratch = MonitorChannel()
+
+        def update(name: str, reply: Any, pv: Any) -> None:
+            if fast:
+                text = fmt.update(name, reply, scratch)
+                if scratch.count != pv.native_count:
+                    counts[name] = scratch.count
+                elif counts:
+                    counts.pop(name, None)
+            else:
+                chan = channels.get(name)
+                if chan is None:
+                    chan = channels[name] = MonitorChannel()
+                text = fmt.update(name, reply, chan)
+            if line is None:
+                pending.append(text)
+            else:
+                line(text, reply.metadata.severity)
 
         def on_event(name: str, kind: str, reply: Any, pv: Any) -> None:
             if limit is not None and self.updates >= limit:
                 return
-            chan = channels.get(name)
-            if chan is None:
-                chan = channels[name] = MonitorChannel()
             if kind == "update":
                 self.updates += 1
-                if line is None:
-                    pending.append(fmt.update(name, reply, chan))
-                else:
-                    line(fmt.update(name, reply, chan), reply.metadata.severity)
+                update(name, reply, pv)
             elif kind == "no_read_access":      # (C camonitor is silent)
                 self.line(fmt.error(name, kind, count=pv.native_count), event="error")
             elif kind == "disconnected":
-                self.line(fmt.disconnected(name, chan), event=kind)
+                count = counts.get(name, pv.native_count) if fast else \
+                    channels.setdefault(name, MonitorChannel()).count
+                self.line(fmt.error(name, kind, count=count), event=kind)
             elif kind == "connected":
-                chan.count = pv.native_count
+                if fast:
+                    if counts:
+                        counts.pop(name, None)
+                else:
+                    channels.setdefault(name, MonitorChannel()).count = pv.native_count
             elif kind == "not_found":
                 self.line(fmt.not_found(name), event="disconnected")
 
         if line is None:
-            on_event.updates = self._text_runs(fmt, channels, limit)  # type: ignore[attr-defined]
+            on_event.updates = self._text_runs(fmt, update, counts,  # type: ignore[attr-defined]
+                                               limit)
         return on_event
 
-    def _text_runs(self, fmt: Any, channels: dict[str, Any], limit: int | None
+    def _text_runs(self, fmt: Any, update: Callable[[str, Any, Any], None],
+                   counts: dict[str, int], limit: int | None
                    ) -> Callable[[list[Any], Any], None]:
         """The handler of a run of updates (``Subscribe``'s ``on_updates``): its lines
-        at once (TextRuns), or one by one through the monitor's formatter."""
-        from ..format import MonitorChannel, TextRuns
+        at once (TextRuns), or one by one through ``update(name, reply, pv)``; the
+        element counts that are not native (``counts``) as one-element updates leave
+        them."""
+        from operator import attrgetter
+
+        from ..format import TextRuns
         runs = TextRuns(fmt)
-        cols: dict[Any, str] = {}
         pending = self.pending
+        pv_name = attrgetter("pv.name")
+        native_count = attrgetter("pv.native_count")
 
         def on_updates(subs: list[Any], run: Any) -> None:
             room = _room(self, limit, run.rows, subs)
             if room is None:
                 return
             rows, subs = room
-            names = list(map(cols.get, subs))
-            if None in names:
-                for i, sub in enumerate(subs):
-                    if names[i] is None:
-                        names[i] = cols[sub] = runs.name_column(sub.pv.name)
-            lines = runs.lines(run, rows, names)
+            names = list(map(pv_name, subs))
+            lines = runs.lines(run, rows, names, names=True)
             if lines is None:               # (the general path, update by update)
                 for i in range(len(rows)):
-                    pv = subs[i].pv
-                    name = pv.name
-                    chan = channels.get(name)
-                    if chan is None:
-                        chan = channels[name] = MonitorChannel()
-                    pending.append(fmt.update(name, run.reply(i), chan))
+                    update(names[i], run.reply(i), subs[i].pv)
                 self.updates += len(rows)
                 return
             pending.extend(lines)
             self.updates += len(rows)
-            for sub in set(subs):
-                name = sub.pv.name
-                chan = channels.get(name)
-                if chan is None:
-                    chan = channels[name] = MonitorChannel()
-                chan.count = 1
-                chan.first_printed = True
+            if counts:      # (a run's updates have one element each)
+                for name in names:
+                    counts.pop(name, None)
+            if any(map((1).__ne__, map(native_count, subs))):
+                for sub in subs:
+                    if sub.pv.native_count != 1:
+                        counts[sub.pv.name] = 1
         return on_updates
 
 

@@ -4,11 +4,11 @@ A run (``catools.protocol.EventAddRun``) holds consecutive updates of one shape,
 row ``(command, size, type, count, status, subscription id, alarm status, severity,
 seconds, nanoseconds, value)``. For the usual shape (a DBR_TIME_* type, one element,
 absolute server time) each line is one ``%`` format from the row, with the text of the
-time's second cached and each PV's name column made once; the lines are the bytes the
-general path (:meth:`MonitorFormatter.update`, :func:`json_record`) gives, which the
-tests hold equal. A shape or an option these do not cover gives None (the caller then
-takes the general path); so do the rare rows inside a covered run (NaN, an undefined
-or out-of-range time) take the general primitives.
+time's second cached and the name padded by that format (no per-PV text is kept); the
+lines are the bytes the general path (:meth:`MonitorFormatter.update`,
+:func:`json_record`) gives, which the tests hold equal. A shape or an option these do not
+cover gives None (the caller then takes the general path); so do the rare rows inside a
+covered run (NaN, an undefined or out-of-range time) take the general primitives.
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ class TextRuns:
         self._opts = opts
 
     def name_column(self, name: str) -> str:
-        """A scalar row's name column (not cached here: the caller keeps it per PV)."""
+        """A scalar row's name column."""
         return _name_field(name, 1, self._opts)
 
     def _form(self, data_type: int) -> Any:
@@ -67,8 +67,11 @@ class TextRuns:
             value, conv = "%s", _string_text
         else:
             value = None
+        sep = self.sep.replace("%", "%%")
+        # (the name column is made by the format itself when the rows come with names)
+        named = "%-30s " if self.sep == " " else "%s" + sep
         made = None if value is None else \
-            ("%s%s%06d" + self.sep.replace("%", "%%") + value + "%s", conv)
+            ("%s%s%06d" + sep + value + "%s", conv, named + "%s%06d" + sep + value + "%s")
         self._forms[data_type] = made
         return made
 
@@ -80,16 +83,19 @@ class TextRuns:
                 sep, status_to_text(status), sep, severity_to_text(severity))
         return tail
 
-    def lines(self, run: Any, rows: Sequence[tuple[Any, ...]], cols: Sequence[str]
-              ) -> list[str] | None:
-        """The lines of ``rows`` (of ``run``), ``cols[i]`` the name column of row i;
-        None when the run needs the general path."""
+    def lines(self, run: Any, rows: Sequence[tuple[Any, ...]], cols: Sequence[str], *,
+              names: bool = False) -> list[str] | None:
+        """The lines of ``rows`` (of ``run``), ``cols[i]`` the name column of row i (with
+        ``names``: the PV name of row i, padded here); None when the run needs the
+        general path."""
         if not self.enabled or run.data_count != 1:
             return None
         form = self._form(run.data_type)
         if form is None:
             return None
-        line_form, conv = form
+        line_form, conv, named_form = form
+        if names:
+            line_form = named_form
         fmt = self.fmt
         stamp = fmt._ts
         data_type = run.data_type
@@ -105,6 +111,8 @@ class TextRuns:
                 if (secs == 0 and nsecs == 0) or nsecs >= _ROUND_LIMIT or value != value:
                     # <undefined>, a clamped or "OVF" time, NaN: the general pieces
                     text = value if conv is not None else fmt._scalar(data_type, value, None)
+                    if names:
+                        col = self.name_column(col)
                     append(col + stamp((secs, nsecs)) + sep + text + tail)
                     continue
                 stamp((secs, nsecs))
