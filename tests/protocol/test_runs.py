@@ -1,4 +1,4 @@
-"""Runs of monitor updates (VirtualCircuit.event_runs): the same updates, in the same
+"""Runs of monitor updates (VirtualCircuit.runs): the same updates, in the same
 order, as one command at a time, with the same states and errors; and a run's rows
 hold what its replies decode to."""
 from __future__ import annotations
@@ -69,7 +69,7 @@ def _expand(commands):
 def test_runs_give_the_updates_of_one_by_one(updates, cancel):
     pair_a, subs_a = _pair()
     pair_b, subs_b = _pair()
-    pair_a.client.event_runs = True
+    pair_a.client.runs = True
     if cancel is not None:          # a subscription being cancelled: its updates break runs
         for pair, subs in ((pair_a, subs_a), (pair_b, subs_b)):
             chan, subid = subs[cancel]
@@ -114,7 +114,7 @@ def test_runs_give_the_updates_of_one_by_one(updates, cancel):
 
 def test_a_long_run_is_one_run():
     pair, subs = _pair()
-    pair.client.event_runs = True
+    pair.client.runs = True
     wire = b"".join(bytes(EventAddResponse(
         data=[i * 1.5], metadata=DBRMetadata(0, 0, (1_000_000, i)), data_type=TIME_DOUBLE,
         data_count=1, subscriptionid=subs[i % N_SUBS][1])) for i in range(1000))

@@ -10,10 +10,10 @@ from collections import deque
 from typing import Any, Callable, Protocol, cast
 
 from ..protocol import (CLIENT, DISCONNECTED, AccessRightsResponse, ClientNameRequest,
-                        CreateChanResponse, CreateChFailResponse, EchoRequest, EchoResponse,
-                        ErrorResponse, EventAddRequest, EventAddResponse, EventAddRun,
+                        CreateChanResponse, CreateChFailResponse, CreateRun, EchoRequest,
+                        EchoResponse, ErrorResponse, EventAddRequest, EventAddResponse, EventAddRun,
                         EventCancelResponse, HostNameRequest, LocalProtocolError,
-                        ReadNotifyRequest, ReadNotifyResponse, ReadRequest,
+                        ReadNotifyRequest, ReadNotifyResponse, ReadNotifyRun, ReadRequest,
                         RemoteProtocolError, SearchResponse, ServerDisconnResponse,
                         VersionRequest, VirtualCircuit, WriteNotifyRequest,
                         WriteNotifyResponse, WriteRequest)
@@ -24,6 +24,7 @@ from ._poll import Poller
 from ._pv import CONNECTED, PV, Operation, Subscription
 from ..stream import Stream
 
+_tnew = tuple.__new__
 #: Requests whose IOID an ERROR quotes in p2 (their operation ends with it).
 _IO_REQUESTS = frozenset({ReadRequest.ID, ReadNotifyRequest.ID, WriteNotifyRequest.ID})
 #: Replies that name their request's IOID in p2 / carry our channel id in p1 (how a
@@ -66,7 +67,7 @@ class Circuit:
         self.priority = priority
         self.core = VirtualCircuit(CLIENT, address, priority, ignore_unknown_ids=True,
                                    max_payload_size=owner.max_payload_size)
-        self.core.event_runs = True     # (updates of one shape come as one EventAddRun)
+        self.core.runs = True   # (replies of one shape come as runs: EventAddRun, ...)
         self.callbacks = owner.callbacks
         self.stream = Stream.connect(address, owner.poller, self,
                                      lambda: owner.flush_later(self),
@@ -474,6 +475,50 @@ def _updates(circuit: Circuit, subs: list[Subscription | None], run: Any) -> Non
                 on_error(exc, sub.callback)
 
 
+def _on_opened(circuit: Circuit, run: Any) -> None:
+    """A run of channel openings (a CreateRun): each handled as its ACCESS_RIGHTS and
+    then its CREATE_CHAN reply are (:meth:`Circuit._on_access`, then
+    :meth:`Circuit._on_created`), in one loop."""
+    circuit.creates_answered_at = circuit.last_recv
+    pvs = circuit.pvs
+    stream = circuit.stream
+    for cid, rights, data_type, count, _, sid in run.rows:
+        pv = pvs.get(cid)
+        if pv is None or pv.state == CONNECTED:     # (rare: one by one)
+            circuit._on_access(_tnew(AccessRightsResponse, (cid, rights, b"")))
+            circuit._on_created(_tnew(CreateChanResponse, (data_type, count, cid, sid, b"")))
+        else:
+            type_changed = pv.native_type != data_type and pv.native_type != -1
+            pv.native_type = data_type
+            pv.native_count = count
+            pv.access_rights = 0 if pv.channel is None else rights & 3
+            pv.state = CONNECTED
+            pv.disconnected_at = None
+            if pv._subscriptions or pv._connection_callbacks:
+                _connected(circuit, pv, type_changed)
+        if stream.closed:
+            return
+
+
+def _on_read_run(circuit: Circuit, run: Any) -> None:
+    """A run of READ_NOTIFY replies (a ReadNotifyRun): each ends its operation as
+    :meth:`Circuit._on_io_reply` does."""
+    pop_op = circuit.ops.pop
+    stream = circuit.stream
+    if not run.status & 1:
+        for reply in run.replies():
+            circuit._on_io_reply(reply)
+            if stream.closed:
+                return
+        return
+    for ioid, reply in zip(run.ids(), run.replies()):
+        op = pop_op(ioid, None)
+        if op is not None:
+            op._finish(reply)
+            if stream.closed:
+                return
+
+
 _DISPATCH: dict[type, Callable[[Circuit, Any], None]] = {
     ReadNotifyResponse: Circuit._on_io_reply,
     WriteNotifyResponse: Circuit._on_io_reply,
@@ -486,6 +531,8 @@ _DISPATCH: dict[type, Callable[[Circuit, Any], None]] = {
     SearchResponse: Circuit._on_search,
     EventCancelResponse: lambda circuit, command: None,    # (forgotten at the cancel)
     EventAddRun: _on_run,
+    CreateRun: _on_opened,
+    ReadNotifyRun: _on_read_run,
 }
 
 __all__ = ["Circuit", "CircuitOwner"]

@@ -31,7 +31,7 @@ from ._dbr import (DBR_TYPES, FAMILIES, FIRST_VALUE, MAX_DBR_TYPE, NATIVE_TYPES,
                    DbrType, data_size, dbf_name, dbr_name, dbr_type, decode_dbr, encode_dbr,
                    encode_metadata, native_type, promote)
 from ._errors import CaError, LocalProtocolError, ProtocolError, RemoteProtocolError
-from ._runs import EventAddRun
+from ._runs import CreateRun, EventAddRun, ReadNotifyRun, ReplyRun
 from ._headers import HEADER, Frame, Header, frame_at, pack_header, unpack_header
 from ._roles import (CLIENT, DISCONNECTED, NEED_DATA, SERVER, ChannelState, CircuitState,
                      Role)
@@ -87,7 +87,8 @@ __all__ = [
     "CLIENT", "DISCONNECTED", "NEED_DATA", "SERVER", "ChannelState", "CircuitState", "Role",
     "ECA_CODES", "AlarmSeverity", "AlarmStatus", "CAStatus", "CAStatusCode",
     "alarm_severity_name", "alarm_status_name", "ca_message", "eca_lookup", "eca_success",
-    "DEFAULT_MAX_PAYLOAD", "ReceiveBuffer", "EventAddRun", "request_error_hint",
+    "DEFAULT_MAX_PAYLOAD", "ReceiveBuffer", "EventAddRun", "ReadNotifyRun", "CreateRun",
+    "ReplyRun", "request_error_hint",
     "FAMILIES", "MAX_DBR_TYPE", "NATIVE_TYPES", "SEVERITY_NAMES", "STATUS_NAMES",
     "MAX_NAME_LENGTH", "NAME_CHARS_SAFE", "name_too_long",
 ]

@@ -75,8 +75,9 @@ class VirtualCircuit:
                                      new_channel=self._server_channel)
         self._rx = ReceiveBuffer(drain_oversize)
         self._deferred: ProtocolError | None = None     # raised by the next next_commands
-        #: a client's next_commands gives runs of same-shape updates as EventAddRuns
-        self.event_runs = False
+        #: a client's next_commands gives runs of same-shape replies: EventAddRun,
+        #: ReadNotifyRun, CreateRun (see ``_fastpath.take_batch``)
+        self.runs = False
         self._their_registry = REGISTRY[self.their_role]
 
     # -- the parts' state, under the circuit's names ---------------------------
@@ -286,7 +287,7 @@ class VirtualCircuit:
         limit = min(short_frame_limit(self.max_payload_size), _VIEW_THRESHOLD - 1)
         while True:
             if client and server_state[SERVER] is _CIRCUIT_UP:
-                take_batch(self._rx, self._ids, limit, out, self.event_runs)
+                take_batch(self._rx, self._ids, limit, out, self.runs)
             try:
                 command = self.next_command()
             except ProtocolError as exc:

@@ -20,7 +20,7 @@ from ._framing import ReceiveBuffer
 from ._headers import EXTENDED_MARKER, HEADER, NUL_PADS, next_free_id
 from ._ids import IdTables, event_add_record
 from ._roles import ChannelState
-from ._runs import RUN_TYPES, take_run
+from ._runs import RUN_TYPES, take_create_run, take_read_run, take_run
 from ._state import CHANNEL_TRANSITIONS, STAYS
 
 _unpack_header = HEADER.unpack_from
@@ -57,7 +57,9 @@ def take_batch(rx: ReceiveBuffer, ids: IdTables, limit: int, out: list[Any],
     bytes, for a channel in a state it leaves as is (or moves as the table says), and
     well-formed; apply them; stop at the first message that is not (``rx.pos`` is left
     there). Only for a client whose circuit is CONNECTED both ways. With ``runs``,
-    consecutive DBR_TIME_* updates of one shape come as one :class:`EventAddRun`."""
+    consecutive DBR_TIME_* updates of one shape come as one :class:`EventAddRun`, such
+    READ_NOTIFY replies as one :class:`ReadNotifyRun`, and consecutive channel openings
+    (ACCESS_RIGHTS + CREATE_CHAN each) as one :class:`CreateRun`."""
     channels = ids.channels
     channels_sid = ids.channels_sid
     ioids = ids.ioids
@@ -94,6 +96,13 @@ def take_batch(rx: ReceiveBuffer, ids: IdTables, limit: int, out: list[Any],
                 break
             append(_tnew(EventAddResponse, (dtype, count, p1, p2, buf[pos + 16:end])))
         elif cmd == _READ_NOTIFY:         # a get's reply
+            if runs and dtype in RUN_TYPES:
+                run = take_read_run(buf, pos, psize, ids, ReadNotifyRequest,
+                                    _READ_REPLY_STATES)
+                if run is not None:
+                    append(run)
+                    pos += len(run.data)
+                    continue
             entry = ioids.get(p2)
             if entry is None or entry[1] is not ReadNotifyRequest \
                     or entry[0].state not in _READ_REPLY_STATES or dtype >= 39 \
@@ -102,6 +111,12 @@ def take_batch(rx: ReceiveBuffer, ids: IdTables, limit: int, out: list[Any],
             del ioids[p2]
             append(_tnew(ReadNotifyResponse, (dtype, count, p1, p2, buf[pos + 16:end])))
         elif cmd == _ACCESS_RIGHTS and not psize:
+            if runs:
+                opened = take_create_run(buf, pos, ids, _ACCESS_STATES, _CREATED_MOVE)
+                if opened is not None:
+                    append(opened)
+                    pos += 32 * len(opened.rows)
+                    continue
             channel = channels.get(p1)
             if channel is None or channel.state not in _ACCESS_STATES:
                 break
