@@ -245,7 +245,8 @@ class CircuitPool:
             if not circuit.closed and not circuit.stream.connecting:
                 try:
                     clears = [pv.channel.clear() for pv in circuit.pvs.values()
-                              if clear_channels and pv.channel is not None and pv.connected]
+                              if pv.channel is not None and pv.connected] \
+                        if clear_channels else None
                     if clears:
                         circuit.send(*clears)
                 except (OSError, LocalProtocolError):
