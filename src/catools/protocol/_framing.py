@@ -7,6 +7,9 @@ size is checked against the limit before anything waits for, or joins, its bytes
 A server's buffer drains a message that is too large (``drain_oversize``): its header is
 consumed, its payload skipped as it arrives, and the error says to answer ECA_TOLARGE
 and go on, as RSRV does.
+A message of ASSEMBLE bytes or more that is not all here yet is assembled in one buffer
+of its size as it arrives (``data`` is then a read-only view of it): received pieces
+are copied in and dropped, not kept until the last one comes and joined.
 """
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ from ._headers import (EXTENDED_HEADER, EXTENDED_MARKER, Frame, Header, frame_at
 
 #: Default bound on one message's payload (EPICS_CA_MAX_ARRAY_BYTES is passed in by I/O).
 DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024
+#: A message this large (header included) is assembled in place as it arrives.
+ASSEMBLE = 1 << 20
 
 
 class ReceiveBuffer:
@@ -23,7 +28,8 @@ class ReceiveBuffer:
 
     .. attribute:: data
 
-       The joined bytes (immutable: a payload view stays valid after more arrives).
+       The joined bytes (immutable: a payload view stays valid after more arrives):
+       ``bytes``, or a read-only ``memoryview`` of an assembled large message.
 
     .. attribute:: pos
 
@@ -43,10 +49,10 @@ class ReceiveBuffer:
     """
 
     __slots__ = ("data", "pos", "eof", "head", "drain_oversize", "_chunks", "_pending",
-                 "_skip")
+                 "_skip", "_big", "_got")
 
     def __init__(self, drain_oversize: bool = False) -> None:
-        self.data = b""
+        self.data: bytes | memoryview = b""
         self.pos = 0
         self.eof = False
         self.head = 0
@@ -54,6 +60,8 @@ class ReceiveBuffer:
         self._chunks: list[bytes] = []
         self._pending = 0          # bytes in _chunks
         self._skip = 0             # bytes of a drained message still to come
+        self._big: bytearray | None = None  # a large message being assembled
+        self._got = 0              # bytes of it received
 
     def feed(self, data: bytes) -> None:
         """Add received bytes; ``b''`` marks the end of the stream."""
@@ -66,12 +74,25 @@ class ReceiveBuffer:
             data = data[cut:]
             if not data:
                 return
+        big = self._big
+        if big is not None:
+            got = self._got
+            cut = len(big) - got
+            if len(data) <= cut:
+                big[got:got + len(data)] = data
+                self._got = got = got + len(data)
+                if got == len(big):
+                    self._assembled()
+                return
+            big[got:] = memoryview(data)[:cut]
+            self._assembled()
+            data = data[cut:]
         self._chunks.append(bytes(data))
         self._pending += len(data)
 
     def __len__(self) -> int:
         """Bytes received but not yet parsed."""
-        return len(self.data) - self.pos + self._pending
+        return len(self.data) - self.pos + self._pending + self._got
 
     def clear(self) -> None:
         """Drop everything buffered (the stream is over)."""
@@ -79,11 +100,37 @@ class ReceiveBuffer:
         self.pos = 0
         self._chunks.clear()
         self._pending = 0
+        self._big = None
+        self._got = 0
+
+    def _assemble(self, size: int) -> None:
+        """Go on receiving the message at ``pos`` (``size`` bytes, not all here) into a
+        buffer of its own: what is here is copied in now, the rest as it comes."""
+        big = bytearray(size)
+        data, pos = self.data, self.pos
+        got = len(data) - pos
+        big[:got] = memoryview(data)[pos:]
+        for chunk in self._chunks:
+            big[got:got + len(chunk)] = chunk
+            got += len(chunk)
+        self._chunks.clear()
+        self._pending = 0
+        self.data = b""
+        self.pos = 0
+        self._big = big
+        self._got = got
+
+    def _assembled(self) -> None:
+        """The large message is all here: it becomes ``data``."""
+        self.data = memoryview(self._big).toreadonly()
+        self.pos = 0
+        self._big = None
+        self._got = 0
 
     def compact(self) -> None:
         """Drop the bytes already parsed (gives a large buffer's memory back)."""
         if self.pos:
-            self.data = self.data[self.pos:]
+            self.data = bytes(self.data[self.pos:])
             self.pos = self.head = 0
 
     def take(self, size: int) -> bytes:
@@ -154,6 +201,8 @@ class ReceiveBuffer:
         end = frame[7]
         if end > len(buf):
             if not self._fill(end - pos):
+                if end - pos >= ASSEMBLE:
+                    self._assemble(end - pos)
                 return None
             frame = frame[:6] + (frame[6] - pos, end - pos)
             pos = 0
