@@ -197,7 +197,9 @@ def _format_chunk(base: int, data_type: int, chunk: Sequence, opts: FormatOption
             return lead + sep.join([format_long(round_to_long(v), fb) for v in chunk])
         fmt = opts.float_format
         s = _fast_join(fmt, sep, chunk, lead)
-        if "nan" in s:  # redo with glibc's sign-aware NaN spelling
+        # redo with glibc's sign-aware NaN spelling ("n" first: one memchr, where a
+        # search for "nan" reads every character; only nan and inf have an n)
+        if "n" in s and "nan" in s:
             s = lead + sep.join([c_float(fmt, v) for v in chunk])
         return s
     if base in (DBR_LONG, DBR_SHORT):
