@@ -56,6 +56,69 @@ class Searchable(Protocol):
     server: Address | None
 
 
+class SearchIds:
+    """``{search id: PV}`` for ids handed out in counting order, as a list (8 bytes an
+    entry, where a dict of 100,000 takes 52): ids from ``base`` on are list indices, a
+    released id leaves a hole; once holes are half the list, or an id does not follow
+    on, the live entries move to a dict (``more``) and a new list starts."""
+
+    __slots__ = ("base", "list", "more", "holes")
+
+    def __init__(self) -> None:
+        self.base = 0
+        self.list: list[Any] = []
+        self.more: dict[int, Any] = {}
+        self.holes = 0
+
+    def extend(self, first: int, pvs: list[Any]) -> None:
+        """``pvs`` under the ids ``first``, ``first + 1``, ... (no wrap inside)."""
+        if first != self.base + len(self.list):
+            self._spill(first)
+        self.list += pvs
+
+    def get(self, search_id: int, default: Any = None) -> Any:
+        i = search_id - self.base
+        if 0 <= i < len(self.list):
+            pv = self.list[i]
+            return default if pv is None else pv
+        return self.more.get(search_id, default)
+
+    def __contains__(self, search_id: object) -> bool:
+        return self.get(search_id) is not None    # type: ignore[arg-type]
+
+    def __getitem__(self, search_id: int) -> Any:
+        pv = self.get(search_id)
+        if pv is None:
+            raise KeyError(search_id)
+        return pv
+
+    def __delitem__(self, search_id: int) -> None:
+        items = self.list
+        i = search_id - self.base
+        if 0 <= i < len(items) and items[i] is not None:
+            items[i] = None
+            self.holes += 1
+            if self.holes * 2 > len(items) and len(items) > 64:
+                self._spill(self.base + len(items))
+        else:
+            del self.more[search_id]
+
+    def __len__(self) -> int:
+        return len(self.list) - self.holes + len(self.more)
+
+    def keys(self) -> set[int]:
+        base = self.base
+        return {base + i for i, pv in enumerate(self.list) if pv is not None} | \
+            self.more.keys()
+
+    def _spill(self, base: int) -> None:
+        """The list's live entries to ``more``; a new, empty list from ``base``."""
+        first = self.base
+        self.more.update((first + i, pv) for i, pv in enumerate(self.list)
+                         if pv is not None)
+        self.base, self.list, self.holes = base, [], 0
+
+
 class SearchScheduler:
     """The PVs being searched for and their search times (sans-I/O).
 
@@ -78,7 +141,8 @@ class SearchScheduler:
         #: search id -> PV still searched for (not found, not released)
         self.searching: dict[int, Any] = {}
         #: search id -> every PV added and not released (duplicate replies name these)
-        self.known: dict[int, Any] = {}
+        self.known = SearchIds()
+        self._high = 0          # the most PVs searched at once since searching shrank
         #: no PV in ``searching`` needs a datagram before this
         self.due_at = 0.0
         self.sequence = 0
@@ -104,22 +168,34 @@ class SearchScheduler:
         searching, known = self.searching, self.known
         search_id = self._next_id
         ceiling = self.max_period
+        run: list[Any] = []         # (PVs of consecutive ids, for known)
         for pv in pvs:
             search_id = (search_id + 1) & 0xFFFFFFFF
+            if not search_id and run:
+                known.extend(search_id - len(run) + 0x100000000, run)
+                run = []
             pv.search_id = search_id
             pv.next_search = now
             pv.period = MIN_PERIOD
             pv.search_ceiling = ceiling
-            searching[search_id] = known[search_id] = pv
+            searching[search_id] = pv
+            run.append(pv)
+        if run:
+            known.extend(search_id - len(run) + 1, run)
         if search_id != self._next_id:
             self._next_id = search_id
             if now < self.due_at:
                 self.due_at = now
+            if len(searching) > self._high:
+                self._high = len(searching)
 
     def restart(self, pv: Any, now: float, retry_after: float = 0.0) -> None:
         """Search again for a PV that lost its channel, ``retry_after`` seconds from
         now; a PV disconnected lately backs off only to RECONNECT_PERIOD."""
-        self.searching[pv.search_id] = pv
+        searching = self.searching
+        searching[pv.search_id] = pv
+        if len(searching) > self._high:
+            self._high = len(searching)
         pv.next_search = at = now + retry_after
         if at < self.due_at:
             self.due_at = at
@@ -132,7 +208,10 @@ class SearchScheduler:
     def park(self, pv: Any, at: float) -> None:
         """Search for ``pv`` again at ``at`` (its server is backing off until then)."""
         pv.server = None
-        self.searching[pv.search_id] = pv
+        searching = self.searching
+        searching[pv.search_id] = pv
+        if len(searching) > self._high:
+            self._high = len(searching)
         pv.next_search = at
         pv.period = MIN_PERIOD
         if at < self.due_at:
@@ -144,6 +223,15 @@ class SearchScheduler:
         self.searching.pop(search_id, None)
         if self.known.get(search_id) is pv:
             del self.known[search_id]
+        self._shrink()
+
+    def _shrink(self) -> None:
+        """A dict keeps its size when emptied: once searching holds an eighth of what
+        it held, it is copied into one of its present size."""
+        searching = self.searching
+        if self._high > 64 and len(searching) * 8 < self._high:
+            self.searching = dict(searching)
+            self._high = len(searching)
 
     def boost(self, now: float) -> None:
         """Search at once for every PV not found (a server appeared or came back)."""
@@ -213,17 +301,24 @@ class SearchScheduler:
             self._backlog_start = 0
         earliest = self.due_at
         get = searching.get
+        # (PVs of one burst mostly share period and ceiling: they share the float
+        # objects of their next time and period too, not one pair each)
+        last_period = last_ceiling = -1.0
+        t = period_next = 0.0
         for _, ids in datagrams:
             for search_id in ids:           # the back-off counts from the sending
                 pv = get(search_id)
                 if pv is not None:
-                    period = pv.period
-                    pv.next_search = t = now + period
-                    doubled = period * 2.0  # (next_period, inline)
-                    ceiling = pv.search_ceiling
-                    pv.period = doubled if doubled < ceiling else ceiling
-                    if t < earliest:
-                        earliest = t
+                    period, ceiling = pv.period, pv.search_ceiling
+                    if period != last_period or ceiling != last_ceiling:
+                        last_period, last_ceiling = period, ceiling
+                        t = now + period
+                        doubled = period * 2.0      # (next_period, inline)
+                        period_next = doubled if doubled < ceiling else ceiling
+                        if t < earliest:
+                            earliest = t
+                    pv.next_search = t
+                    pv.period = period_next
         self._backlog_due = now + BURST_GAP
         self.due_at = earliest
         return [datagram for datagram, _ in datagrams]
@@ -244,6 +339,7 @@ class SearchScheduler:
         pv.server = self._servers.setdefault(address, address)
         if self.on_reply is not None:
             self.on_reply(pv, pv.server)
+        self._shrink()
         return pv
 
     def found_many(self, replies: list[tuple[int, int, int, int]], host: str
@@ -268,6 +364,7 @@ class SearchScheduler:
                 runs.append((address, pv.priority, batch))
             pv.server = address
             batch.append(pv)
+        self._shrink()
         if self.on_reply is not None:
             for address, _, batch in runs:
                 for pv in batch:
@@ -311,5 +408,5 @@ class SearchScheduler:
         return key, anomaly
 
 
-__all__ = ["SearchScheduler", "Searchable", "next_period", "MIN_PERIOD", "RECONNECT_PERIOD",
+__all__ = ["SearchScheduler", "SearchIds", "Searchable", "next_period", "MIN_PERIOD", "RECONNECT_PERIOD",
            "RECONNECT_WINDOW", "BURST", "BURST_GAP", "ANOMALY_PERIOD", "PARKED"]
