@@ -23,7 +23,7 @@ from ._finder import Finder
 from ._poll import READ, WRITE, Poller
 from ._pool import CircuitPool
 from ._pv import (CLOSED, CONNECTED, NEVER_CONNECTED, PREVIOUSLY_CONNECTED, PV, Operation,
-                  Subscription)
+                  PVTable, Subscription, SubscriptionSpec, monitor_all)
 from ._search import SearchScheduler
 from ._udp import UdpPort
 
@@ -81,7 +81,8 @@ class Context:
                              self.search_targets, server_port=config.server_port,
                              repeater_port=config.repeater_port,
                              listen_beacons=listen_beacons)
-        self.pvs: dict[tuple[str, int], PV] = {}
+        #: ``{(name, priority): PV}``
+        self.pvs = PVTable()
         self._closed = False
 
     # -- PVs -------------------------------------------------------------------
@@ -92,12 +93,13 @@ class Context:
 
     def pvs_for(self, names: Iterable[str], priority: int = 0) -> list[PV]:
         """PV objects for many names; all are searched in the first batch."""
-        pvs = self.pvs
+        plain = not priority                    # (kept by name alone)
+        pvs: dict[Any, PV] = self.pvs.others if priority else self.pvs.names
         out: list[PV] = []
         new: list[PV] = []
         try:
             for name in names:
-                pv = pvs.get(key := (name, priority))
+                pv = pvs.get(key := name if plain else (name, priority))
                 if pv is None:
                     if not name or "\0" in name or (len(name) > NAME_CHARS_SAFE
                                                       and name_too_long(name)):
@@ -229,16 +231,18 @@ class Context:
 
     def subscribe(self, pv: PV, callback: Callable[..., None], data_type: int | str | None
                   = "time", count: int | None = None, mask: int = 5) -> Subscription:
-        """Monitor ``pv``; re-established after every reconnect.
+        """Monitor ``pv``; re-established after every reconnect. ``data_type`` is a DBR
+        id, a family ("native", "status", "time", "graphic", "control") applied to the
+        native type on each connect, or None (native)."""
+        return self.subscribe_many([pv], callback, data_type, count, mask)[0]
 
-        ``data_type`` is a DBR id, a family ("native", "status", "time", "graphic",
-        "control") applied to the native type on each connect, or None (native).
-        """
-        sub = Subscription(pv, callback, data_type, count, mask)
-        pv.subscriptions.append(sub)
-        if pv.connected:
-            pv.circuit.subscribe(sub)  # type: ignore[union-attr]  # (connected: set)
-        return sub
+    def subscribe_many(self, pvs: Iterable[PV], callback: Callable[..., None],
+                       data_type: int | str | None = "time", count: int | None = None,
+                       mask: int = 5, *, batch: Callable[[list[Subscription], Any], None]
+                       | None = None) -> list[Subscription]:
+        """Monitor each PV as :meth:`subscribe` does, sharing one SubscriptionSpec
+        (``batch``: see :class:`Subscription`)."""
+        return monitor_all(pvs, SubscriptionSpec(callback, data_type, count, mask, batch))
 
     def on_beacon(self, callback: Callable[[Address, int, Any], None]
                   ) -> Callable[[Address, int, Any], None]:
@@ -328,11 +332,7 @@ class Context:
         self.on_warning(message, context)       # (on_warning may be set later)
 
     def _callback_failed(self, exc: BaseException, callback: Any) -> None:
-        if self.on_callback_error is not None:
-            self.on_callback_error(exc, callback)
-        else:
-            name = getattr(callback, "__qualname__", repr(callback))
-            self.on_warning("Exception in a callback", f"{name}: {type(exc).__name__}: {exc}")
+        callback_failed(self, exc, callback)
 
 
 def observe(ctx: Context, *,
@@ -350,6 +350,15 @@ def observe(ctx: Context, *,
     if on_circuit is not None:
         ctx.pool.on_circuit = lambda address, event, detail: call(
             on_circuit, address, event, detail)
+
+
+def callback_failed(ctx: Context, exc: BaseException, callback: Any) -> None:
+    """A user callback raised: to ``ctx.on_callback_error``, else one ``on_warning``."""
+    if ctx.on_callback_error is not None:
+        ctx.on_callback_error(exc, callback)
+    else:
+        name = getattr(callback, "__qualname__", repr(callback))
+        ctx.on_warning("Exception in a callback", f"{name}: {type(exc).__name__}: {exc}")
 
 
 def log_warning(message: str, context: str) -> None:

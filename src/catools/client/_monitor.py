@@ -55,17 +55,10 @@ class Subscribe(Operation):
         from ..protocol import CAStatus     # (the ECA table: loaded once a monitor starts)
         self._normal = int(CAStatus.ECA_NORMAL)
         self._no_read = int(CAStatus.ECA_NORDACCESS)
-        callback = self._event              # (one for every PV: it finds the PV in sub)
-        batch = self._updates               # (the same one for every PV: see Circuit)
-        seen: set[int] = set()
-        subscribe = ctx.subscribe
-        for pv in pvs:
-            if id(pv) in seen:
-                continue
-            seen.add(id(pv))
-            sub = subscribe(pv, callback, data_type, count=self.count, mask=self.mask)
-            sub.batch = batch
-            self.subscriptions.append(sub)
+        # (one callback for every PV: it finds the PV in sub; one batch: see Circuit)
+        self.subscriptions = ctx.subscribe_many(
+            dict.fromkeys(pvs), self._event, data_type, count=self.count, mask=self.mask,
+            batch=self._updates)        # (a name given twice is monitored once)
         if self.not_found_after is not None:
             self._check_at = now + self.not_found_after
 

@@ -1,7 +1,9 @@
 """What the client keeps per PV: its state, its pending operations, its monitors."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import ItemsView, MutableMapping, ValuesView
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from ..protocol import ClientChannel, promote
 from ._errors import DisconnectedError
@@ -40,31 +42,61 @@ class Operation:
             self.pv.context.callbacks.call(self.callback, self)
 
 
+class SubscriptionSpec:
+    """What a subscription asks for and whom it tells: shared by the Subscriptions made
+    together (``Context.subscribe_many``); a Subscription's own change copies it."""
+
+    __slots__ = ("callback", "requested_type", "count", "mask", "batch")
+
+    def __init__(self, callback: Callable[..., None], requested_type: int | str | None | Any,
+                 count: int | None, mask: int,
+                 batch: Callable[[list[Subscription], Any], None] | None = None) -> None:
+        self.callback = callback
+        self.requested_type = requested_type
+        self.count = count
+        self.mask = mask
+        self.batch = batch
+
+
+def _spec_field(name: str) -> Any:
+    """A Subscription attribute kept in its (shared) spec; setting it copies the spec."""
+    def set(sub: "Subscription", value: Any) -> None:
+        old = sub.spec
+        spec = sub.spec = SubscriptionSpec(old.callback, old.requested_type, old.count,
+                                           old.mask, old.batch)
+        setattr(spec, name, value)
+    return property(attrgetter("spec." + name), set)
+
+
 class Subscription:
     """A monitor on one PV; survives reconnects (re-subscribed on the new circuit).
 
     ``callback(sub, event, response)`` gets events ``"update"`` (response is the
     EventAddResponse), ``"connected"`` and ``"disconnected"`` (response None).
+    ``requested_type`` is a DBR id, a family name ("time"), None (native) or f(native
+    type) -> DBR id. ``batch(subs, run)``, if not None, takes a run of updates (an
+    ``EventAddRun``, ``subs[i]`` the Subscription of its update i) when every one of
+    them has this same ``batch``; None: each update goes to ``callback``. These, with
+    ``count`` and ``mask``, live in a :class:`SubscriptionSpec` that many share.
     """
 
-    __slots__ = ("pv", "callback", "requested_type", "count", "mask", "subscriptionid",
-                 "data_type", "cancelled", "batch")
+    __slots__ = ("pv", "spec", "subscriptionid", "data_type", "cancelled")
 
-    def __init__(self, pv: "PV", callback: Callable[..., None], data_type: int | str | None,
-                 count: int | None, mask: int) -> None:
+    callback = _spec_field("callback")
+    requested_type = _spec_field("requested_type")
+    count = _spec_field("count")
+    mask = _spec_field("mask")
+    batch = _spec_field("batch")
+
+    def __init__(self, pv: "PV", callback: Callable[..., None] | None = None,
+                 data_type: int | str | None = None, count: int | None = None,
+                 mask: int = 5, *, spec: SubscriptionSpec | None = None) -> None:
         self.pv = pv
-        self.callback = callback
-        #: a DBR id, a family name ("time"), None (native) or f(native type) -> DBR id
-        self.requested_type = data_type
-        self.count = count
-        self.mask = mask
+        self.spec = spec if spec is not None else \
+            SubscriptionSpec(callback, data_type, count, mask)  # type: ignore[arg-type]
         self.subscriptionid: int | None = None
         self.data_type: int | None = None
         self.cancelled = False
-        #: ``batch(subs, run)`` takes a run of updates (an ``EventAddRun``, ``subs[i]``
-        #: the Subscription of its update i) when every one of them has this same
-        #: ``batch``; None: each update goes to ``callback``
-        self.batch: Callable[[list[Subscription], Any], None] | None = None
 
     def cancel(self) -> None:
         """Stop the monitor (no callback after this; forgotten everywhere)."""
@@ -81,7 +113,8 @@ class Subscription:
     def request(self) -> tuple[int, int | None]:
         """The DBR type and count to ask for on the PV's present channel."""
         pv = self.pv
-        requested = self.requested_type
+        spec = self.spec
+        requested = spec.requested_type
         if callable(requested):
             data_type = requested(pv.native_type)
         elif isinstance(requested, str):
@@ -91,10 +124,25 @@ class Subscription:
         else:
             data_type = requested
         self.data_type = data_type
-        count = self.count
+        count = spec.count
         if count and pv.native_count and count > pv.native_count:
             count = pv.native_count     # as libca/camonitor: never more than the channel has
         return data_type, count
+
+
+def monitor_all(pvs: Iterable["PV"], spec: SubscriptionSpec) -> list[Subscription]:
+    """A Subscription of ``spec`` on each PV (see ``Context.subscribe_many``)."""
+    subs = []
+    for pv in pvs:
+        sub = Subscription(pv, spec=spec)
+        if pv._subscriptions is None:
+            pv._subscriptions = (sub,)          # (a list once a second one comes)
+        else:
+            pv.subscriptions.append(sub)
+        if pv.state == CONNECTED:
+            pv.circuit.subscribe(sub)  # type: ignore[union-attr]  # (connected: set)
+        subs.append(sub)
+    return subs
 
 
 class _LazyList:
@@ -108,8 +156,8 @@ class _LazyList:
         if obj is None:
             return self
         value = getattr(obj, self.private)
-        if value is None:
-            value = []
+        if value.__class__ is not list:     # (None, or a tuple: a PV's one monitor)
+            value = [] if value is None else list(value)
             setattr(obj, self.private, value)
         return value
 
@@ -143,7 +191,8 @@ class PV:
         self.access_rights = 0
         self.native_type: int = -1
         self.native_count = 0
-        self._subscriptions: list[Subscription] | None = None
+        #: (a tuple while the PV has its one monitor: see ``subscriptions``)
+        self._subscriptions: list[Subscription] | tuple[Subscription, ...] | None = None
         self._connection_callbacks: list[Callable[["PV", bool], None]] | None = None
         self._access_callbacks: list[Callable[["PV"], None]] | None = None
         self.search_id: int | None = None
@@ -185,3 +234,70 @@ class PV:
 
     def __repr__(self) -> str:
         return f"<PV {self.name!r} {self.state}>"
+
+
+class PVTable(MutableMapping[tuple[str, int], PV]):
+    """A Context's PVs by ``(name, priority)``; those of priority 0 (nearly all) are
+    kept by name alone (``names``), the others in ``others``: no key tuple per PV."""
+
+    __slots__ = ("names", "others")
+
+    def __init__(self) -> None:
+        self.names: dict[str, PV] = {}
+        self.others: dict[tuple[str, int], PV] = {}
+
+    def __getitem__(self, key: tuple[str, int]) -> PV:
+        name, priority = key
+        return self.others[key] if priority else self.names[name]
+
+    def get(self, key: tuple[str, int], default: Any = None) -> Any:  # type: ignore[override]
+        name, priority = key
+        return self.others.get(key, default) if priority else self.names.get(name, default)
+
+    def __setitem__(self, key: tuple[str, int], pv: PV) -> None:
+        name, priority = key
+        if priority:
+            self.others[key] = pv
+        else:
+            self.names[name] = pv
+
+    def __delitem__(self, key: tuple[str, int]) -> None:
+        name, priority = key
+        if priority:
+            del self.others[key]
+        else:
+            del self.names[name]
+
+    def __iter__(self) -> Iterator[tuple[str, int]]:
+        for name in self.names:
+            yield (name, 0)
+        yield from self.others
+
+    def __len__(self) -> int:
+        return len(self.names) + len(self.others)
+
+    def values(self) -> ValuesView[PV]:
+        return _Values(self)
+
+    def items(self) -> ItemsView[tuple[str, int], PV]:
+        return _Items(self)
+
+    def __repr__(self) -> str:
+        return f"PVTable({dict(self.items())!r})"
+
+
+class _Values(ValuesView[PV]):
+    _mapping: PVTable
+
+    def __iter__(self) -> Iterator[PV]:
+        yield from self._mapping.names.values()
+        yield from self._mapping.others.values()
+
+
+class _Items(ItemsView[tuple[str, int], PV]):
+    _mapping: PVTable
+
+    def __iter__(self) -> Iterator[tuple[tuple[str, int], PV]]:
+        for name, pv in self._mapping.names.items():
+            yield (name, 0), pv
+        yield from self._mapping.others.items()
