@@ -149,19 +149,21 @@ def _fast_join(fmt: str, sep: str, chunk: Sequence, lead: str = "") -> str:
     return _pattern(fmt, sep, n, lead) % tuple(chunk)
 
 
-def _unpack_from(typecode: str, n: int) -> Callable[..., tuple]:
-    """``unpack_from(values, offset)``: ``n`` elements of an ``array`` of ``typecode``
-    as a tuple, read in place (no slice, no second copy)."""
-    key = (typecode, n)
-    unpack = _UNPACKERS.get(key)
+def _chunk_unpacker(data: Sequence) -> Callable[..., tuple] | None:
+    """``unpack_from(data, offset)``: CHUNK elements of ``data`` as a tuple, read in
+    place (no slice, no second copy), if ``data`` is an array of numbers (not CHAR:
+    _signed_chars takes those as arrays); else None."""
+    typecode = data.typecode if isinstance(data, array) else "B"
+    if typecode not in "hHiIlLqQfd":
+        return None
+    unpack = _UNPACKERS.get(typecode)
     if unpack is None:
-        unpack = struct.Struct("@%d%s" % (n, typecode)).unpack_from
-        if n == CHUNK:
-            _UNPACKERS[key] = unpack
+        unpack = struct.Struct("@%d%s" % (CHUNK, typecode)).unpack_from
+        _UNPACKERS[typecode] = unpack
     return unpack
 
 
-_UNPACKERS: dict[tuple[str, int], Callable[..., tuple]] = {}
+_UNPACKERS: dict[str, Callable[..., tuple]] = {}
 
 
 def iter_values(data_type: int, data: Sequence, opts: FormatOptions,
@@ -175,15 +177,15 @@ def iter_values(data_type: int, data: Sequence, opts: FormatOptions,
     """
     n = len(data) if stop is None else min(stop, len(data))
     base = dbr_base_type(data_type)
-    # (an array of numbers is read in place, a chunk at a time; CHAR arrays are not:
-    # _signed_chars takes their slices as they are)
-    typecode = data.typecode if isinstance(data, array) else "B"
-    typed = typecode in "hHiIlLqQfd"
-    size = data.itemsize if typed else 0    # type: ignore[attr-defined]
+    unpack = _chunk_unpacker(data) if n - start >= CHUNK else None
+    size = data.itemsize if unpack is not None else 0    # type: ignore[attr-defined]
     lead = ""
     for lo in range(start, n, CHUNK):
-        hi = min(lo + CHUNK, n)
-        chunk = _unpack_from(typecode, hi - lo)(data, lo * size) if typed else data[lo:hi]
+        hi = lo + CHUNK
+        if hi <= n and unpack is not None:
+            chunk: Sequence = unpack(data, lo * size)
+        else:
+            chunk = data[lo:min(hi, n)]
         yield _format_chunk(base, data_type, chunk, opts, metadata, lead)
         lead = opts.separator
 
