@@ -219,11 +219,13 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return None if a is None or not b else a / b
 
 
-def report(kind: str, rounds: list[dict[str, Result]], target: str) -> str:
-    """Per round: ours and C side by side with the ratios; then the median ratios."""
+def report(kind: str, rounds: list[dict[str, Result]], target: str, label: str = "ours"
+           ) -> str:
+    """Per round: ours (``label``) and C side by side with the ratios; then the median
+    ratios."""
     rows, walls, rsss = [], [], []
     for n, res in enumerate(rounds, 1):
-        c, ours = res["C"], res["ours"]
+        c, ours = res["C"], res[label]
         wall, rss = _ratio(ours.wall, c.wall), _ratio(ours.rss_mib, c.rss_mib)
         walls += [wall] if wall is not None else []
         rsss += [rss] if rss is not None else []
@@ -253,6 +255,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="the whole script stops (and tears down) after this (default 3600 s)")
     p.add_argument("--tools", default="camonitor,caget",
                    help="which of camonitor,caget to measure (default both)")
+    p.add_argument("--ours-src", metavar="DIR", default=None,
+                   help="run our tools on the catools package under DIR (a src/ tree, put "
+                        "first on PYTHONPATH) instead of the venv's install")
+    p.add_argument("--variant", metavar="LABEL=DIR", action="append", default=[],
+                   help="also run our tools on the src/ tree DIR, reported as LABEL beside "
+                        "C (repeatable; e.g. a baseline commit's `git archive` for an A/B)")
     return p.parse_args(argv)
 
 
@@ -272,6 +280,18 @@ def main(argv: list[str] | None = None) -> int:
     note = common.compile_sources()
     env = common.child_env(client_env(auto=False, addr_list=BROADCAST))
     tools = {"C": common.c_tool, "ours": common.venv_tool}
+    sources = {"ours": args.ours_src} if args.ours_src else {}
+    for variant in args.variant:
+        label, _, src = variant.partition("=")
+        if not label or not src or label in tools:
+            print(f"scale_netns: bad --variant {variant!r}", file=sys.stderr)
+            return 2
+        tools[label] = common.venv_tool
+        sources[label] = src
+    envs = {label: env if label not in sources else {**env, "PYTHONPATH": sources[label]}
+            for label in tools}
+    for src in sources.values():        # (byte-compiled as src/ is)
+        subprocess.run([sys.executable, "-m", "compileall", "-q", src], check=True)
     results: dict[str, list[dict[str, Result]]] = {"camonitor": [], "caget": []}
     with tempfile.TemporaryDirectory(prefix="scale-netns-") as tmp:
         rig = Rig(Path(tmp), prefix=f"cascale-{os.getpid()}")
@@ -285,10 +305,11 @@ def main(argv: list[str] | None = None) -> int:
                         log(f"round {rnd + 1}: {label} {kind} on {len(names)} PVs")
                         if kind == "camonitor":
                             res = run_camonitor(rig, client, label, [path("camonitor"), "-w",
-                                                str(args.wait)], names, env, args.timeout)
+                                                str(args.wait)], names, envs[label],
+                                                args.timeout)
                         else:
-                            res = run_caget(rig, client, label, [path("caget")], names, env,
-                                            args.wait, args.timeout, Path(tmp))
+                            res = run_caget(rig, client, label, [path("caget")], names,
+                                            envs[label], args.wait, args.timeout, Path(tmp))
                         log(f"  {res}")
                         results[kind][-1][label] = res
         finally:
@@ -297,12 +318,19 @@ def main(argv: list[str] | None = None) -> int:
             log("rig torn down")
     print(f"# Scale on the namespace rig: {args.pvs} PVs, {args.iocs} softIocs, "
           f"{args.hosts} hosts\n\n{common.machine_info()}; {note}\n")
-    if results["camonitor"]:
-        print(report("camonitor", results["camonitor"],
-                     "peak RSS <= 2x C camonitor's, all first values within 2x C's time"))
-    if results["caget"]:
-        print(report("caget", results["caget"], "all values within 2x C caget's time "
-                     "(the issue's RSS target names camonitor)"))
+    if args.ours_src:
+        print(f"ours: the catools of {args.ours_src}\n")
+    for label in tools:
+        if label == "C":
+            continue
+        title = "" if label == "ours" else f" ({label}: the catools of {sources[label]})"
+        if results["camonitor"]:
+            print(report("camonitor" + title, results["camonitor"],
+                         "peak RSS <= 2x C camonitor's, all first values within 2x C's time",
+                         label))
+        if results["caget"]:
+            print(report("caget" + title, results["caget"], "all values within 2x C caget's "
+                         "time (the issue's RSS target names camonitor)", label))
     return 0
 
 
