@@ -82,10 +82,10 @@ class ReceiveBuffer:
                 big[got:got + len(data)] = data
                 self._got = got = got + len(data)
                 if got == len(big):
-                    self._assembled()
+                    self._assembled(big)
                 return
             big[got:] = memoryview(data)[:cut]
-            self._assembled()
+            self._assembled(big)
             data = data[cut:]
         self._chunks.append(bytes(data))
         self._pending += len(data)
@@ -120,9 +120,9 @@ class ReceiveBuffer:
         self._big = big
         self._got = got
 
-    def _assembled(self) -> None:
-        """The large message is all here: it becomes ``data``."""
-        self.data = memoryview(self._big).toreadonly()
+    def _assembled(self, big: bytearray) -> None:
+        """The large message (``big``) is all here: it becomes ``data``."""
+        self.data = memoryview(big).toreadonly()
         self.pos = 0
         self._big = None
         self._got = 0
@@ -133,8 +133,9 @@ class ReceiveBuffer:
             self.data = bytes(self.data[self.pos:])
             self.pos = self.head = 0
 
-    def take(self, size: int) -> bytes:
-        """Consume up to ``size`` buffered bytes, raw (a payload read past the framing)."""
+    def take(self, size: int) -> bytes | memoryview:
+        """Consume up to ``size`` buffered bytes, raw (a payload read past the framing;
+        a view when ``data`` is an assembled message's)."""
         if len(self.data) - self.pos < size and self._pending:
             self._fill(0)
         start = self.pos
@@ -145,7 +146,7 @@ class ReceiveBuffer:
         """The raw header (16 or 24 bytes) of the message last framed or peeked at."""
         data, head = self.data, self.head
         frame = frame_at(data, head)
-        return data[head:head + EXTENDED_HEADER.size if frame is None else frame[6]]
+        return bytes(data[head:head + EXTENDED_HEADER.size if frame is None else frame[6]])
 
     def peek(self) -> tuple[Header, int] | None:
         """The next message's header and header size, nothing consumed; None until the
