@@ -15,7 +15,9 @@ Measured for each tool:
 * camonitor: wall time from spawn until every PV has printed a value line (the reader
   parses stdout as it arrives; "Not connected" lines do not count), peak RSS = VmHWM of
   the client process read at that moment (``ip netns exec`` execs the tool in place, so
-  the PID is the tool's), CPU s of the process until then.
+  the PID is the tool's) or the largest read every 10 ms before (an exec, as our
+  camonitor's on a long command line, starts a new VmHWM), CPU s of the process until
+  then.
 * caget: wall time from spawn to reap with ``-w --wait``; peak RSS = ``wait4``
   ru_maxrss of the direct child; CPU = ru_utime + ru_stime; output checked (one value
   line for each PV).
@@ -155,16 +157,38 @@ class FirstValues:
                 self.errors += block
 
 
+class PeakWatch:
+    """The largest VmHWM of a process, read every 10 ms until stopped: an exec starts a
+    new VmHWM (our camonitor runs again on a long command line, see cli/_argv.py), so
+    the one read at the end alone could miss the peak before it."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = 0.0
+        self.stop = threading.Event()
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.peak = max(self.peak, vm_hwm_mib(self.pid))
+            except (OSError, RuntimeError):
+                pass
+            self.stop.wait(0.01)
+
+
 def run_camonitor(rig: Rig, client: Host, tool: str, argv: list[str], names: list[str],
                   env: dict[str, str], timeout: float) -> Result:
     start = time.monotonic()
     proc = rig.popen(client, [*argv, *names], env, stdout=subprocess.PIPE,
                      stderr=subprocess.PIPE, preexec_fn=_big_stack)
+    watch = PeakWatch(proc.pid)
     reader = FirstValues(proc, names)
     try:
         reader.done.wait(timeout)
+        watch.stop.set()
         alive = proc.poll() is None
-        rss = vm_hwm_mib(proc.pid) if alive else 0.0
+        rss = max(watch.peak, vm_hwm_mib(proc.pid)) if alive else 0.0
         cpu = common.proc_cpu(proc.pid) if alive else 0.0
     finally:
         netns_rig._kill(proc)

@@ -96,6 +96,8 @@ def cainfo_main() -> None:
 
 def camonitor_main() -> None:
     """Console script ``camonitor``."""
+    from ._argv import restart_if_long
+    restart_if_long()           # (100,000 names: run again on them read from a file)
     _run("camonitor")
 
 
