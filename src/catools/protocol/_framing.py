@@ -49,7 +49,7 @@ class ReceiveBuffer:
     """
 
     __slots__ = ("data", "pos", "eof", "head", "drain_oversize", "_chunks", "_pending",
-                 "_skip", "_big", "_got")
+                 "_skip", "_big", "_want")
 
     def __init__(self, drain_oversize: bool = False) -> None:
         self.data: bytes | memoryview = b""
@@ -61,7 +61,7 @@ class ReceiveBuffer:
         self._pending = 0          # bytes in _chunks
         self._skip = 0             # bytes of a drained message still to come
         self._big: bytearray | None = None  # a large message being assembled
-        self._got = 0              # bytes of it received
+        self._want = 0             # bytes of it still to come
 
     def feed(self, data: bytes) -> None:
         """Add received bytes; ``b''`` marks the end of the stream."""
@@ -76,23 +76,23 @@ class ReceiveBuffer:
                 return
         big = self._big
         if big is not None:
-            got = self._got
-            cut = len(big) - got
-            if len(data) <= cut:
-                big[got:got + len(data)] = data
-                self._got = got = got + len(data)
-                if got == len(big):
-                    self._assembled(big)
+            want = self._want
+            if len(data) < want:
+                big += data
+                self._want = want - len(data)
                 return
-            big[got:] = memoryview(data)[:cut]
+            big += data if len(data) == want else memoryview(data)[:want]
             self._assembled(big)
-            data = data[cut:]
+            data = data[want:]
+            if not data:
+                return
         self._chunks.append(bytes(data))
         self._pending += len(data)
 
     def __len__(self) -> int:
         """Bytes received but not yet parsed."""
-        return len(self.data) - self.pos + self._pending + self._got
+        big = self._big
+        return len(self.data) - self.pos + self._pending + (0 if big is None else len(big))
 
     def clear(self) -> None:
         """Drop everything buffered (the stream is over)."""
@@ -101,31 +101,28 @@ class ReceiveBuffer:
         self._chunks.clear()
         self._pending = 0
         self._big = None
-        self._got = 0
+        self._want = 0
 
     def _assemble(self, size: int) -> None:
         """Go on receiving the message at ``pos`` (``size`` bytes, not all here) into a
-        buffer of its own: what is here is copied in now, the rest as it comes."""
-        big = bytearray(size)
-        data, pos = self.data, self.pos
-        got = len(data) - pos
-        big[:got] = memoryview(data)[pos:]
+        buffer of its own: what is here is copied in now, the rest as it comes (the
+        buffer grows as it is filled: not zeroed first)."""
+        big = bytearray(memoryview(self.data)[self.pos:])
         for chunk in self._chunks:
-            big[got:got + len(chunk)] = chunk
-            got += len(chunk)
+            big += chunk
         self._chunks.clear()
         self._pending = 0
         self.data = b""
         self.pos = 0
         self._big = big
-        self._got = got
+        self._want = size - len(big)
 
     def _assembled(self, big: bytearray) -> None:
         """The large message (``big``) is all here: it becomes ``data``."""
         self.data = memoryview(big).toreadonly()
         self.pos = 0
         self._big = None
-        self._got = 0
+        self._want = 0
 
     def compact(self) -> None:
         """Drop the bytes already parsed (gives a large buffer's memory back)."""
