@@ -7,6 +7,7 @@ The circuit reports to its Context only through a :class:`CircuitOwner`.
 from __future__ import annotations
 
 from collections import deque
+from itertools import repeat
 from typing import Any, Callable, Protocol, cast
 
 from ..protocol import (CLIENT, DISCONNECTED, AccessRightsResponse, ClientNameRequest,
@@ -18,6 +19,7 @@ from ..protocol import (CLIENT, DISCONNECTED, AccessRightsResponse, ClientNameRe
                         VersionRequest, VirtualCircuit, WriteNotifyRequest,
                         WriteNotifyResponse, WriteRequest)
 from ..protocol import ChannelState, ClientChannel
+from ._batch import CircuitReads, ReadBatch
 from ._callbacks import CallbackQueue
 from ._errors import CaStatusError, DisconnectedError
 from ._poll import Poller
@@ -73,7 +75,8 @@ class Circuit:
                                      lambda: owner.flush_later(self),
                                      lambda: owner.lost(self, "Virtual circuit disconnect"))
         self.pvs: dict[int, PV] = {}                 # cid -> PV
-        self.ops: dict[int, Operation] = {}          # ioid -> pending get / put-notify
+        #: ioid -> pending get / put-notify (an Operation, or a ReadBatch's reads here)
+        self.ops: dict[int, Operation | CircuitReads] = {}
         self.subs: dict[int, Subscription] = {}      # subscription id -> Subscription
         self.confirms = _Confirms()                  # plain WRITEs with confirm=True
         self.last_recv = self.created_at = now
@@ -112,6 +115,13 @@ class Circuit:
         """READ_NOTIFYs for ``(channel, data_type, count)``, ending ``ops``."""
         ioids, data = self.core.read_notify_many(reads)
         self.ops.update(zip(ioids, ops))
+        self.stream.write(data)
+
+    def read_batch(self, batch: ReadBatch, positions: list[int], reads: list[Any]) -> None:
+        """READ_NOTIFYs for ``(channel, data_type, count)``: ``batch``'s reads at
+        ``positions``."""
+        ioids, data = self.core.read_notify_many(reads)
+        self.ops.update(zip(ioids, repeat(CircuitReads(batch, ioids, positions))))
         self.stream.write(data)
 
     def write_value(self, op: Operation, request: Any, confirm: bool) -> None:
@@ -173,15 +183,16 @@ class Circuit:
                 self.subs.pop(sub.subscriptionid, None)
                 sub.subscriptionid = None
         for table in (self.ops, self.confirms.ops):
-            for ioid in [i for i, op in table.items() if op.pv is pv]:
-                table.pop(ioid)._finish(error=DisconnectedError(pv.name, reason))
+            for ioid in [i for i, op in table.items() if _pv_of(op, i) is pv]:
+                _end(table.pop(ioid), ioid, error=DisconnectedError(pv.name, reason))
 
     def close(self, reason: str) -> list[PV]:
         """Close the socket; fail every pending operation; the PVs it had."""
         self.stream.close()
         for table in (self.ops, self.confirms.ops):
-            for op in list(table.values()):
-                op._finish(error=DisconnectedError(op.pv.name, reason or "not connected"))
+            for ioid, op in list(table.items()):
+                _end(op, ioid, error=DisconnectedError(_pv_of(op, ioid).name,
+                                                       reason or "not connected"))
             table.clear()
         pvs = list(self.pvs.values())
         self.pvs.clear()
@@ -228,7 +239,7 @@ class Circuit:
                 if cls is ReadNotifyResponse and command.status & 1:
                     op = pop_op(command.ioid, None)     # (_on_io_reply, inline)
                     if op is not None:
-                        op._finish(command)
+                        _end(op, command.ioid, command)
                         if stream.closed:
                             return
                     continue
@@ -260,7 +271,7 @@ class Circuit:
                 pv = sub.pv if sub is not None else None
             elif command in _IOID_REPLIES:
                 op = self.ops.get(p2)
-                pv = op.pv if op is not None else None
+                pv = _pv_of(op, p2) if op is not None else None
             elif command in _CID_REPLIES:
                 pv = self.pvs.get(p1)
         if pv is None or pv.circuit is not self:
@@ -272,13 +283,16 @@ class Circuit:
 
     def _on_io_reply(self, command: Any) -> None:
         """A READ_NOTIFY or WRITE_NOTIFY reply ends its operation (status in p1)."""
-        op = self.ops.pop(command.ioid, None)
+        ioid = command.ioid
+        op = self.ops.get(ioid)
         if op is None:
             return
+        pv = _pv_of(op, ioid)
+        del self.ops[ioid]
         if command.status & 1:
-            op._finish(result=command)
+            _end(op, ioid, command)
         else:
-            op._finish(error=CaStatusError(op.pv.name, command.status))
+            _end(op, ioid, error=CaStatusError(pv.name, command.status))
 
     def _on_created(self, command: Any) -> None:
         self.creates_answered_at = self.last_recv
@@ -319,31 +333,6 @@ class Circuit:
             self.forget(pv, "channel disconnected by the server", clear=False)
             self.owner.channel_lost(pv, 1.0 if command.__class__ is CreateChFailResponse
                                     else 0.0)
-
-    def _on_error(self, command: Any) -> None:
-        header = command.original_header
-        request, p2 = header.command, header.parameter2
-        pv = self.pvs.get(command.cid)
-        error = CaStatusError(pv.name if pv is not None else None, command.status,
-                              command.error_message)
-        if request in _IO_REQUESTS:
-            op = self.ops.pop(p2, None)
-            if op is not None:
-                error = CaStatusError(op.pv.name, command.status, command.error_message)
-                op._finish(error=error)
-                return
-        elif request == WriteRequest.ID:
-            if self.confirms.refused(p2, error):
-                return          # (an unconfirmed WRITE's ERROR: a warning, as libca)
-        elif request == EventAddRequest.ID:
-            sub = self.subs.pop(p2, None)
-            if sub is not None:
-                sub.subscriptionid = None
-                self.callbacks.call(sub.callback, sub, "error", command)
-                return
-        name = pv.name if pv is not None else ""
-        from ..protocol import ca_message   # (the ECA table: loaded when first needed)
-        self.owner.warn(ca_message(command.status), f"{name} {command.error_message}".strip())
 
     def _on_echo(self, command: Any) -> None:
         self.echoes += 1
@@ -475,6 +464,36 @@ def _updates(circuit: Circuit, subs: list[Subscription | None], run: Any) -> Non
                 on_error(exc, sub.callback)
 
 
+def _on_error(circuit: Circuit, command: Any) -> None:
+    """An ERROR: what it quotes (a get or put-notify, a plain WRITE, a subscription)
+    fails; anything else is a warning."""
+    header = command.original_header
+    request, p2 = header.command, header.parameter2
+    pv = circuit.pvs.get(command.cid)
+    error = CaStatusError(pv.name if pv is not None else None, command.status,
+                          command.error_message)
+    if request in _IO_REQUESTS:
+        op = circuit.ops.get(p2)
+        if op is not None:
+            error = CaStatusError(_pv_of(op, p2).name, command.status,
+                                  command.error_message)
+            del circuit.ops[p2]
+            _end(op, p2, error=error)
+            return
+    elif request == WriteRequest.ID:
+        if circuit.confirms.refused(p2, error):
+            return          # (an unconfirmed WRITE's ERROR: a warning, as libca)
+    elif request == EventAddRequest.ID:
+        sub = circuit.subs.pop(p2, None)
+        if sub is not None:
+            sub.subscriptionid = None
+            circuit.callbacks.call(sub.callback, sub, "error", command)
+            return
+    name = pv.name if pv is not None else ""
+    from ..protocol import ca_message   # (the ECA table: loaded when first needed)
+    circuit.owner.warn(ca_message(command.status), f"{name} {command.error_message}".strip())
+
+
 def _on_opened(circuit: Circuit, run: Any) -> None:
     """A run of channel openings (a CreateRun): each handled as its ACCESS_RIGHTS and
     then its CREATE_CHAN reply are (:meth:`Circuit._on_access`, then
@@ -511,12 +530,33 @@ def _on_read_run(circuit: Circuit, run: Any) -> None:
             if stream.closed:
                 return
         return
-    for ioid, reply in zip(run.ids(), run.replies()):
-        op = pop_op(ioid, None)
+    ids = run.ids()
+    ops = list(map(pop_op, ids, repeat(None)))
+    first = ops[0]
+    if first.__class__ is CircuitReads and ops.count(first) == len(ops):
+        first.end_run(ids, run.replies())       # (a get of many PVs: every reply its)
+        return
+    for ioid, op, reply in zip(ids, ops, run.replies()):
         if op is not None:
-            op._finish(reply)
+            _end(op, ioid, reply)
             if stream.closed:
                 return
+
+
+def _end(op: Operation | CircuitReads, ioid: int, result: Any = None,
+         error: Exception | None = None) -> None:
+    """End what waited for the reply to ``ioid``: an Operation, or one read of a
+    ReadBatch."""
+    if op.__class__ is CircuitReads:
+        cast(CircuitReads, op).end(ioid, result, error)
+    else:
+        cast(Operation, op)._finish(result, error)
+
+
+def _pv_of(op: Operation | CircuitReads, ioid: int) -> PV:
+    """The PV of what waits for the reply to ``ioid``."""
+    return cast(CircuitReads, op).pv_for(ioid) if op.__class__ is CircuitReads \
+        else cast(Operation, op).pv
 
 
 _DISPATCH: dict[type, Callable[[Circuit, Any], None]] = {
@@ -526,7 +566,7 @@ _DISPATCH: dict[type, Callable[[Circuit, Any], None]] = {
     AccessRightsResponse: Circuit._on_access,
     CreateChFailResponse: Circuit._on_gone,
     ServerDisconnResponse: Circuit._on_gone,
-    ErrorResponse: Circuit._on_error,
+    ErrorResponse: _on_error,
     EchoResponse: Circuit._on_echo,
     SearchResponse: Circuit._on_search,
     EventCancelResponse: lambda circuit, command: None,    # (forgotten at the cancel)

@@ -279,7 +279,8 @@ class GetMany(Operation):
         self._results: list[Result] | None = []
         self._connect: _Connect | None = None
         self._plan: list[tuple[PV, int, int]] = []
-        self._ops: list[Any] = []
+        self._batch: Any = None             # (the ReadBatch of the plan's reads)
+        self._big: set[int] = set()         # (plan positions not sent: too large)
         self._label_ops: dict[str, Any] = {}
         self._pending: list[Any] = []
 
@@ -306,7 +307,7 @@ class GetMany(Operation):
             if not pending or not pending[-1].done:
                 break
             pending.pop()
-        if pending and (self.deadline is None or now < self.deadline):
+        if (pending or self._batch.left) and (self.deadline is None or now < self.deadline):
             return self.deadline
         self._collect()
         self._finish()
@@ -344,14 +345,9 @@ class GetMany(Operation):
             if labels is not None and pv.native_type == _ENUM and pv.name not in labels \
                     and DBR_TYPES[data_type].family != _CONTROL:
                 self._label_ops[pv.name] = None
-        sent = ctx.read_many([p for i, p in enumerate(plan) if i not in big]) \
-            if big else ctx.read_many(plan)
-        if big:
-            it = iter(sent)
-            ops = [None if i in big else next(it) for i in range(len(plan))]
-        else:
-            ops = sent
-        self._ops = ops
+        self._batch = ctx.pool.read_batch([p for i, p in enumerate(plan) if i not in big]
+                                          if big else plan)
+        self._big = big
         extra = []
         if self._label_ops:
             by_name = {pv.name: pv for pv, _, _ in plan}
@@ -363,8 +359,7 @@ class GetMany(Operation):
             self._ctrl_ops = ctx.read_many([(pv, int(promote(pv.native_type, "control")), 1)
                                             for pv, _, _ in plan])
             extra = extra + self._ctrl_ops
-        pending = ops[::-1] if not big else [op for op in ops if op is not None][::-1]
-        self._pending = pending + extra if extra else pending
+        self._pending = extra[::-1]
 
     def _collect(self) -> None:
         labels = self.labels
@@ -377,14 +372,15 @@ class GetMany(Operation):
         plan = self._plan
         found: list[Result] = []
         append = found.append
+        batch = self._batch
         if self._ctrl_ops:
-            for (pv, data_type, n), op, ctrl in zip(plan, self._ops, self._ctrl_ops):
+            for (pv, data_type, n), op, ctrl in zip(plan, self._slots(), self._ctrl_ops):
                 result = self._result(pv, data_type, n, op)
                 if ctrl is not None and isinstance(result, Reading) and result.error is None:
                     result = _merged(result, ctrl)
                 append(result)
-        elif labels is None and len(plan) == len(self.pvs) and not self._pending and \
-                None not in self._ops and not any(map(_error_of, self._ops)):
+        elif labels is None and len(plan) == len(self.pvs) and not batch.left and \
+                not self._big and not any(batch.errors):
             # (the common case: every name read once; the Readings are made when first
             # asked for, so that caget's lines can be written from the replies alone)
             self._results = None
@@ -393,7 +389,7 @@ class GetMany(Operation):
         elif labels is None:    # (in one pass: no object per PV but its Reading)
             of = Reading.of
             zero_fill = self.zero_fill
-            for (pv, data_type, n), op in zip(plan, self._ops):
+            for (pv, data_type, n), op in zip(plan, self._slots()):
                 if op is not None and op.done and op.error is None:
                     reply = op.result
                     reading = of(pv.name, reply, pv.native_type, pv.native_count)
@@ -402,7 +398,7 @@ class GetMany(Operation):
                 else:
                     append(self._result(pv, data_type, n, op))
         else:
-            for (pv, data_type, n), op in zip(plan, self._ops):
+            for (pv, data_type, n), op in zip(plan, self._slots()):
                 append(self._result(pv, data_type, n, op))
         if len(plan) == len(self.pvs):          # every name connected, none twice
             self._results = found
@@ -429,8 +425,7 @@ class GetMany(Operation):
             zero_fill = self.zero_fill
             results = []
             append = results.append
-            for (pv, _, n), op in zip(self._plan, self._ops):
-                reply = op.result
+            for (pv, _, n), reply in zip(self._plan, self._batch.replies):
                 reading = of(pv.name, reply, pv.native_type, pv.native_count)
                 append(reading.padded(n) if zero_fill and reply.data_count < n
                        else reading)
@@ -445,7 +440,7 @@ class GetMany(Operation):
             return None
         if self.zero_fill and any(n != 1 for _, _, n in self._plan):
             return None         # (zero-filled to more than one element: not a scalar)
-        replies = list(map(_result_of, self._ops))      # (C loops: no bytecode per PV)
+        replies = self._batch.replies
         if any(map((1).__ne__, map(_data_count_of, replies))):
             return None
         return list(zip(map(_name_of, map(_first, self._plan)), replies))
@@ -457,6 +452,15 @@ class GetMany(Operation):
         asked = {id(pv): Request(data_type, n, pv.native_type, pv.native_count)
                  for pv, data_type, n in self._plan}
         return [asked.get(id(pv)) for pv in self.pvs]
+
+    def _slots(self) -> list[_Slot | None]:
+        """Per position of the plan, how its read ended (None: not sent, too large)."""
+        batch = self._batch
+        slots = list(map(_Slot, batch.replies, batch.errors))
+        if not self._big:
+            return slots    # type: ignore[return-value]
+        it = iter(slots)
+        return [None if i in self._big else next(it) for i in range(len(self._plan))]
 
     def _result(self, pv: PV, data_type: int, n: int, op: Any) -> Result:
         name = pv.name
@@ -480,8 +484,17 @@ class GetMany(Operation):
         return reading
 
 
-_error_of = attrgetter("error")
-_result_of = attrgetter("result")
+class _Slot:
+    """How one read of a ReadBatch ended, as an Operation says it."""
+
+    __slots__ = ("result", "error", "done")
+
+    def __init__(self, result: Any, error: Exception | None) -> None:
+        self.result = result
+        self.error = error
+        self.done = result is not None or error is not None
+
+
 _data_count_of = attrgetter("data_count")
 _name_of = attrgetter("name")
 _first = itemgetter(0)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from ..config import ClientConfig
 from ..protocol import LocalProtocolError
 from ._backoff import Backoff
+from ._batch import ReadBatch
 from ._callbacks import CallbackQueue
 from ._circuit import Circuit
 from ._poll import Poller
@@ -24,6 +25,37 @@ from ._search import SearchScheduler
 ECHO_TIMEOUT = 5.0
 Address = tuple[str, int]
 Creates = dict[Circuit, list[PV]]
+
+
+def _by_circuit(requests: Sequence[tuple[PV, Any, Any]],
+                fail: Callable[[int, Exception], None]
+                ) -> dict[Circuit, tuple[list[int], list[Any]]]:
+    """The positions in ``requests`` of each circuit's reads, and their ``(channel,
+    data_type, count)``; ``fail(position, error)`` for a PV not connected or not
+    readable."""
+    batches: dict[Circuit, tuple[list[int], list[Any]]] = {}
+    last: Any = None            # (most PVs come in runs on one circuit)
+    add_position: Callable[[Any], None] = list.append   # (set below)
+    add_read: Callable[[Any], None] = list.append
+    position = -1
+    for pv, data_type, count in requests:
+        position += 1
+        if pv.state != CONNECTED:
+            fail(position, DisconnectedError(pv.name, "not connected"))
+            continue
+        if not pv.access_rights & 1:
+            fail(position, AccessDeniedError(pv.name, "no read access"))
+            continue
+        circuit = pv.circuit
+        if circuit is not last:
+            entry = batches.get(circuit)       # type: ignore[arg-type]  # (set)
+            if entry is None:
+                entry = batches[circuit] = ([], [])  # type: ignore[index]
+            add_position, add_read = entry[0].append, entry[1].append
+            last = circuit
+        add_position(position)
+        add_read((pv.channel, data_type, count))
+    return batches
 
 
 class CircuitPool:
@@ -126,33 +158,20 @@ class CircuitPool:
                   callback: Callable[[Operation], None] | None) -> list[Operation]:
         """READ_NOTIFYs for ``(pv, data_type, count)``, one write per circuit (a PV
         not connected or not readable fails at once)."""
-        ops: list[Operation] = []
-        add = ops.append
-        batches: dict[Circuit, tuple[list[Operation], list[Any]]] = {}
-        last: Any = None            # (most PVs come in runs on one circuit)
-        add_op = add
-        add_read: Callable[[Any], None] = add
-        for pv, data_type, count in requests:
-            op = Operation(pv, "read", callback)
-            add(op)
-            if pv.state != CONNECTED:
-                op._finish(error=DisconnectedError(pv.name, "not connected"))
-                continue
-            if not pv.access_rights & 1:
-                op._finish(error=AccessDeniedError(pv.name, "no read access"))
-                continue
-            circuit = pv.circuit
-            if circuit is not last:
-                batch = batches.get(circuit)       # type: ignore[arg-type]  # (set)
-                if batch is None:
-                    batch = batches[circuit] = ([], [])  # type: ignore[index]
-                add_op, add_read = batch[0].append, batch[1].append
-                last = circuit
-            add_op(op)
-            add_read((pv.channel, data_type, count))
-        for circuit, (circuit_ops, reads) in batches.items():
-            circuit.read_many(circuit_ops, reads)
+        requests = list(requests)
+        ops = [Operation(pv, "read", callback) for pv, _, _ in requests]
+        for circuit, (positions, reads) in _by_circuit(
+                requests, lambda i, error: ops[i]._finish(error=error)).items():
+            circuit.read_many([ops[i] for i in positions], reads)
         return ops
+
+    def read_batch(self, requests: Sequence[tuple[PV, int, int]]) -> ReadBatch:
+        """READ_NOTIFYs for ``(pv, data_type, count)`` as one ReadBatch, one write per
+        circuit (a read of a PV not connected or not readable fails at once)."""
+        batch = ReadBatch([pv for pv, _, _ in requests])
+        for circuit, (positions, reads) in _by_circuit(requests, batch.fail).items():
+            circuit.read_batch(batch, positions, reads)
+        return batch
 
     # -- name servers ------------------------------------------------------------
 

@@ -94,12 +94,14 @@ class ReplyRun:
 
     def replies(self) -> list[Any]:
         """Every reply, in order."""
-        head = (self.data_type, self.data_count, self.status)
+        data_type, data_count, status = self.data_type, self.data_count, self.status
         size = self.size
+        psize = size - 16
         data = self.data
         cls = self.REPLY
-        return [_tnew(cls, (*head, row[ROW_SUBSCRIPTION], data[start + 16:start + size]))
-                for row, start in zip(self.rows, range(0, len(data), size))]
+        return [_tnew(cls, (data_type, data_count, status, row[ROW_SUBSCRIPTION],
+                            data[start:start + psize]))
+                for row, start in zip(self.rows, range(16, len(data), size))]
 
     def values(self, index: int) -> Any:
         """Reply ``index``'s values as the general path decodes them (an array, or a
