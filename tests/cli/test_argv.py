@@ -20,25 +20,27 @@ def test_the_arguments_come_back_through_the_file(monkeypatch, tmp_path):
     execs = []
 
     def execve(path, argv, env):
-        with os.fdopen(os.dup(int(env[_argv.ARGS_FD])), "rb") as f:
+        with os.fdopen(os.dup(int(env[_argv.ARGS_FD].partition(":")[0])), "rb") as f:
             execs.append((path, argv, env, f.read()))
         raise OSError("not here")           # (returns: the tool would run as it is)
     monkeypatch.setattr(os, "execve", execve)
     _argv.restart_if_long()
     (path, argv, env, written), = execs
     assert (path, argv) == (sys.executable, [sys.executable, "-X", "utf8", str(script)])
+    assert env[_argv.MMAP_THRESHOLD] == "262144"
     assert written == b"\0".join(map(os.fsencode, args))
     with pytest.raises(OSError):
-        os.fstat(int(env[_argv.ARGS_FD]))   # (the exec failed: closed again)
+        os.fstat(int(env[_argv.ARGS_FD].partition(":")[0]))   # (the exec failed: closed again)
     fd = os.open(tmp_path / "args", os.O_RDWR | os.O_CREAT)
     os.write(fd, b"\0".join(map(os.fsencode, args)))
     os.lseek(fd, 0, os.SEEK_SET)
     # the process run again: sys.argv[1:] from the file
     monkeypatch.setattr(sys, "argv", [str(script)])
-    monkeypatch.setenv(_argv.ARGS_FD, str(fd))
+    monkeypatch.setenv(_argv.ARGS_FD, f"{fd}:set")
+    monkeypatch.setenv(_argv.MMAP_THRESHOLD, "262144")
     _argv.restart_if_long()
     assert sys.argv == [str(script), *args]
-    assert _argv.ARGS_FD not in os.environ
+    assert _argv.ARGS_FD not in os.environ and _argv.MMAP_THRESHOLD not in os.environ
     with pytest.raises(OSError):
         os.fstat(fd)                        # (read and closed)
 

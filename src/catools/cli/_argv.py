@@ -5,8 +5,8 @@ strings in its configuration, ``sys.argv``, ``sys.orig_argv``): about 50 MiB for
 PV names, as much as all of EPICS base's camonitor takes. With more than :data:`LONG`
 arguments, :func:`restart_if_long` writes them to an unlinked file (a memfd on Linux) and
 execs the same script again without them (POSIX only: the same process, with its PID,
-file descriptors and environment); there it reads them back into ``sys.argv``, and the
-tool runs as it would have.
+file descriptors and environment, and :data:`MMAP_THRESHOLD` set); there it reads them
+back into ``sys.argv``, and the tool runs as it would have.
 """
 from __future__ import annotations
 
@@ -17,6 +17,10 @@ import sys
 LONG = 4096
 #: The environment variable that names the descriptor of the arguments' file.
 ARGS_FD = "_CATOOLS_ARGS_FD"
+#: glibc's setting, given to the process that runs again (unless set already): blocks
+#: of 256 KiB and more (the tables of 100,000 channels, and each table they outgrow)
+#: are mapped on their own and given back when freed, not left as holes in the heap.
+MMAP_THRESHOLD = "MALLOC_MMAP_THRESHOLD_"
 
 
 def restart_if_long() -> None:
@@ -25,9 +29,11 @@ def restart_if_long() -> None:
     exec it again with them in a file; otherwise (or if that fails) return."""
     fd = os.environ.pop(ARGS_FD, None)
     if fd is not None:
+        fd, _, threshold = fd.partition(":")
+        if threshold:
+            os.environ.pop(MMAP_THRESHOLD, None)
         with open(int(fd), "rb") as f:
-            data = f.read()
-        sys.argv[1:] = [os.fsdecode(arg) for arg in data.split(b"\0")]
+            sys.argv[1:] = os.fsdecode(f.read()).split("\0")
         return
     argv = sys.argv
     if len(argv) <= LONG or os.name != "posix" or not os.path.isfile(argv[0]):
@@ -45,6 +51,9 @@ def restart_if_long() -> None:
         os.set_inheritable(fd_out, True)
         env = dict(os.environ)
         env[ARGS_FD] = str(fd_out)
+        if MMAP_THRESHOLD not in env:
+            env[MMAP_THRESHOLD] = "262144"
+            env[ARGS_FD] += ":set"
         sys.stdout.flush()
         sys.stderr.flush()
         os.execve(sys.executable, [sys.executable, *options, argv[0]], env)

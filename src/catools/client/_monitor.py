@@ -34,7 +34,7 @@ class Subscribe(Operation):
                  priority: int = 0, not_found_after: float | None = None,
                  on_updates: UpdatesCallback | None = None) -> None:
         super().__init__(None)
-        self.names = list(names)
+        self.names = names if isinstance(names, list) else list(names)  # (not copied)
         self.on_event = on_event
         self.on_updates = on_updates
         self.data_type = data_type
