@@ -106,13 +106,14 @@ class EpicsText:
 
     # -- caget ---------------------------------------------------------------
 
-    def caget_replies(self, pairs: Sequence[tuple[str, Any]], opts: Any) -> bool:
-        """caget's lines straight from ``(name, reply)`` pairs when every one is a
-        numeric scalar (C's text only); False (nothing written) otherwise."""
+    def caget_values(self, columns: tuple[Sequence[str], Sequence[int], Sequence[Any]],
+                     opts: Any) -> bool:
+        """caget's lines straight from ``(names, data types, values)`` when every PV holds
+        one number (C's text only); False (nothing written) otherwise."""
         if type(self) is not EpicsText:
             return False
-        from ..format import caget_reply_lines
-        text = caget_reply_lines(pairs, opts)
+        from ..format import caget_value_lines
+        text = caget_value_lines(*columns, opts)
         if text is None:
             return False
         self.stream.write(text.encode(ENCODING, ERRORS))  # type: ignore[arg-type]

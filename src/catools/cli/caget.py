@@ -157,8 +157,8 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
     ctx = make_context()
     try:
         run_op(ctx, op)
-        pairs = op.scalar_replies() if worst is None else None
-        if pairs is not None and sink.caget_replies(pairs, opts):
+        columns = op.scalar_values() if worst is None else None
+        if columns is not None and sink.caget_values(columns, opts):
             sink.flush()        # (the usual case: every PV one number, no Result made)
             return 0
         counts = [0] * len(op.results) if dynamic else op.counts

@@ -2,17 +2,24 @@
 lists in the order asked, without an Operation per read."""
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any, Iterable, Sequence
 
+from ..protocol import FIRST_VALUE
 from ._pv import PV
+
+#: A run's row: where its first value is (protocol.ReplyRun.VALUES).
+_first_value = itemgetter(10)
 
 
 class ReadBatch:
-    """READ_NOTIFYs sent together (``pvs[i]`` is read i): ``replies[i]`` is read i's
-    ReadNotifyResponse and ``errors[i]`` its error, once it ended; ``left`` counts the
-    reads not ended yet. Its reads on one circuit are a :class:`CircuitReads`."""
+    """READ_NOTIFYs sent together (``pvs[i]`` is read i): ``errors[i]`` is read i's
+    error and :meth:`all_replies` gives ``[i]`` its ReadNotifyResponse, once it ended;
+    ``left`` counts the reads not ended yet. Its reads on one circuit are a
+    :class:`CircuitReads`. Reads ended by a run of replies (a ReadNotifyRun) keep the run
+    until a reply is asked for."""
 
-    __slots__ = ("pvs", "replies", "errors", "left")
+    __slots__ = ("pvs", "replies", "errors", "left", "runs", "singles")
 
     def __init__(self, pvs: Sequence[PV]) -> None:
         n = len(pvs)
@@ -20,6 +27,52 @@ class ReadBatch:
         self.replies: list[Any] = [None] * n
         self.errors: list[Exception | None] = [None] * n
         self.left = n
+        #: ``(positions, run)``: the reads that run of replies ended, in its order
+        self.runs: list[tuple[list[int], Any]] = []
+        #: how many reads ended with a reply of their own
+        self.singles = 0
+
+    def all_replies(self) -> list[Any]:
+        """Each read's reply (None if it has none), in order."""
+        replies = self.replies
+        for positions, run in self.runs:
+            for position, reply in zip(positions, run.replies()):
+                replies[position] = reply
+        self.runs.clear()
+        return replies
+
+    def scalar_values(self) -> tuple[list[int], list[Any]] | None:
+        """Each read's DBR type and value, in order, when every read ended with a reply
+        of one number; None otherwise (a run's strings are raw bytes here)."""
+        n = len(self.pvs)
+        types: list[Any] = [None] * n
+        values: list[Any] = [None] * n
+        for positions, run in self.runs:
+            if run.data_count != 1:
+                return None
+            start, k = positions[0], len(positions)
+            if positions == list(range(start, start + k)):     # (in order: C loops)
+                types[start:start + k] = [run.data_type] * k
+                values[start:start + k] = map(_first_value, run.rows)
+                continue
+            data_type = run.data_type
+            for position, row in zip(positions, run.rows):
+                types[position] = data_type
+                values[position] = row[10]
+        if self.singles:
+            for position, reply in enumerate(self.replies):
+                if reply is not None:
+                    if reply.data_count != 1:
+                        return None
+                    first = FIRST_VALUE[reply.data_type]
+                    if first is None:       # (not a number)
+                        return None
+                    unpack_from, offset = first
+                    types[position] = reply.data_type
+                    values[position] = unpack_from(reply[-1], offset)[0]
+        if None in types:
+            return None
+        return types, values
 
     @property
     def done(self) -> bool:
@@ -60,17 +113,16 @@ class CircuitReads:
         batch = self.batch
         if error is None:
             batch.replies[position] = result
+            batch.singles += 1
         else:
             batch.errors[position] = error
         batch.left -= 1
 
-    def end_run(self, ioids: list[int], replies: list[Any]) -> None:
-        """The reads in flight as ``ioids`` (every one of them here) end with
-        ``replies``, in order."""
+    def end_run(self, ioids: list[int], run: Any) -> None:
+        """The reads in flight as ``ioids`` (every one of them here) end with the
+        replies of ``run`` (a ReadNotifyRun), in order."""
         batch = self.batch
-        stash = batch.replies
-        for position, reply in zip(map(self.index.pop, ioids), replies):
-            stash[position] = reply
+        batch.runs.append((list(map(self.index.pop, ioids)), run))
         batch.left -= len(ioids)
 
 

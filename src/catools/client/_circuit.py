@@ -534,7 +534,7 @@ def _on_read_run(circuit: Circuit, run: Any) -> None:
     ops = list(map(pop_op, ids, repeat(None)))
     first = ops[0]
     if first.__class__ is CircuitReads and ops.count(first) == len(ops):
-        first.end_run(ids, run.replies())       # (a get of many PVs: every reply its)
+        first.end_run(ids, run)         # (a get of many PVs: every reply its)
         return
     for ioid, op, reply in zip(ids, ops, run.replies()):
         if op is not None:

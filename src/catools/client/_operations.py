@@ -425,25 +425,25 @@ class GetMany(Operation):
             zero_fill = self.zero_fill
             results = []
             append = results.append
-            for (pv, _, n), reply in zip(self._plan, self._batch.replies):
+            for (pv, _, n), reply in zip(self._plan, self._batch.all_replies()):
                 reading = of(pv.name, reply, pv.native_type, pv.native_count)
                 append(reading.padded(n) if zero_fill and reply.data_count < n
                        else reading)
             self._results = results
         return results
 
-    def scalar_replies(self) -> list[tuple[str, Any]] | None:
-        """``(name, reply)`` of every name, in order, when every name was read once and
-        answered with one element (caget's lines are then written from the replies,
-        without a Reading per PV); None otherwise."""
+    def scalar_values(self) -> tuple[list[str], list[int], list[Any]] | None:
+        """``(names, data types, values)`` of every name, in order, when every name was
+        read once and answered with one element (caget's lines are then written from
+        them, without a Reading or a reply per PV); None otherwise."""
         if self._results is not None or not self.done:
             return None
         if self.zero_fill and any(n != 1 for _, _, n in self._plan):
             return None         # (zero-filled to more than one element: not a scalar)
-        replies = self._batch.replies
-        if any(map((1).__ne__, map(_data_count_of, replies))):
+        columns = self._batch.scalar_values()
+        if columns is None:
             return None
-        return list(zip(map(_name_of, map(_first, self._plan)), replies))
+        return list(map(_name_of, map(_first, self._plan))), *columns
 
     @property
     def requests(self) -> list[Request | None]:
@@ -456,7 +456,7 @@ class GetMany(Operation):
     def _slots(self) -> list[_Slot | None]:
         """Per position of the plan, how its read ended (None: not sent, too large)."""
         batch = self._batch
-        slots = list(map(_Slot, batch.replies, batch.errors))
+        slots = list(map(_Slot, batch.all_replies(), batch.errors))
         if not self._big:
             return slots    # type: ignore[return-value]
         it = iter(slots)
@@ -495,7 +495,6 @@ class _Slot:
         self.done = result is not None or error is not None
 
 
-_data_count_of = attrgetter("data_count")
 _name_of = attrgetter("name")
 _first = itemgetter(0)
 _third = itemgetter(2)

@@ -35,8 +35,9 @@ def _by_circuit(requests: Sequence[tuple[PV, Any, Any]],
     readable."""
     batches: dict[Circuit, tuple[list[int], list[Any]]] = {}
     last: Any = None            # (most PVs come in runs on one circuit)
-    add_position: Callable[[Any], None] = list.append   # (set below)
-    add_read: Callable[[Any], None] = list.append
+    positions: list[int] = []       # (the lists of the circuit last seen)
+    reads: list[Any] = []
+    add_position, add_read = positions.append, reads.append
     position = -1
     for pv, data_type, count in requests:
         position += 1

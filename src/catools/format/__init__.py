@@ -8,7 +8,7 @@ from typing import Any
 
 from ._epics import (
     ERROR_KINDS, Metadata, MonitorChannel, MonitorFormatter, caget_lines, caget_pieces,
-    caget_reply_lines,
+    caget_value_lines,
     dbr_details, error_of, format_cainfo, format_caget, format_caget_error, format_caput,
     format_context_status, scalar_formats, unread, write_caget,
 )
@@ -26,7 +26,7 @@ from ._values import (
 
 __all__ = [
     "ERROR_KINDS", "Metadata", "MonitorChannel", "MonitorFormatter", "caget_lines",
-    "caget_reply_lines",
+    "caget_value_lines",
     "caget_pieces", "dbr_details", "error_of", "format_cainfo", "format_caget",
     "format_caget_error", "format_caput", "format_context_status", "scalar_formats",
     "unread", "write_caget",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator, Sequence
+from itertools import chain
+from math import isnan
 from typing import Any, BinaryIO, Callable, TextIO, cast
 
 from ..protocol import FIRST_VALUE
@@ -195,24 +197,21 @@ def caget_lines(results: Sequence[Result], opts: FormatOptions) -> list[str | No
     return lines
 
 
-def caget_reply_lines(pairs: Sequence[tuple[str, Any]], opts: FormatOptions) -> str | None:
-    """caget's output of ``(name, reply)`` pairs that each hold one numeric value, in
-    one pass from the replies' payloads (no Reading made); None as soon as one needs
-    more (a string, an enum's label, a NaN): the caller then renders Results."""
+def caget_value_lines(names: Sequence[str], data_types: Sequence[int],
+                      values: Sequence[Any], opts: FormatOptions) -> str | None:
+    """caget's output of PVs that each hold one numeric value (``names[i]``'s DBR type
+    and value are ``data_types[i]`` and ``values[i]``), with one ``%`` for all when they
+    share a type (no Reading made); None if one needs more (a string, an enum's label,
+    a NaN): the caller then renders Results."""
     forms = scalar_formats(opts)
-    lines: list[str] = []
-    append = lines.append
-    for name, reply in pairs:
-        data_type = reply.data_type
-        form = forms[data_type]
-        if form is None:
-            return None
-        unpack_from, offset = FIRST_VALUE[data_type]
-        value = unpack_from(reply[-1], offset)[0]
-        if value != value:
-            return None
-        append(form % (name, value))
-    return "".join(lines)
+    kinds = set(data_types)
+    if any(forms[data_type] is None for data_type in kinds) or any(map(isnan, values)):
+        return None
+    if len(kinds) == 1:
+        form = cast(str, forms[data_types[0]])
+        return (form * len(names)) % tuple(chain.from_iterable(zip(names, values)))
+    return "".join([cast(str, forms[data_type]) % (name, value)
+                    for name, data_type, value in zip(names, data_types, values)])
 
 
 def error_of(result: Result) -> tuple[str, str]:

@@ -97,11 +97,11 @@ def take_batch(rx: ReceiveBuffer, ids: IdTables, limit: int, out: list[Any],
             append(_tnew(EventAddResponse, (dtype, count, p1, p2, buf[pos + 16:end])))
         elif cmd == _READ_NOTIFY:         # a get's reply
             if runs and dtype in RUN_TYPES:
-                run = take_read_run(buf, pos, psize, ids, ReadNotifyRequest,
-                                    _READ_REPLY_STATES)
-                if run is not None:
-                    append(run)
-                    pos += len(run.data)
+                replies = take_read_run(buf, pos, psize, ids, ReadNotifyRequest,
+                                        _READ_REPLY_STATES)
+                if replies is not None:
+                    append(replies)
+                    pos += len(replies.data)
                     continue
             entry = ioids.get(p2)
             if entry is None or entry[1] is not ReadNotifyRequest \

@@ -171,7 +171,7 @@ class CreateRun:
         return f"<CreateRun {len(self.rows)} channels>"
 
 
-def _stride_run(buf: bytes, pos: int, stride: int, heads: Any) -> int:
+def _stride_run(buf: Any, pos: int, stride: int, heads: Any) -> int:
     """How many frames of ``stride`` bytes from ``pos`` hold, at each ``(offset,
     bytes)`` of ``heads``, the bytes there in the first frame (``None``: whatever the
     first frame holds at ``offset``, of length ``bytes``)."""
@@ -191,7 +191,7 @@ def _stride_run(buf: bytes, pos: int, stride: int, heads: Any) -> int:
     return n
 
 
-def take_create_run(buf: bytes, pos: int, ids: Any, access_states: Any,
+def take_create_run(buf: Any, pos: int, ids: Any, access_states: Any,
                     created_move: dict[Any, Any]) -> CreateRun | None:
     """The ACCESS_RIGHTS + CREATE_CHAN pairs at ``pos`` (at least two), each for one
     channel of ``ids.channels`` in a state of ``access_states`` that ``created_move``
@@ -226,7 +226,7 @@ def take_create_run(buf: bytes, pos: int, ids: Any, access_states: Any,
     return CreateRun(rows)
 
 
-def _shaped(buf: bytes, pos: int, psize: int) -> tuple[int, int, int] | None:
+def _shaped(buf: Any, pos: int, psize: int) -> tuple[int, int, int] | None:
     """``(frames, type, count)`` of the run of frames at ``pos`` shaped as the one there
     (command, size, type, count, status), if at least two long and of a count that runs
     take."""
@@ -242,7 +242,7 @@ def _shaped(buf: bytes, pos: int, psize: int) -> tuple[int, int, int] | None:
     return n, dtype, count
 
 
-def take_run(buf: bytes, pos: int, psize: int, ids: Any, updating: Any) -> EventAddRun | None:
+def take_run(buf: Any, pos: int, psize: int, ids: Any, updating: Any) -> EventAddRun | None:
     """The run of EVENT_ADD frames at ``pos`` shaped as the one there (whose header is
     checked: DBR_TIME_* type, payload size), at least two long, each for a subscription
     whose channel is in a state of ``updating`` and not being cancelled; None if there
@@ -272,7 +272,7 @@ def take_run(buf: bytes, pos: int, psize: int, ids: Any, updating: Any) -> Event
     return EventAddRun(dtype, count, rows[0][ROW_STATUS], stride, data, rows)
 
 
-def take_read_run(buf: bytes, pos: int, psize: int, ids: Any, request: Any,
+def take_read_run(buf: Any, pos: int, psize: int, ids: Any, request: Any,
                   reading: Any) -> ReadNotifyRun | None:
     """The run of READ_NOTIFY reply frames at ``pos`` shaped as the one there (whose
     header is checked: DBR_TIME_* type, payload size), at least two long, each for an
