@@ -319,9 +319,9 @@ class Context:
         t = self.pool.check(now)
         if t is not None:
             nxt = t if nxt is None else min(nxt, t)
-        search = self.search
-        if search.searching and (nxt is None or search.due_at < nxt):
-            nxt = search.due_at     # (PVs of circuits lost just now search again)
+        t = self.search.next_due    # (PVs of circuits lost just now search again)
+        if t is not None and (nxt is None or t < nxt):
+            nxt = t
         if self.pool.dirty:
             self.pool.flush()
         return nxt

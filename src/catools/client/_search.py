@@ -248,7 +248,9 @@ class SearchScheduler:
         again (None: nothing is searched)."""
         searching = self.searching
         out: list[bytes] = []
-        if searching and now >= self.due_at:
+        # (while a backlog goes out, PVs that come due would join its end: they are
+        # looked for once it is gone, not by a pass over every PV searched each turn)
+        if searching and now >= self.due_at and not self._backlog:
             due = [pv for pv in searching.values() if pv.next_search <= now]
             if due:
                 out = self._queue(due, now)
@@ -256,10 +258,16 @@ class SearchScheduler:
                               default=now + PARKED)
         if self._backlog and now >= self._backlog_due:
             out = out + self._burst(now)
-        nxt = self.due_at if searching else None
         if self._backlog:
-            nxt = self._backlog_due if nxt is None else min(nxt, self._backlog_due)
-        return out, nxt
+            return out, self._backlog_due
+        return out, self.due_at if searching else None
+
+    @property
+    def next_due(self) -> float | None:
+        """When :meth:`poll` has something to do (None: nothing is searched)."""
+        if self._backlog:
+            return self._backlog_due
+        return self.due_at if self.searching else None
 
     def _queue(self, due: list[Any], now: float) -> list[bytes]:
         if not self.destinations:
