@@ -80,7 +80,7 @@ class Subscription:
     ``count`` and ``mask``, live in a :class:`SubscriptionSpec` that many share.
     """
 
-    __slots__ = ("pv", "spec", "subscriptionid", "data_type", "cancelled")
+    __slots__ = ("pv", "spec", "subscriptionid", "cancelled")
 
     callback = _spec_field("callback")
     requested_type = _spec_field("requested_type")
@@ -95,8 +95,22 @@ class Subscription:
         self.spec = spec if spec is not None else \
             SubscriptionSpec(callback, data_type, count, mask)  # type: ignore[arg-type]
         self.subscriptionid: int | None = None
-        self.data_type: int | None = None
         self.cancelled = False
+
+    @property
+    def data_type(self) -> int | None:
+        """The DBR type asked for on the present channel (None: not subscribed): kept
+        by the circuit's record of the EVENT_ADD, not here (a slot less: a 64-byte
+        object, not 80). Setting it does nothing: each subscribe asks afresh."""
+        circuit, subscriptionid = self.pv.circuit, self.subscriptionid
+        if circuit is None or subscriptionid is None:
+            return None
+        record = circuit.core.event_add_commands.get(subscriptionid)
+        return None if record is None else int(record.data_type)
+
+    @data_type.setter
+    def data_type(self, value: int | None) -> None:
+        pass
 
     def cancel(self) -> None:
         """Stop the monitor (no callback after this; forgotten everywhere)."""
@@ -123,7 +137,6 @@ class Subscription:
             data_type = pv.native_type
         else:
             data_type = requested
-        self.data_type = data_type
         count = spec.count
         if count and pv.native_count and count > pv.native_count:
             count = pv.native_count     # as libca/camonitor: never more than the channel has
