@@ -36,6 +36,9 @@ def _expand(commands):
                 assert (row[command.SEVERITY], row[command.SECONDS],
                         row[command.NANOSECONDS]) == (md.severity, *md.timestamp)
                 assert list(command.values(i)) == list(reply.data)
+                first = command.first_values()[i]
+                assert (first.rstrip(b"\0") if isinstance(first, bytes) else first) == \
+                    reply.data[0]
             out += replies
         else:
             out.append(command)

@@ -2,14 +2,10 @@
 lists in the order asked, without an Operation per read."""
 from __future__ import annotations
 
-from operator import itemgetter
 from typing import Any, Iterable, Sequence
 
 from ..protocol import FIRST_VALUE
 from ._pv import PV
-
-#: A run's row: where its first value is (protocol.ReplyRun.VALUES).
-_first_value = itemgetter(10)
 
 
 class ReadBatch:
@@ -53,12 +49,12 @@ class ReadBatch:
             start, k = positions[0], len(positions)
             if positions == list(range(start, start + k)):     # (in order: C loops)
                 types[start:start + k] = [run.data_type] * k
-                values[start:start + k] = map(_first_value, run.rows)
+                values[start:start + k] = run.first_values()
                 continue
             data_type = run.data_type
-            for position, row in zip(positions, run.rows):
+            for position, value in zip(positions, run.first_values()):
                 types[position] = data_type
-                values[position] = row[10]
+                values[position] = value
         if self.singles:
             for position, reply in enumerate(self.replies):
                 if reply is not None:

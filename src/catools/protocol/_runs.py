@@ -31,7 +31,25 @@ ROW_META, ROW_VALUES = 6, 10
 #: A run's values are unpacked only up to this many elements per update.
 MAX_RUN_COUNT = 4096
 _subscription = itemgetter(ROW_SUBSCRIPTION)
+_first = itemgetter(0)
+#: Per frame size: the Struct that reads a frame's id (p2) alone.
+_ID_STRUCTS: dict[int, struct.Struct] = {}
 _STRUCTS: dict[tuple[int, int, int], struct.Struct] = {}
+
+
+def column_struct(data_type: int, size: int) -> struct.Struct:
+    """The Struct that reads, from a frame of ``size`` bytes of a DBR_TIME_* reply of
+    type ``data_type``, its first value alone."""
+    key = (-1, data_type, size)
+    found = _STRUCTS.get(key)
+    if found is not None:
+        return found
+    row = DBR_TYPES[data_type]
+    value = "%ds" % MAX_STRING_SIZE if row.typecode is None else row.typecode
+    before = 16 + row.value_offset
+    made = struct.Struct(">%dx%s%dx" % (before, value, size - before - row.elem_size))
+    _STRUCTS[key] = made
+    return made
 
 
 def row_struct(data_type: int, count: int, payload_size: int) -> struct.Struct:
@@ -58,11 +76,12 @@ class ReplyRun:
 
     ``rows``: one tuple per reply (see ``ROW_*``: the header's command, payload size,
     type, count, status and id, then status, severity, seconds, nanoseconds of the
-    metadata, then the values; strings as 40 raw bytes). :meth:`reply` gives the
-    reply of one as the general path does (a :attr:`REPLY`).
+    metadata, then the values; strings as 40 raw bytes), decoded when first asked for
+    unless given. :meth:`reply` gives the reply of one as the general path does (a
+    :attr:`REPLY`).
     """
 
-    __slots__ = ("data_type", "data_count", "status", "size", "data", "rows")
+    __slots__ = ("data_type", "data_count", "status", "size", "data", "_rows", "_ids")
     #: The reply class of one frame.
     REPLY: Any = None
     #: where a row's fields are (see ``ROW_*``)
@@ -70,26 +89,45 @@ class ReplyRun:
         ROW_STATUS, ROW_SEVERITY, ROW_SECONDS, ROW_NANOSECONDS, ROW_VALUES)
 
     def __init__(self, data_type: int, data_count: int, status: int, size: int,
-                 data: bytes, rows: list[tuple[Any, ...]]) -> None:
+                 data: bytes, rows: list[tuple[Any, ...]] | None = None,
+                 ids: list[int] | None = None) -> None:
         self.data_type = data_type
         self.data_count = data_count
         self.status = status
         self.size = size
         self.data = data
-        self.rows = rows
+        self._rows = rows
+        self._ids = ids
+
+    @property
+    def rows(self) -> list[tuple[Any, ...]]:
+        """One tuple per reply (see the class)."""
+        rows = self._rows
+        if rows is None:
+            rows = self._rows = list(row_struct(self.data_type, self.data_count,
+                                                self.size - 16).iter_unpack(self.data))
+        return rows
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.data) // self.size
 
     def ids(self) -> list[int]:
         """Each reply's id (subscription id, IOID), in order."""
-        return list(map(_subscription, self.rows))
+        ids = self._ids
+        if ids is None:
+            ids = self._ids = list(map(_subscription, self.rows))
+        return ids
+
+    def first_values(self) -> list[Any]:
+        """Each reply's first value, in order (strings as 40 raw bytes)."""
+        return list(map(_first, column_struct(self.data_type, self.size).iter_unpack(
+            self.data)))
 
     def reply(self, index: int) -> Any:
         """The reply of frame ``index`` (its payload copied out)."""
         start = index * self.size
         return _tnew(self.REPLY, (self.data_type, self.data_count, self.status,
-                                  self.rows[index][ROW_SUBSCRIPTION],
+                                  self.ids()[index],
                                   self.data[start + 16:start + self.size]))
 
     def replies(self) -> list[Any]:
@@ -99,9 +137,8 @@ class ReplyRun:
         psize = size - 16
         data = self.data
         cls = self.REPLY
-        return [_tnew(cls, (data_type, data_count, status, row[ROW_SUBSCRIPTION],
-                            data[start:start + psize]))
-                for row, start in zip(self.rows, range(16, len(data), size))]
+        return [_tnew(cls, (data_type, data_count, status, rid, data[start:start + psize]))
+                for rid, start in zip(self.ids(), range(16, len(data), size))]
 
     def values(self, index: int) -> Any:
         """Reply ``index``'s values as the general path decodes them (an array, or a
@@ -277,37 +314,42 @@ def take_read_run(buf: Any, pos: int, psize: int, ids: Any, request: Any,
     """The run of READ_NOTIFY reply frames at ``pos`` shaped as the one there (whose
     header is checked: DBR_TIME_* type, payload size), at least two long, each for an
     IOID in flight for a ``request`` on a channel in a state of ``reading``; the IOIDs
-    are retired as the general path retires them. None if there is none."""
+    are retired as the general path retires them. None if there is none. Only the
+    IOIDs are decoded now (the rows when first asked for)."""
     shape = _shaped(buf, pos, psize)
     if shape is None:
         return None
     n, dtype, count = shape
     stride = 16 + psize
     data = buf[pos:pos + n * stride]
-    rows = list(row_struct(dtype, count, psize).iter_unpack(data))
+    id_struct = _ID_STRUCTS.get(stride)
+    if id_struct is None:
+        id_struct = _ID_STRUCTS[stride] = struct.Struct(">12xI%dx" % psize)
+    ioid_list = list(map(_first, id_struct.iter_unpack(data)))
     ioids = ids.ioids
     taken = 0
     first = None
-    for row in rows:            # (a late or repeated IOID ends the run before it)
-        entry = ioids.get(row[ROW_SUBSCRIPTION])
+    for ioid in ioid_list:      # (a late or repeated IOID ends the run before it)
+        entry = ioids.get(ioid)
         if entry is None or entry[1] is not request or entry[0].state not in reading:
             break
-        del ioids[row[ROW_SUBSCRIPTION]]
+        del ioids[ioid]
         if first is None:
             first = entry
         taken += 1
     if taken < n:
         if taken < 2:           # (none taken after all: its IOID back in flight)
             if first is not None:
-                ioids[rows[0][ROW_SUBSCRIPTION]] = first
+                ioids[ioid_list[0]] = first
             return None
-        del rows[taken:]
+        del ioid_list[taken:]
         data = data[:taken * stride]
-    return ReadNotifyRun(dtype, count, rows[0][ROW_STATUS], stride, data, rows)
+    return ReadNotifyRun(dtype, count, buf[pos + 8] << 24 | buf[pos + 9] << 16
+                         | buf[pos + 10] << 8 | buf[pos + 11], stride, data, ids=ioid_list)
 
 
 __all__ = ["ReplyRun", "EventAddRun", "ReadNotifyRun", "CreateRun", "take_run",
            "take_read_run", "take_create_run", "OPEN_CID", "OPEN_RIGHTS", "OPEN_TYPE",
-           "OPEN_COUNT", "OPEN_SID", "row_struct", "RUN_TYPES", "ROW_STATUS",
+           "OPEN_COUNT", "OPEN_SID", "row_struct", "column_struct", "RUN_TYPES", "ROW_STATUS",
            "ROW_SUBSCRIPTION", "ROW_SEVERITY", "ROW_SECONDS", "ROW_NANOSECONDS",
            "ROW_META", "ROW_VALUES", "MAX_RUN_COUNT"]
