@@ -8,6 +8,7 @@ the transition tables, so the two cannot disagree about a state.
 """
 from __future__ import annotations
 
+from struct import Struct
 from typing import Any, Callable, Iterable
 
 from ._channel import ClientChannel
@@ -17,7 +18,7 @@ from ._commands import (_DBR_SIZES, AccessRightsResponse, CreateChanRequest,
 from ._constants import DYNAMIC_COUNT_VERSION, AccessRights
 from ._errors import LocalProtocolError
 from ._framing import ReceiveBuffer
-from ._headers import EXTENDED_MARKER, HEADER, NUL_PADS, next_free_id
+from ._headers import EXTENDED_MARKER, HEADER, next_free_id
 from ._ids import IdTables, event_add_record
 from ._roles import ChannelState
 from ._runs import RUN_TYPES, take_create_run, take_read_run, take_run
@@ -25,6 +26,8 @@ from ._state import CHANNEL_TRANSITIONS, STAYS
 
 _unpack_header = HEADER.unpack_from
 _pack_header = HEADER.pack
+#: Per padded name size: the packer of a whole CREATE_CHAN request (``s`` pads with NUL).
+_CREATE_PACKERS: dict[int, Any] = {}
 _tnew = tuple.__new__
 _CONNECTED = ChannelState.CONNECTED
 #: Per DBR type: where the values start, and the size of one (the payload size check).
@@ -152,10 +155,14 @@ def create_requests(circuit: Any, ids: IdTables, names: list[str], version: int
     append = channels.append
     out: list[bytes] = []
     add = out.append
+    packers = _CREATE_PACKERS
     try:
         for name in names:
             raw = name.encode("utf-8", "surrogateescape")
-            payload = raw + NUL_PADS[len(raw) & 7]
+            size = (len(raw) + 8) & ~7          # (NUL-terminated, padded to 8)
+            pack = packers.get(size)
+            if pack is None:
+                pack = packers[size] = Struct(">HHHHII%ds" % size).pack
             cid = (cid + 1) & 0xFFFFFFFF        # (IdTables.new_cid, inline)
             if cid in in_use:
                 cid = next_free_id(cid, in_use)
@@ -168,8 +175,7 @@ def create_requests(circuit: Any, ids: IdTables, names: list[str], version: int
             channel.state = _CREATING
             in_use[cid] = channel
             append(channel)
-            add(_pack_header(_CREATE_CHAN, len(payload), 0, 0, cid, version))
-            add(payload)
+            add(pack(_CREATE_CHAN, size, 0, 0, cid, version, raw))    # (header, name)
     finally:
         ids.next_cid = cid
     return channels, b"".join(out)
