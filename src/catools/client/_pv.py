@@ -148,8 +148,8 @@ def monitor_all(pvs: Iterable["PV"], spec: SubscriptionSpec) -> list[Subscriptio
     subs = []
     for pv in pvs:
         sub = Subscription(pv, spec=spec)
-        if pv._subscriptions is None:
-            pv._subscriptions = (sub,)          # (a list once a second one comes)
+        if pv._subs is None:
+            pv._subs = sub                      # (a list once a second one comes)
         else:
             pv.subscriptions.append(sub)
         if pv.state == CONNECTED:
@@ -169,7 +169,7 @@ class _LazyList:
         if obj is None:
             return self
         value = getattr(obj, self.private)
-        if value.__class__ is not list:     # (None, or a tuple: a PV's one monitor)
+        if value.__class__ is not list:     # (None, or a PV's one monitor as a tuple)
             value = [] if value is None else list(value)
             setattr(obj, self.private, value)
         return value
@@ -182,7 +182,7 @@ class PV:
     """A named channel: searched, connected, reconnected by its Context."""
 
     __slots__ = ("context", "name", "priority", "state", "circuit", "channel", "server",
-                 "access_rights", "native_type", "native_count", "_subscriptions",
+                 "access_rights", "native_type", "native_count", "_subs",
                  "_connection_callbacks", "_access_callbacks", "search_id",
                  "next_search", "period", "search_ceiling", "disconnected_at")
 
@@ -204,8 +204,8 @@ class PV:
         self.access_rights = 0
         self.native_type: int = -1
         self.native_count = 0
-        #: (a tuple while the PV has its one monitor: see ``subscriptions``)
-        self._subscriptions: list[Subscription] | tuple[Subscription, ...] | None = None
+        #: None, the PV's one monitor, or the list of them: see ``_subscriptions``
+        self._subs: list[Subscription] | Subscription | None = None
         self._connection_callbacks: list[Callable[["PV", bool], None]] | None = None
         self._access_callbacks: list[Callable[["PV"], None]] | None = None
         self.search_id: int | None = None
@@ -213,6 +213,18 @@ class PV:
         self.period = MIN_PERIOD
         self.search_ceiling = 0.0
         self.disconnected_at: float | None = None
+
+    @property
+    def _subscriptions(self) -> list[Subscription] | tuple[Subscription] | None:
+        """The monitors (None: none; a 1-tuple made now for a PV's one monitor, which
+        is kept alone: 100,000 PVs need no container each); ``subscriptions`` is
+        always the list."""
+        subs = self._subs
+        return (subs,) if subs.__class__ is Subscription else subs  # type: ignore[return-value]
+
+    @_subscriptions.setter
+    def _subscriptions(self, value: list[Subscription] | None) -> None:
+        self._subs = value
 
     @property
     def connected(self) -> bool:
