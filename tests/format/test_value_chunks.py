@@ -1,17 +1,21 @@
 """iter_values formats large arrays a chunk at a time (read in place from an
 ``array``, each chunk one ``%``): the text must be what formatting each value on its
-own and joining gives, for every type, option and count around the chunk bounds."""
+own and joining gives, for every type, option and count around the chunk bounds; and
+iter_payload_values, reading the numbers straight from a DBR payload, must give what
+iter_values gives of the payload decoded."""
 from __future__ import annotations
 
 import math
 from array import array
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from catools.format import FormatOptions, c_float, format_long, round_to_long
 from catools.format._names import (DBR_CHAR, DBR_DOUBLE, DBR_FLOAT, DBR_LONG, DBR_SHORT,
                                    dbr_base_type)
-from catools.format._values import CHUNK, iter_values, join_values
+from catools.format._values import CHUNK, iter_payload_values, iter_values, join_values
+from catools.protocol import DBR_TYPES, DBRMetadata, decode_dbr, encode_dbr
 
 # (TIME_ types: the formatting depends only on the base type)
 TYPES = {"d": DBR_DOUBLE + 14, "f": DBR_FLOAT + 14, "i": DBR_LONG + 14,
@@ -84,3 +88,49 @@ def test_start_and_stop_cut_the_same_values(sample, start, stop, opts):
     assert "".join(pieces) == expected
     # every piece after the first begins with the separator
     assert all(p.startswith(opts.separator) for p in pieces[1:])
+
+
+# --------------------------------------------------------------------------- payloads
+
+PAYLOAD_TYPES = [6, 13, 20, 34, 2, 16, 5, 19, 1, 15, 3, 17, 31, 4, 18, 0, 14, 35]
+
+
+@st.composite
+def dbr_payloads(draw):
+    """A DBR payload as a server sends it (metadata, values, padding) and its count."""
+    data_type = draw(st.sampled_from(PAYLOAD_TYPES))
+    n = draw(counts)
+    row = DBR_TYPES[data_type]
+    if row.typecode is None:
+        values = [b"s%d" % i for i in range(min(n, 50))]
+    elif row.typecode in "fd":
+        values = spread(draw(st.lists(doubles, min_size=1, max_size=20)), n)
+    else:
+        bits = 8 * row.elem_size
+        lo, hi = (0, 2 ** bits - 1) if row.typecode in "BH" else \
+            (-2 ** (bits - 1), 2 ** (bits - 1) - 1)
+        values = spread(draw(st.lists(st.integers(lo, hi), min_size=1, max_size=20)), n)
+    metadata = DBRMetadata(status=1, severity=2, timestamp=(5, 6), precision=3,
+                           units=b"mm", enum_strings=[b"zero", b"one"])
+    raw, count = encode_dbr(data_type, values, metadata)
+    pad = draw(st.sampled_from([0, 8]))
+    return data_type, raw + bytes(pad), count
+
+
+@settings(max_examples=80, deadline=None)
+@given(dbr_payloads(), options, st.one_of(st.none(), st.integers(0, 2 * CHUNK + 5)),
+       st.booleans())
+def test_payload_values_equal_the_decoded_values(case, opts, stop, view):
+    data_type, payload, count = case
+    metadata, data = decode_dbr(data_type, payload, count)
+    expected = list(iter_values(data_type, data, opts, metadata, stop=stop))
+    got = list(iter_payload_values(data_type, memoryview(payload) if view else payload,
+                                   count, opts, metadata, stop=stop))
+    assert "".join(got) == "".join(expected)
+    assert len(got) == len(expected)
+
+
+def test_a_short_payload_is_refused_as_decoding_refuses_it():
+    raw, count = encode_dbr(20, [1.0] * (CHUNK + 1))
+    with pytest.raises(ValueError):
+        list(iter_payload_values(20, raw[:-8], count, FormatOptions()))

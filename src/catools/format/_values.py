@@ -14,8 +14,9 @@ import struct
 import time
 from array import array
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
-from ..protocol import EPICS2UNIX_EPOCH, MAX_ENUM_STATES
+from ..protocol import EPICS2UNIX_EPOCH, MAX_ENUM_STATES, dbr_type, decode_dbr
 from ._names import (
     DBR_CHAR, DBR_DOUBLE, DBR_ENUM, DBR_FLOAT, DBR_LONG, DBR_SHORT, DBR_STRING,
     dbr_base_type, is_ctrl, is_gr,
@@ -25,7 +26,7 @@ from ._options import FormatOptions
 __all__ = [
     "ENCODING", "ERRORS", "EPICS_EPOCH_OFFSET", "MAX_ENUM_STATES",
     "escape_bytes", "raw_text", "c_float", "format_long", "round_to_long",
-    "iter_values", "join_values", "char_string", "format_timestamp",
+    "iter_values", "iter_payload_values", "join_values", "char_string", "format_timestamp",
     "time_diff_seconds", "epics_now", "TimestampFormatter",
 ]
 
@@ -176,16 +177,59 @@ def iter_values(data_type: int, data: Sequence, opts: FormatOptions,
     the first begins with its separator).
     """
     n = len(data) if stop is None else min(stop, len(data))
-    base = dbr_base_type(data_type)
     unpack = _chunk_unpacker(data) if n - start >= CHUNK else None
-    size = data.itemsize if unpack is not None else 0    # type: ignore[attr-defined]
-    lead = ""
+    chunks: Iterator[Sequence]
+    if unpack is None:
+        chunks = (data[lo:min(lo + CHUNK, n)] for lo in range(start, n, CHUNK))
+    else:
+        typecode, size = data.typecode, data.itemsize  # type: ignore[attr-defined]
+        chunks = _unpacked(unpack, data, size, 0, start, n, "@" + typecode)
+    yield from _pieces(data_type, chunks, opts, metadata)
+
+
+def iter_payload_values(data_type: int, payload: bytes | memoryview, count: int,
+                        opts: FormatOptions, metadata: object = None, *,
+                        stop: int | None = None) -> Iterator[str]:
+    """:func:`iter_values` of the ``count`` elements of a DBR ``payload`` as received:
+    numbers are read a chunk at a time straight from it, in network byte order (no
+    array is made of them); strings and CHAR arrays are decoded first."""
+    row = dbr_type(data_type)
+    typecode = row.typecode
+    n = count if stop is None else min(stop, count)
+    if typecode is None or typecode == "B" or \
+            row.value_offset + count * row.elem_size > len(payload):
+        _, data = decode_dbr(data_type, payload, count)   # (short: raises as it does)
+        yield from iter_values(data_type, data, opts, metadata, stop=stop)
+        return
+    unpack = _WIRE_UNPACKERS.get(typecode)
+    if unpack is None:
+        unpack = struct.Struct(">%d%s" % (CHUNK, typecode)).unpack_from
+        _WIRE_UNPACKERS[typecode] = unpack
+    yield from _pieces(data_type, _unpacked(unpack, payload, row.elem_size,
+                                            row.value_offset, 0, n, ">" + typecode),
+                       opts, metadata)
+
+
+_WIRE_UNPACKERS: dict[str, Callable[..., tuple]] = {}
+
+
+def _unpacked(unpack: Callable[..., tuple], buffer: Any, size: int, offset: int,
+              start: int, n: int, code: str) -> Iterator[tuple]:
+    """Elements ``start:n`` of ``buffer`` (``size`` bytes each from ``offset``) as tuples
+    of CHUNK (``unpack``) and a shorter last one (``code``: byte order and typecode)."""
     for lo in range(start, n, CHUNK):
-        hi = lo + CHUNK
-        if hi <= n and unpack is not None:
-            chunk: Sequence = unpack(data, lo * size)
+        if lo + CHUNK <= n:
+            yield unpack(buffer, offset + lo * size)
         else:
-            chunk = data[lo:min(hi, n)]
+            yield struct.unpack_from("%s%d%s" % (code[0], n - lo, code[1]), buffer,
+                                     offset + lo * size)
+
+
+def _pieces(data_type: int, chunks: Iterator[Sequence], opts: FormatOptions,
+            metadata: object) -> Iterator[str]:
+    base = dbr_base_type(data_type)
+    lead = ""
+    for chunk in chunks:
         yield _format_chunk(base, data_type, chunk, opts, metadata, lead)
         lead = opts.separator
 
