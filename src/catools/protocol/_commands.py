@@ -333,7 +333,8 @@ def _decode_dbr(cmd: Any) -> Any:
     if row.typecode is None and count and len(payload) < row.value_offset + count * 40:
         # a short single string (as libca writes it)
         payload = bytes(payload).ljust(row.value_offset + count * 40, b"\0")
-    cache["_metadata"] = decode_metadata(row, payload)
+    if "_metadata" not in cache:
+        cache["_metadata"] = decode_metadata(row, payload)
     data = cache["_data"] = decode_values(row, payload, count)
     return data
 
@@ -349,7 +350,7 @@ def _dbr_metadata(self: Any) -> DBRMetadata:
     cache = self.__dict__
     metadata = cache.get("_metadata")
     if metadata is None:
-        if "_data" not in cache:
+        if "_data" not in cache and self.data_count == 1:   # (one struct call for both)
             _decode_dbr(self)
             metadata = cache.get("_metadata")
         if metadata is None:
