@@ -183,8 +183,7 @@ class PV:
 
     __slots__ = ("context", "name", "priority", "state", "circuit", "channel", "server",
                  "access_rights", "native_type", "native_count", "_subs",
-                 "_connection_callbacks", "_access_callbacks", "search_id",
-                 "next_search", "period", "search_ceiling", "disconnected_at")
+                 "_callbacks", "search_id", "next_search", "period", "search_ceiling")
 
     #: Monitors on this PV.
     subscriptions = _LazyList()
@@ -206,13 +205,12 @@ class PV:
         self.native_count = 0
         #: None, the PV's one monitor, or the list of them: see ``_subscriptions``
         self._subs: list[Subscription] | Subscription | None = None
-        self._connection_callbacks: list[Callable[["PV", bool], None]] | None = None
-        self._access_callbacks: list[Callable[["PV"], None]] | None = None
+        #: None, or [connection callbacks, access callbacks] (each a list or None)
+        self._callbacks: list[Any] | None = None
         self.search_id: int | None = None
         self.next_search = 0.0
         self.period = MIN_PERIOD
         self.search_ceiling = 0.0
-        self.disconnected_at: float | None = None
 
     @property
     def _subscriptions(self) -> list[Subscription] | tuple[Subscription] | None:
@@ -225,6 +223,47 @@ class PV:
     @_subscriptions.setter
     def _subscriptions(self, value: list[Subscription] | None) -> None:
         self._subs = value
+
+    @property
+    def _connection_callbacks(self) -> list[Callable[["PV", bool], None]] | None:
+        callbacks = self._callbacks
+        return None if callbacks is None else callbacks[0]
+
+    @_connection_callbacks.setter
+    def _connection_callbacks(self, value: list[Callable[["PV", bool], None]] | None) -> None:
+        self._set_callbacks(0, value)
+
+    @property
+    def _access_callbacks(self) -> list[Callable[["PV"], None]] | None:
+        callbacks = self._callbacks
+        return None if callbacks is None else callbacks[1]
+
+    @_access_callbacks.setter
+    def _access_callbacks(self, value: list[Callable[["PV"], None]] | None) -> None:
+        self._set_callbacks(1, value)
+
+    def _set_callbacks(self, which: int, value: Any) -> None:
+        """(both lists in one slot: few PVs have either)"""
+        callbacks = self._callbacks
+        if callbacks is None:
+            if value is None:
+                return
+            callbacks = self._callbacks = [None, None]
+        callbacks[which] = value
+
+    @property
+    def disconnected_at(self) -> float | None:
+        """When the PV last lost its channel (None: connected since, or never was);
+        kept by the search scheduler (``disconnected``) for the few PVs that have one."""
+        return self.context.search.disconnected.get(self)
+
+    @disconnected_at.setter
+    def disconnected_at(self, value: float | None) -> None:
+        disconnected = self.context.search.disconnected
+        if value is not None:
+            disconnected[self] = value
+        elif disconnected:
+            disconnected.pop(self, None)
 
     @property
     def connected(self) -> bool:

@@ -143,6 +143,8 @@ class SearchScheduler:
         #: search id -> every PV added and not released (duplicate replies name these)
         self.known = SearchIds()
         self._high = 0          # the most PVs searched at once since searching shrank
+        #: PV -> when it lost its channel (the client's PV keeps its disconnected_at here)
+        self.disconnected: dict[Any, float] = {}
         #: no PV in ``searching`` needs a datagram before this
         self.due_at = 0.0
         self.sequence = 0
@@ -223,6 +225,8 @@ class SearchScheduler:
         self.searching.pop(search_id, None)
         if self.known.get(search_id) is pv:
             del self.known[search_id]
+        if self.disconnected:
+            self.disconnected.pop(pv, None)
         self._shrink()
 
     def _shrink(self) -> None:
