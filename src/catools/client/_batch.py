@@ -2,7 +2,8 @@
 lists in the order asked, without an Operation per read."""
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from operator import sub
+from typing import Any, Sequence
 
 from ..protocol import FIRST_VALUE
 from ._pv import PV
@@ -24,7 +25,7 @@ class ReadBatch:
         self.errors: list[Exception | None] = [None] * n
         self.left = n
         #: ``(positions, run)``: the reads that run of replies ended, in its order
-        self.runs: list[tuple[list[int], Any]] = []
+        self.runs: list[tuple[Sequence[int], Any]] = []
         #: how many reads ended with a reply of their own
         self.singles = 0
 
@@ -46,8 +47,8 @@ class ReadBatch:
         for positions, run in self.runs:
             if run.data_count != 1:
                 return None
-            start, k = positions[0], len(positions)
-            if positions == list(range(start, start + k)):     # (in order: C loops)
+            if positions.__class__ is range:        # (in order, following on: C loops)
+                start, k = positions[0], len(positions)
                 types[start:start + k] = [run.data_type] * k
                 values[start:start + k] = run.first_values()
                 continue
@@ -86,26 +87,35 @@ class ReadBatch:
 
 class CircuitReads:
     """The reads of a ReadBatch sent on one circuit (IOIDs are the circuit's own). The
-    circuit's IOID table holds this for each of them, and ends them with :meth:`end`
-    (one) and :meth:`end_run` (a run of replies)."""
+    circuit's IOID table holds this for each of them (it is asked about an IOID only
+    while that is in the table), and ends them with :meth:`end` (one) and
+    :meth:`end_run` (a run of replies)."""
 
-    __slots__ = ("batch", "index")
+    __slots__ = ("batch", "first", "start", "index")
 
-    def __init__(self, batch: ReadBatch, ioids: Iterable[int],
-                 positions: Iterable[int]) -> None:
+    def __init__(self, batch: ReadBatch, ioids: list[int], positions: list[int]) -> None:
         self.batch = batch
-        #: IOID -> position in the batch, for the reads in flight
-        self.index: dict[int, int] = dict(zip(ioids, positions))
+        n = len(ioids)
+        # (IOIDs are taken in order, positions ascend: when both follow on, as for a
+        # circuit's first batch, a read's position is its IOID's offset)
+        if n and ioids[-1] - ioids[0] == n - 1 and positions[-1] - positions[0] == n - 1:
+            self.first, self.start = ioids[0], positions[0]
+            self.index: dict[int, int] | None = None
+        else:
+            self.first = self.start = 0
+            self.index = dict(zip(ioids, positions))
+
+    def _position(self, ioid: int) -> int:
+        index = self.index
+        return ioid - self.first + self.start if index is None else index[ioid]
 
     def pv_for(self, ioid: int) -> PV:
         """The PV of the read in flight as ``ioid``."""
-        return self.batch.pvs[self.index[ioid]]
+        return self.batch.pvs[self._position(ioid)]
 
     def end(self, ioid: int, result: Any = None, error: Exception | None = None) -> None:
         """The read in flight as ``ioid`` ends with ``result`` or ``error``."""
-        position = self.index.pop(ioid, None)
-        if position is None:
-            return
+        position = self._position(ioid)
         batch = self.batch
         if error is None:
             batch.replies[position] = result
@@ -118,8 +128,18 @@ class CircuitReads:
         """The reads in flight as ``ioids`` (every one of them here) end with the
         replies of ``run`` (a ReadNotifyRun), in order."""
         batch = self.batch
-        batch.runs.append((list(map(self.index.pop, ioids)), run))
-        batch.left -= len(ioids)
+        n = len(ioids)
+        index = self.index
+        if index is not None:
+            positions: Sequence[int] = list(map(index.__getitem__, ioids))
+        elif not any(map((1).__ne__, map(sub, ioids[1:], ioids))):
+            start = ioids[0] - self.first + self.start      # (each the last one's next)
+            positions = range(start, start + n)
+        else:
+            offset = self.start - self.first
+            positions = [ioid + offset for ioid in ioids]
+        batch.runs.append((positions, run))
+        batch.left -= n
 
 
 __all__ = ["ReadBatch", "CircuitReads"]

@@ -26,6 +26,7 @@ from ._state import CHANNEL_TRANSITIONS, STAYS
 
 _unpack_header = HEADER.unpack_from
 _pack_header = HEADER.pack
+_pack_header_into = HEADER.pack_into
 #: Per padded name size: the packer of a whole CREATE_CHAN request (``s`` pads with NUL).
 _CREATE_PACKERS: dict[int, Any] = {}
 _tnew = tuple.__new__
@@ -189,7 +190,11 @@ def read_requests(circuit: Any, ids: IdTables,
     ``send`` (the long header and its checks)."""
     ioids = ids.ioids
     ioid = ids.next_ioid
-    out = []
+    reads = reads if isinstance(reads, list) else list(reads)
+    buf = bytearray(16 * len(reads))       # (the headers, packed in place)
+    pack_into = _pack_header_into
+    at = 0
+    large: list[tuple[int, bytes]] = []     # (where in buf, the long request's bytes)
     new_ioids = []
     for channel, data_type, count in reads:
         if channel.circuit is not circuit:
@@ -204,14 +209,23 @@ def read_requests(circuit: Any, ids: IdTables,
         if ioid in ioids:
             ioid = next_free_id(ioid, ioids)
         if count < EXTENDED_MARKER:
-            out.append(_pack_header(_READ_NOTIFY, 0, data_type, count, channel.sid, ioid))
+            pack_into(buf, at, _READ_NOTIFY, 0, data_type, count, channel.sid, ioid)
+            at += 16
             ioids[ioid] = (channel, ReadNotifyRequest)
             channel.state = _READING
         else:
-            out.append(send(ReadNotifyRequest(data_type, count, channel.sid, ioid)))
+            large.append((at, send(ReadNotifyRequest(data_type, count, channel.sid, ioid))))
         new_ioids.append(ioid)
     ids.next_ioid = ioid
-    return new_ioids, b"".join(out)
+    if not large:
+        return new_ioids, bytes(buf)
+    pieces: list[bytes | bytearray] = []
+    last = 0
+    for where, data in large:
+        pieces += (buf[last:where], data)
+        last = where
+    pieces.append(buf[last:at])
+    return new_ioids, b"".join(pieces)
 
 
 def subscribe_requests(circuit: Any, ids: IdTables,
