@@ -25,6 +25,7 @@ from ._names import (
 from ._options import FormatOptions
 from ._values import (
     ENCODING, ERRORS, TimestampFormatter, c_float, char_string, epics_now, iter_values,
+    iter_payload_values,
     raw_text, time_diff_seconds,
 )
 
@@ -62,8 +63,13 @@ def _value_pieces(reading: Any, opts: FormatOptions, with_count: bool) -> Iterat
         return
     if with_count and (opts.count > 0 or n > 1):
         yield "%d%s" % (n, opts.separator)
-    yield from iter_values(reading.data_type, reading.data, opts, reading.metadata,
-                           stop=n)
+    reply = getattr(reading, "reply", None)
+    if reply is not None:       # (numbers read straight from the reply: no array made)
+        yield from iter_payload_values(reading.data_type, reply[-1], reply.data_count,
+                                       opts, reading.metadata, stop=n)
+    else:
+        yield from iter_values(reading.data_type, reading.data, opts, reading.metadata,
+                               stop=n)
 
 
 _PLAIN_ERRORS = {
