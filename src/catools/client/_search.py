@@ -8,7 +8,7 @@ and the time of its next call. The PVs it searches are any objects with the
 """
 from __future__ import annotations
 
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from typing import Any, Callable, Iterable, Protocol
 
 from ..protocol import MAX_UDP_SEND, int_to_ip, search_datagrams
@@ -35,7 +35,8 @@ _NAMES_PER_DATAGRAM = (MAX_UDP_SEND - 16) // 24
 
 Address = tuple[str, int]
 _next_search_key = attrgetter("next_search")
-_first = itemgetter(0)
+_search_id_of = attrgetter("search_id")
+_name_of = attrgetter("name")
 
 
 def next_period(period: float, ceiling: float) -> float:
@@ -149,7 +150,7 @@ class SearchScheduler:
         self.due_at = 0.0
         self.sequence = 0
         self._next_id = 0
-        self._backlog: list[tuple[int, str]] = []    # (search id, name) to send ...
+        self._backlog: list[Any] = []               # PVs to send ...
         self._backlog_start = 0                     # ... from this index on
         self._backlog_due = 0.0
         self._servers: dict[Address, Address] = {}  # one tuple per server
@@ -280,10 +281,9 @@ class SearchScheduler:
             return []
         due.sort(key=_next_search_key)
         parked = now + PARKED
-        backlog = self._backlog
         for pv in due:
             pv.next_search = parked         # until its datagram is sent
-            backlog.append((pv.search_id, pv.name))
+        self._backlog += due        # (the PVs: their (id, name) pairs made per burst)
         return self._burst(now)
 
     def _burst(self, now: float) -> list[bytes]:
@@ -293,18 +293,23 @@ class SearchScheduler:
         backlog = self._backlog
         start = self._backlog_start
         searching = self.searching
-        chunk = backlog[start:start + BURST * _NAMES_PER_DATAGRAM]
-        whole = len(chunk)
-        released = not all(map(searching.__contains__, map(_first, chunk)))  # (C loops)
-        if released:
-            chunk = [entry for entry in chunk if entry[0] in searching]
-        datagrams = search_datagrams(chunk, self.sequence + 1, max_datagrams=BURST)
+        get = searching.get
+        pvs = backlog[start:start + BURST * _NAMES_PER_DATAGRAM]
+        whole = len(pvs)
+        ids = list(map(_search_id_of, pvs))
+        kept: list[int] | None = None       # (positions in pvs of those still searched)
+        if list(map(get, ids)) != pvs:      # (found or released meanwhile; C loops)
+            kept = [k for k, pv in enumerate(pvs) if get(ids[k]) is pv]
+            pvs = [pvs[k] for k in kept]
+            ids = [ids[k] for k in kept]
+        datagrams = search_datagrams(zip(ids, map(_name_of, pvs)), self.sequence + 1,
+                                     max_datagrams=BURST)
         self.sequence += len(datagrams)
         sent = sum(len(ids) for _, ids in datagrams)
-        if not released:
+        if kept is None:
             start += sent
-        elif sent < len(chunk):             # (the burst is full: the rest waits)
-            start = backlog.index(chunk[sent], start)
+        elif sent < len(pvs):               # (the burst is full: the rest waits)
+            start += kept[sent]
         else:
             start += whole
         self._backlog_start = start
