@@ -364,23 +364,26 @@ class SearchScheduler:
         """The ``(port, ip, search id, version)`` replies of one datagram from
         ``host``: the PVs they find, as ``(server, priority, [pv, ...])`` runs in
         reply order (a datagram's replies mostly name one server)."""
-        searching = self.searching
+        pop = self.searching.pop
         runs: list[tuple[Address, int, list[Any]]] = []
-        key: tuple[int, int, int] | None = None
+        last_port = last_ip = last_priority = -1
         batch: list[Any] = []
+        append = batch.append
         address: Address = ("", 0)
         for port, ip, search_id, _ in replies:
-            pv = searching.pop(search_id, None)
+            pv = pop(search_id, None)
             if pv is None:
                 self._duplicate(search_id, self._address(port, ip, host))
                 continue
-            if key is None or key != (port, ip, pv.priority):
-                key = (port, ip, pv.priority)
+            priority = pv.priority
+            if port != last_port or ip != last_ip or priority != last_priority:
+                last_port, last_ip, last_priority = port, ip, priority
                 address = self._address(port, ip, host)
                 batch = []
-                runs.append((address, pv.priority, batch))
+                append = batch.append
+                runs.append((address, priority, batch))
             pv.server = address
-            batch.append(pv)
+            append(pv)
         self._shrink()
         if self.on_reply is not None:
             for address, _, batch in runs:
