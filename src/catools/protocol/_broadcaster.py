@@ -8,11 +8,12 @@ from typing import Any, Iterable
 from ._commands import (Command, SearchRequest, SearchResponse, VersionRequest,
                         VersionResponse, read_datagram)
 from ._constants import DEFAULT_PROTOCOL_VERSION, DONT_REPLY, MAX_UDP_SEND
-from ._headers import HEADER, NUL_PADS, next_free_id
+from ._headers import next_free_id
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._roles import NEED_DATA, SERVER, Role
 
-_pack_header = HEADER.pack
+#: Per padded name size: the packer of a whole SEARCH request (``s`` pads with NUL).
+_SEARCH_PACKERS: dict[int, Any] = {}
 
 
 def search_datagrams(requests: Iterable[tuple[int, str]], sequence: int,
@@ -35,13 +36,15 @@ def search_datagrams(requests: Iterable[tuple[int, str]], sequence: int,
     size = limit + 1
     seq = sequence - 1
     code = SearchRequest.ID
-    pads = NUL_PADS
+    packers = _SEARCH_PACKERS
     for search_id, name in requests:
         raw = name.encode("utf-8", "surrogateescape")
         if 0 in raw:            # (a NUL byte; the int test is ~10x faster)
             raise LocalProtocolError(f"PV name {name!r} contains a NUL byte")
-        payload = raw + pads[len(raw) & 7]
-        n = len(payload)
+        n = (len(raw) + 8) & ~7         # (NUL-terminated, padded to 8)
+        pack = packers.get(n)
+        if pack is None:
+            pack = packers[n] = struct.Struct(">HHHHII%ds" % n).pack
         if size + n + 16 > limit:
             if ids:
                 out.append((b"".join(parts), ids))
@@ -51,7 +54,7 @@ def search_datagrams(requests: Iterable[tuple[int, str]], sequence: int,
             parts = [bytes(VersionRequest(priority=1, version=version, sequence_id=seq))]
             ids = []
             size = 16
-        parts += (_pack_header(code, n, DONT_REPLY, version, search_id, search_id), payload)
+        parts.append(pack(code, n, DONT_REPLY, version, search_id, search_id, raw))
         ids.append(search_id)
         size += n + 16
     if ids:
