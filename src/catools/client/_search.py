@@ -57,6 +57,33 @@ class Searchable(Protocol):
     server: Address | None
 
 
+def _back_off(datagrams: list[tuple[bytes, list[int]]], get: Callable[[int], Any],
+              now: float, earliest: float) -> float:
+    """The searched PVs of the ids sent in ``datagrams`` (``get(id)``: the PV or None)
+    search next one period from ``now``, their period doubled up to their ceiling (the
+    back-off counts from the sending); the earliest next time of those and
+    ``earliest``."""
+    # (PVs of one burst mostly share period and ceiling: they share the float objects
+    # of their next time and period too, not one pair each)
+    last_period = last_ceiling = -1.0
+    t = period_next = 0.0
+    for _, ids in datagrams:
+        for search_id in ids:
+            pv = get(search_id)
+            if pv is not None:
+                period, ceiling = pv.period, pv.search_ceiling
+                if period != last_period or ceiling != last_ceiling:
+                    last_period, last_ceiling = period, ceiling
+                    t = now + period
+                    doubled = period * 2.0      # (next_period, inline)
+                    period_next = doubled if doubled < ceiling else ceiling
+                    if t < earliest:
+                        earliest = t
+                pv.next_search = t
+                pv.period = period_next
+    return earliest
+
+
 class SearchIds:
     """``{search id: PV}`` for ids handed out in counting order, as a list (8 bytes an
     entry, where a dict of 100,000 takes 52): ids from ``base`` on are list indices, a
@@ -316,28 +343,8 @@ class SearchScheduler:
         if start >= len(backlog):
             backlog.clear()
             self._backlog_start = 0
-        earliest = self.due_at
-        get = searching.get
-        # (PVs of one burst mostly share period and ceiling: they share the float
-        # objects of their next time and period too, not one pair each)
-        last_period = last_ceiling = -1.0
-        t = period_next = 0.0
-        for _, ids in datagrams:
-            for search_id in ids:           # the back-off counts from the sending
-                pv = get(search_id)
-                if pv is not None:
-                    period, ceiling = pv.period, pv.search_ceiling
-                    if period != last_period or ceiling != last_ceiling:
-                        last_period, last_ceiling = period, ceiling
-                        t = now + period
-                        doubled = period * 2.0      # (next_period, inline)
-                        period_next = doubled if doubled < ceiling else ceiling
-                        if t < earliest:
-                            earliest = t
-                    pv.next_search = t
-                    pv.period = period_next
         self._backlog_due = now + BURST_GAP
-        self.due_at = earliest
+        self.due_at = _back_off(datagrams, get, now, self.due_at)
         return [datagram for datagram, _ in datagrams]
 
     # -- replies ------------------------------------------------------------
