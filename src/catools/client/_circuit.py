@@ -23,7 +23,7 @@ from ._batch import CircuitReads, ReadBatch
 from ._callbacks import CallbackQueue
 from ._errors import CaStatusError, DisconnectedError
 from ._poll import Poller
-from ._pv import CONNECTED, PV, Operation, Subscription
+from ._pv import CONNECTED, NEVER_CONNECTED, PV, Operation, Subscription
 from ..stream import Stream
 
 _tnew = tuple.__new__
@@ -511,9 +511,11 @@ def _on_opened(circuit: Circuit, run: Any) -> None:
             pv.native_type = data_type
             pv.native_count = count
             pv.access_rights = 0 if pv.channel is None else rights & 3
+            if pv.state != NEVER_CONNECTED:     # (a first connect has no time to clear)
+                pv.disconnected_at = None
             pv.state = CONNECTED
-            pv.disconnected_at = None
-            if pv._subscriptions or pv._connection_callbacks:
+            callbacks = pv._callbacks           # (the slots behind _subscriptions and
+            if pv._subs or callbacks is not None and callbacks[0]:  # _connection_callbacks)
                 _connected(circuit, pv, type_changed)
         if stream.closed:
             return
