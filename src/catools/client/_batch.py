@@ -93,7 +93,7 @@ class CircuitReads:
 
     __slots__ = ("batch", "first", "start", "index")
 
-    def __init__(self, batch: ReadBatch, ioids: list[int], positions: list[int]) -> None:
+    def __init__(self, batch: ReadBatch, ioids: list[int], positions: Sequence[int]) -> None:
         self.batch = batch
         n = len(ioids)
         # (IOIDs are taken in order, positions ascend: when both follow on, as for a

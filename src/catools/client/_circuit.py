@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import deque
 from itertools import repeat
-from typing import Any, Callable, Protocol, cast
+from typing import Any, Callable, Protocol, Sequence, cast
 
 from ..protocol import (CLIENT, DISCONNECTED, AccessRightsResponse, ClientNameRequest,
                         CreateChanResponse, CreateChFailResponse, CreateRun, EchoRequest,
@@ -117,7 +117,8 @@ class Circuit:
         self.ops.update(zip(ioids, ops))
         self.stream.write(data)
 
-    def read_batch(self, batch: ReadBatch, positions: list[int], reads: list[Any]) -> None:
+    def read_batch(self, batch: ReadBatch, positions: Sequence[int], reads: list[Any]
+                   ) -> None:
         """READ_NOTIFYs for ``(channel, data_type, count)``: ``batch``'s reads at
         ``positions``."""
         ioids, data = self.core.read_notify_many(reads)
