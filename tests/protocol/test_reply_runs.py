@@ -66,6 +66,20 @@ def _one_by_one(circuit):
         return [], exc
 
 
+def _same_both_ways(runs, one_by_one, data):
+    """``data`` fed to a circuit that takes runs and to one that takes one command at a
+    time gives the same replies, or errors of the same kind."""
+    runs.recv(data)
+    one_by_one.recv(data)
+    got_a, error_a = _take_all(runs)
+    got_b, error_b = _one_by_one(one_by_one)
+    expanded = _expand(got_a)
+    if error_b is None:
+        assert expanded == got_b and error_a is None
+    else:
+        assert type(error_a) is type(error_b)
+
+
 def _frame(command, p1, p2, dtype=0, count=0):
     return struct.pack(">HHHHII", command, 0, dtype, count, p1, p2)
 
@@ -102,16 +116,7 @@ def test_create_runs_give_the_replies_of_one_by_one(openings):
         if kind == "mismatch":
             create = _frame(CREATE, cids[(index + 1) % len(cids)], sid, dtype, count)
         wire.append({"access": access, "create": create}.get(kind, access + create))
-    data = b"".join(wire)
-    pair_a.client.recv(data)
-    pair_b.client.recv(data)
-    got_a, error_a = _take_all(pair_a.client)
-    got_b, error_b = _one_by_one(pair_b.client)
-    expanded = _expand(got_a)
-    if error_b is None:
-        assert expanded == got_b and error_a is None
-    else:
-        assert type(error_a) is type(error_b)
+    _same_both_ways(pair_a.client, pair_b.client, b"".join(wire))
     for chan_a, chan_b in zip(chans_a, chans_b):
         assert (chan_a.state, chan_a.sid, chan_a.access_rights, chan_a.native_data_type,
                 chan_a.native_data_count) == (chan_b.state, chan_b.sid, chan_b.access_rights,
@@ -173,16 +178,7 @@ def test_read_runs_give_the_replies_of_one_by_one(reads):
         wire.append(bytes(ReadNotifyResponse(data=_value(dtype, x) * count, metadata=md,
                                              data_type=dtype, data_count=count,
                                              status=status, ioid=ioid)))
-    data = b"".join(wire)
-    pair_a.client.recv(data)
-    pair_b.client.recv(data)
-    got_a, error_a = _take_all(pair_a.client)
-    got_b, error_b = _one_by_one(pair_b.client)
-    expanded = _expand(got_a)
-    if error_b is None:
-        assert expanded == got_b and error_a is None
-    else:
-        assert type(error_a) is type(error_b)
+    _same_both_ways(pair_a.client, pair_b.client, b"".join(wire))
     assert pair_a.client._ioids.keys() == pair_b.client._ioids.keys()
     assert [c.state for c in chans_a] == [c.state for c in chans_b]
 

@@ -263,10 +263,10 @@ def take_create_run(buf: Any, pos: int, ids: Any, access_states: Any,
     return CreateRun(rows)
 
 
-def _shaped(buf: Any, pos: int, psize: int) -> tuple[int, int, int] | None:
-    """``(frames, type, count)`` of the run of frames at ``pos`` shaped as the one there
-    (command, size, type, count, status), if at least two long and of a count that runs
-    take."""
+def _shaped(buf: Any, pos: int, psize: int) -> tuple[int, int, int, int, Any] | None:
+    """``(frames, type, count, frame size, bytes)`` of the run of frames at ``pos``
+    shaped as the one there (command, size, type, count, status), if at least two long
+    and of a count that runs take."""
     stride = 16 + psize
     n = _stride_run(buf, pos, stride, ((0, buf[pos:pos + 12]),))
     if n < 2:
@@ -276,7 +276,7 @@ def _shaped(buf: Any, pos: int, psize: int) -> tuple[int, int, int] | None:
     offset, elem = _DBR_SIZES[dtype]
     if count > MAX_RUN_COUNT or psize < offset + count * elem:
         return None
-    return n, dtype, count
+    return n, dtype, count, stride, buf[pos:pos + n * stride]
 
 
 def take_run(buf: Any, pos: int, psize: int, ids: Any, updating: Any) -> EventAddRun | None:
@@ -287,9 +287,7 @@ def take_run(buf: Any, pos: int, psize: int, ids: Any, updating: Any) -> EventAd
     shape = _shaped(buf, pos, psize)
     if shape is None:
         return None
-    n, dtype, count = shape
-    stride = 16 + psize
-    data = buf[pos:pos + n * stride]
+    n, dtype, count, stride, data = shape
     rows = list(row_struct(dtype, count, psize).iter_unpack(data))
     sub_channel = ids.sub_channel
     cancelling = ids.cancelling
@@ -319,9 +317,7 @@ def take_read_run(buf: Any, pos: int, psize: int, ids: Any, request: Any,
     shape = _shaped(buf, pos, psize)
     if shape is None:
         return None
-    n, dtype, count = shape
-    stride = 16 + psize
-    data = buf[pos:pos + n * stride]
+    n, dtype, count, stride, data = shape
     id_struct = _ID_STRUCTS.get(stride)
     if id_struct is None:
         id_struct = _ID_STRUCTS[stride] = struct.Struct(">12xI%dx" % psize)
