@@ -9,8 +9,9 @@ A softIoc serves N ai records BENCH:AI:00000.. (all names on argv) and BENCH:WF,
 Every tool's output is checked before timing (lines, bytes; ours byte-compared with C);
 each timed scalar run's line count is checked too (caproto-get may skip PVs and exit 0).
 Scalar runs write to a temp file, the waveform runs to /dev/null.
-Targets (from the issue): 1 PV <= 1.2x C wall and <= 20 MiB; 1,000 PVs <= 1.5x C;
-10,000 PVs <= 2x C and <= 40 MiB; 1M waveform printed in full <= 1.0x C and <= 60 MiB.
+Targets (issue 16's must-holds): 1 PV <= 1.5x C wall and <= 15 MiB; 1,000 PVs <= 1.3x C;
+10,000 PVs <= 1.5x C and <= 30 MiB; 1M DOUBLE waveform printed in full <= 0.7x C
+(byte-identical).
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ MAX_ARRAY = {"EPICS_CA_MAX_ARRAY_BYTES": "100000000"}
 WAIT = "10"
 
 TARGETS = {  # N -> (max wall ratio vs C, max RSS MiB or None)
-    1: (1.2, 20.0), 1000: (1.5, None), 10000: (2.0, 40.0), "wf": (1.0, 60.0),
+    1: (1.5, 15.0), 1000: (1.3, None), 10000: (1.5, 30.0), "wf": (0.7, None),
 }
 
 
