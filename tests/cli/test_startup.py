@@ -50,7 +50,7 @@ def test_a_plain_get_loads_only_what_it_uses(shared_ioc):
     loaded = set(report["modules"])
     assert "catools.client" in loaded and "catools.format._epics" in loaded
     assert sorted(loaded & set(NOT_ON_A_PLAIN_GET)) == []
-    assert report["deferred"] == ["inspect"]       # imported by click, never used
+    assert report["deferred"] == ["inspect", "platform"]   # imported by click, never used
     assert report["gc"] is False        # a one-shot tool runs without the cyclic GC
 
 
@@ -80,6 +80,30 @@ def test_a_deferred_module_is_the_real_one_on_first_use():
     cp = subprocess.run([sys.executable, "-c", DEFERRED_CHILD], capture_output=True,
                         text=True, timeout=30)
     assert (cp.returncode, cp.stdout, cp.stderr) == (0, "ok\n", "")
+
+
+PLATFORM_CHILD = """
+import sys
+from catools.cli import _startup
+_startup()
+import click                                # uuid asks platform for the system's name
+assert type(sys.modules["platform"]).__name__ == "_Deferred"
+import platform
+name = platform.system()                    # answered by the stand-in
+assert type(sys.modules["platform"]).__name__ == "_Deferred"
+machine = platform.machine()                # first other use: the real module
+assert type(sys.modules["platform"]).__name__ == "module"
+assert platform.system is sys.modules["platform"].system
+import os
+assert (name, machine) == (platform.system(), os.uname().machine)
+print(name)
+"""
+
+
+def test_platform_is_the_real_one_on_first_use():
+    cp = subprocess.run([sys.executable, "-c", PLATFORM_CHILD], capture_output=True,
+                        text=True, timeout=30)
+    assert (cp.returncode, cp.stdout, cp.stderr) == (0, "Linux\n", "")
 
 
 def test_help_uses_the_deferred_module(script_runner, shared_ioc):
