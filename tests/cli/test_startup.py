@@ -50,7 +50,7 @@ def test_a_plain_get_loads_only_what_it_uses(shared_ioc):
     loaded = set(report["modules"])
     assert "catools.client" in loaded and "catools.format._epics" in loaded
     assert sorted(loaded & set(NOT_ON_A_PLAIN_GET)) == []
-    assert report["deferred"] == ["inspect", "platform"]   # imported by click, never used
+    assert report["deferred"] == ["datetime", "inspect", "platform"]   # (by click: unused)
     assert report["gc"] is False        # a one-shot tool runs without the cyclic GC
 
 
@@ -104,6 +104,27 @@ def test_platform_is_the_real_one_on_first_use():
     cp = subprocess.run([sys.executable, "-c", PLATFORM_CHILD], capture_output=True,
                         text=True, timeout=30)
     assert (cp.returncode, cp.stdout, cp.stderr) == (0, "Linux\n", "")
+
+
+DATETIME_CHILD = """
+import sys
+from catools.cli import _startup
+_startup()
+import click
+from click.types import datetime as taken   # click's only use at import: the class
+assert type(sys.modules["datetime"]).__name__ == "_Deferred"
+import datetime
+assert datetime.timedelta(1).days == 1      # first other use: the real module
+assert type(sys.modules["datetime"]).__name__ == "module"
+assert taken is datetime.datetime
+print(click.DateTime(["%Y"]).convert("2024", None, None).year)
+"""
+
+
+def test_datetime_is_the_real_one_on_first_use():
+    cp = subprocess.run([sys.executable, "-c", DATETIME_CHILD], capture_output=True,
+                        text=True, timeout=30)
+    assert (cp.returncode, cp.stdout, cp.stderr) == (0, "2024\n", "")
 
 
 def test_help_uses_the_deferred_module(script_runner, shared_ioc):
