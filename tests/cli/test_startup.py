@@ -50,7 +50,8 @@ def test_a_plain_get_loads_only_what_it_uses(shared_ioc):
     loaded = set(report["modules"])
     assert "catools.client" in loaded and "catools.format._epics" in loaded
     assert sorted(loaded & set(NOT_ON_A_PLAIN_GET)) == []
-    assert report["deferred"] == ["datetime", "inspect", "platform"]   # (by click: unused)
+    assert report["deferred"] == ["datetime", "gettext", "inspect", "platform",
+                                  "threading"]          # (imported by click: unused)
     assert report["gc"] is False        # a one-shot tool runs without the cyclic GC
 
 
@@ -125,6 +126,46 @@ def test_datetime_is_the_real_one_on_first_use():
     cp = subprocess.run([sys.executable, "-c", DATETIME_CHILD], capture_output=True,
                         text=True, timeout=30)
     assert (cp.returncode, cp.stdout, cp.stderr) == (0, "2024\n", "")
+
+
+STAND_INS_CHILD = """
+import sys
+from catools.cli import _startup
+_startup()
+import click, click.core, click.globals
+kinds = lambda: [type(sys.modules[n]).__name__ for n in ("gettext", "threading")]
+assert kinds() == ["_Deferred", "_Deferred"]
+assert click.core._("Usage:") == "Usage:"      # a call: the real gettext's answer
+assert click.core.ngettext("a", "b", 2) == "b"
+assert kinds() == ["module", "_Deferred"]
+import gettext
+assert click.core._("Usage:") == gettext.gettext("Usage:")
+import threading
+assert threading.current_thread() is threading.main_thread()   # the real module
+assert kinds() == ["module", "module"] and click.globals.local is threading.local
+done = []
+worker = threading.Thread(target=done.append, args=(1,))
+worker.start()
+worker.join()
+print(done)
+"""
+
+
+def test_gettext_and_threading_are_the_real_ones_on_first_use():
+    cp = subprocess.run([sys.executable, "-c", STAND_INS_CHILD], capture_output=True,
+                        text=True, timeout=30)
+    assert (cp.returncode, cp.stdout, cp.stderr) == (0, "[1]\n", "")
+
+
+def test_the_interpreter_exits_cleanly_with_threading_unloaded():
+    # at exit the interpreter calls threading._shutdown: the stand-in has nothing to wait for
+    # (atexit functions run after it: the real module was not imported for it)
+    code = ("import atexit, sys; from catools.cli import _startup; _startup(); "
+            "import click; atexit.register(lambda: print("
+            "type(sys.modules['threading']).__name__))")
+    cp = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                        timeout=30)
+    assert (cp.returncode, cp.stdout, cp.stderr) == (0, "_Deferred\n", "")
 
 
 def test_help_uses_the_deferred_module(script_runner, shared_ioc):
