@@ -194,7 +194,7 @@ class EpicsText:
         def update(name: str, reply: Any, pv: Any) -> None:
             if fast:
                 text = fmt.update(name, reply, scratch)
-                if scratch.count != pv.native_count:
+                if pv is None or scratch.count != pv.native_count:
                     counts[name] = scratch.count
                 elif counts:
                     counts.pop(name, None)
@@ -217,8 +217,8 @@ class EpicsText:
             elif kind == "no_read_access":      # (C camonitor is silent)
                 self.line(fmt.error(name, kind, count=pv.native_count), event="error")
             elif kind == "disconnected":
-                count = counts.get(name, pv.native_count) if fast else \
-                    channels.setdefault(name, MonitorChannel()).count
+                count = counts.get(name, 0 if pv is None else pv.native_count) if fast \
+                    else channels.setdefault(name, MonitorChannel()).count
                 self.line(fmt.error(name, kind, count=count), event=kind)
             elif kind == "connected":
                 if fast:
