@@ -44,13 +44,19 @@ CHUNK = 8192
 
 _SPECIAL = {7: "\\a", 8: "\\b", 12: "\\f", 10: "\\n", 13: "\\r", 9: "\\t", 11: "\\v",
             0x5C: "\\\\", 0x27: "\\'", 0x22: '\\"', 0: "\\0"}
-_ESCAPES = {chr(b): _SPECIAL.get(b, f"\\x{b:02x}") for b in range(256)
-            if b in _SPECIAL or not 0x20 <= b <= 0x7E}
+#: Character -> its escape, filled as characters are met (a table of all 256 costs
+#: start-up time that few runs need).
+_ESCAPES: dict[str, str] = {}
 _NEEDS_ESCAPE = r"[^\x20\x21\x23-\x26\x28-\x5b\x5d-\x7e]"   # compiled on first use
 
 
 def _escape_sub(m: re.Match) -> str:
-    return _ESCAPES[m.group()]
+    char = m.group()
+    text = _ESCAPES.get(char)
+    if text is None:
+        code = ord(char)
+        text = _ESCAPES[char] = _SPECIAL.get(code, f"\\x{code:02x}")
+    return text
 
 
 def escape_bytes(raw: bytes | bytearray) -> str:
