@@ -10,7 +10,7 @@ command-line tools rely on that); ``catools.get`` imports the library
 """
 from __future__ import annotations
 
-from importlib import import_module
+import sys
 
 from ._version import __version__
 
@@ -37,13 +37,21 @@ _LIBRARY = {
 }
 
 
+def _module(name: str) -> Any:
+    """The module ``name``, imported (``importlib.import_module`` without loading
+    importlib: a one-shot tool does not need it)."""
+    __import__(name)
+    return sys.modules[name]
+
+
 def __getattr__(name: str) -> Any:
-    # (import_module, not "from . import x": that would ask this hook for "x" first)
+    # (the module by its full name, not "from . import x": that would ask this hook
+    # for "x" first)
     module = _LIBRARY.get(name)
     if module is not None:
-        value = getattr(import_module(module), name)
+        value = getattr(_module(module), name)
     else:
-        protocol = import_module("catools.protocol")
+        protocol = _module("catools.protocol")
         if name == "__all__":
             value = ["__version__", *_LIBRARY, *protocol.__all__]
         elif name in protocol.__all__:

@@ -31,10 +31,14 @@ print(json.dumps({"code": code, "gc": gc.isenabled(), "modules": modules,
 
 #: Imported only when needed: suggestions of unknown options, gettext catalogs, colour,
 #: JSON, ECA messages, the server, click's version lookup, inspect (click's help text),
-#: the socket and selectors wrappers (the client uses _socket and select directly).
+#: the socket and selectors wrappers (the client uses _socket and select directly),
+#: importlib (the entry points and catools import without it), the modules that
+#: click imports only for what a plain get does not do (DEFERRED, and platform's uuid
+#: asks it just its name).
 NOT_ON_A_PLAIN_GET = ("difflib", "locale", "rich", "json", "catools.format._json",
                       "catools.protocol._status", "catools.server", "importlib.metadata",
-                      "inspect", "ast", "dis", "socket", "selectors")
+                      "inspect", "ast", "dis", "socket", "selectors", "importlib",
+                      "platform", "datetime", "gettext", "threading")
 
 
 def run_child(ioc, *args: str) -> tuple[subprocess.CompletedProcess, dict]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import sys
-from importlib import import_module
 
 TYPE_CHECKING = False               # (typing is imported after _startup, by click)
 if TYPE_CHECKING:  # pragma: no cover
@@ -112,7 +111,7 @@ class _Deferred(_Module):
         name = self.__name__
         if sys.modules.get(name) is self:
             del sys.modules[name]
-        real = import_module(name)
+        real = _import(name)
         self.__dict__.update(real.__dict__)
         return real
 
@@ -120,7 +119,14 @@ class _Deferred(_Module):
 def _real(name: str) -> _Module:
     """The module ``name``, imported if only its stand-in is there."""
     module = sys.modules.get(name)
-    return module._load() if isinstance(module, _Deferred) else import_module(name)
+    return module._load() if isinstance(module, _Deferred) else _import(name)
+
+
+def _import(name: str) -> _Module:
+    """``importlib.import_module(name)`` without loading importlib (a one-shot tool
+    does not need it)."""
+    __import__(name)
+    return sys.modules[name]
 
 
 def _startup() -> None:
@@ -152,7 +158,7 @@ def run_command(command: click.Command) -> None:
 
 def _run(tool: str) -> None:
     _startup()                  # before the import: that is where it pays
-    run_command(import_module(f"catools.cli.{tool}").command)
+    run_command(_import(f"catools.cli.{tool}").command)
 
 
 def caget_main() -> None:
