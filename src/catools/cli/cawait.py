@@ -1,7 +1,7 @@
 """cawait: wait until PVs meet conditions, then print them as caget does."""
 from __future__ import annotations
 
-import signal
+import _signal as signal  # (the C module: signal.py makes enums at import, 3M instructions)
 from typing import Any
 
 import click
