@@ -8,6 +8,8 @@ tools' request policy and answer in :class:`~catools.results.Reading` and
 """
 from __future__ import annotations
 
+import sys
+
 from ..errors import AccessDenied, CAError, Disconnected, NotFound, RemoteError, Timeout
 from ..protocol import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE, EPICS2UNIX_EPOCH, dbr_type
 from ..results import ChannelInfo, Reading, Result
@@ -33,8 +35,9 @@ def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-    value = getattr(import_module(f"{__name__}.{module}"), name)
+    full = f"{__name__}.{module}"
+    __import__(full)                # (not importlib's import_module: no importlib to load)
+    value = getattr(sys.modules[full], name)
     globals()[name] = value
     return value
 
