@@ -151,7 +151,9 @@ class HostLabels:
         label = self._labels.get(address)
         if label is None:
             try:
-                label = _socket.gethostbyaddr(address)[0]
+                # (bytes: a str would be encoded by the idna codec, whose import
+                # costs 5M instructions)
+                label = _socket.gethostbyaddr(address.encode("ascii"))[0]
             except OSError:
                 label = address
             self._labels[address] = label
