@@ -56,12 +56,14 @@ def interfaces() -> list[Interface]:
     if not sys.platform.startswith("linux"):
         return []
     import fcntl
-    import socket
     import struct
 
     out: list[Interface] = []
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        for _, name in socket.if_nameindex():
+    # (_socket, not socket: socket.py's enums cost 12M instructions, ~2.5 ms of a caget
+    # that searches the automatic list)
+    probe = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    try:
+        for _, name in _socket.if_nameindex():
             req = struct.pack("256s", name.encode()[:15])
             try:
                 flags = struct.unpack_from("H", fcntl.ioctl(probe, _SIOCGIFFLAGS, req), 16)[0]
@@ -76,8 +78,10 @@ def interfaces() -> list[Interface]:
                 address = fcntl.ioctl(probe, _SIOCGIFADDR, req)
             except OSError:
                 continue
-            out.append(Interface(name, socket.inet_ntoa(address[20:24]),
-                                 socket.inet_ntoa(target[20:24])))
+            out.append(Interface(name, _socket.inet_ntoa(address[20:24]),
+                                 _socket.inet_ntoa(target[20:24])))
+    finally:
+        probe.close()
     return out
 
 
