@@ -93,25 +93,18 @@ class Context:
 
     def pvs_for(self, names: Iterable[str], priority: int = 0) -> list[PV]:
         """PV objects for many names; all are searched in the first batch."""
-        plain = not priority                    # (kept by name alone)
-        pvs: dict[Any, PV] = self.pvs.others if priority else self.pvs.names
-        out: list[PV] = []
+        known: dict[Any, PV] = self.pvs.others if priority else self.pvs.names
+        names = names if isinstance(names, list) else list(names)
         new: list[PV] = []
         try:
-            for name in names:
-                pv = pvs.get(key := name if plain else (name, priority))
-                if pv is None:
-                    if not name or "\0" in name or (len(name) > NAME_CHARS_SAFE
-                                                      and name_too_long(name)):
-                        raise ValueError(f"invalid PV name {name[:60]!r}: empty, over "
-                                         f"{MAX_NAME_LENGTH} bytes or holding a NUL")
-                    pv = pvs[key] = PV(self, name, priority)
-                    new.append(pv)
-                out.append(pv)
+            if not priority and _new_and_valid(known, names):   # (the usual: C loops)
+                new = PV.many(self, names, 0)
+                known.update(zip(names, new))
+                return new
+            return _find_or_make(self, known, names, priority, new)
         finally:
             if new:
                 self.search.add(new, time.monotonic())
-        return out
 
     def release(self, pv_or_name: PV | str, priority: int = 0) -> None:
         """Forget a PV: cancel its monitors (no callback after this), fail its pending
@@ -333,6 +326,33 @@ class Context:
 
     def _callback_failed(self, exc: BaseException, callback: Any) -> None:
         callback_failed(self, exc, callback)
+
+
+def _find_or_make(ctx: Context, known: dict[Any, PV], names: list[str], priority: int,
+                  new: list[PV]) -> list[PV]:
+    """The PV of each name (``known`` by name alone at priority 0, else by ``(name,
+    priority)``), made if new (and appended to ``new``); ValueError for an invalid
+    name."""
+    out: list[PV] = []
+    for name in names:
+        pv = known.get(key := (name, priority) if priority else name)
+        if pv is None:
+            if not name or "\0" in name or (len(name) > NAME_CHARS_SAFE
+                                              and name_too_long(name)):
+                raise ValueError(f"invalid PV name {name[:60]!r}: empty, over "
+                                 f"{MAX_NAME_LENGTH} bytes or holding a NUL")
+            pv = known[key] = PV(ctx, name, priority)
+            new.append(pv)
+        out.append(pv)
+    return out
+
+
+def _new_and_valid(known: dict[Any, PV], names: list[str]) -> bool:
+    """More than one name, every one new to ``known``, given once, and a valid PV name
+    (not empty, short enough, no NUL): checked in C loops."""
+    return len(names) > 1 and known.keys().isdisjoint(names) \
+        and len(set(names)) == len(names) and all(names) \
+        and max(map(len, names)) <= NAME_CHARS_SAFE and "\0" not in "".join(names)
 
 
 def observe(ctx: Context, *,
