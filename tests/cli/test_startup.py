@@ -59,6 +59,30 @@ def test_a_plain_get_loads_only_what_it_uses(shared_ioc):
     assert report["gc"] is False        # a one-shot tool runs without the cyclic GC
 
 
+GROUP_CHILD = """
+import sys
+from catools.cli import _startup
+_startup()
+from catools.cli.group import cli
+try:
+    cli.main(["get", *sys.argv[1:]], prog_name="catools")
+except SystemExit as exc:
+    code = exc.code
+deferred = sorted(n for n, m in sys.modules.items() if type(m).__name__ == "_Deferred")
+import json
+print(json.dumps({"code": code, "deferred": deferred}), file=sys.stderr)
+"""
+
+
+def test_catools_get_loads_no_more_than_caget(shared_ioc):
+    # the group's own help option is made without gettext and inspect
+    cp = subprocess.run([sys.executable, "-c", GROUP_CHILD, "-w", "5", "TST:ai"],
+                        env=shared_ioc.env, capture_output=True, text=True, timeout=30)
+    report = json.loads(cp.stderr.strip().splitlines()[-1])
+    assert report["code"] == 0 and cp.stdout.startswith("TST:ai ")
+    assert report["deferred"] == ["datetime", "gettext", "inspect", "platform", "threading"]
+
+
 def test_the_list_would_see_a_loaded_module(shared_ioc):
     cp, report = run_child(shared_ioc, "--json", "TST:ai")
     assert report["code"] == 0 and json.loads(cp.stdout)["name"] == "TST:ai"

@@ -197,4 +197,5 @@ def main() -> None:
     """Console script ``catools`` (the command group)."""
     _startup()
     from .group import cli
+    cli.fast_exit = True
     cli.main(prog_name="catools")
