@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import deque
 from itertools import repeat
+from operator import and_, attrgetter, itemgetter
 from typing import Any, Callable, Protocol, Sequence, cast
 
 from ..protocol import (CLIENT, DISCONNECTED, AccessRightsResponse, ClientNameRequest,
@@ -21,12 +22,19 @@ from ..protocol import (CLIENT, DISCONNECTED, AccessRightsResponse, ClientNameRe
 from ..protocol import ChannelState, ClientChannel
 from ._batch import CircuitReads, ReadBatch
 from ._callbacks import CallbackQueue
+from ._confirms import Confirms
 from ._errors import CaStatusError, DisconnectedError
 from ._poll import Poller
 from ._pv import CONNECTED, NEVER_CONNECTED, PV, Operation, Subscription
 from ..stream import Stream
 
 _tnew = tuple.__new__
+_open_cid, _open_rights, _open_type, _open_count = (
+    itemgetter(CreateRun.CID), itemgetter(CreateRun.RIGHTS), itemgetter(CreateRun.TYPE),
+    itemgetter(CreateRun.COUNT))
+_state_of, _channel_of = attrgetter("state"), attrgetter("channel")
+_subs_of, _callbacks_of = attrgetter("_subs"), attrgetter("_callbacks")
+_FIRST_TIME = {NEVER_CONNECTED}
 #: Requests whose IOID an ERROR quotes in p2 (their operation ends with it).
 _IO_REQUESTS = frozenset({ReadRequest.ID, ReadNotifyRequest.ID, WriteNotifyRequest.ID})
 #: Replies that name their request's IOID in p2 / carry our channel id in p1 (how a
@@ -78,7 +86,7 @@ class Circuit:
         #: ioid -> pending get / put-notify (an Operation, or a ReadBatch's reads here)
         self.ops: dict[int, Operation | CircuitReads] = {}
         self.subs: dict[int, Subscription] = {}      # subscription id -> Subscription
-        self.confirms = _Confirms()                  # plain WRITEs with confirm=True
+        self.confirms = Confirms()                   # plain WRITEs with confirm=True
         self.last_recv = self.created_at = now
         #: when the server first sent something (None: not yet; the handshake is due)
         self.established_at: float | None = None
@@ -349,36 +357,6 @@ class Circuit:
         return f"<Circuit {self.address[0]}:{self.address[1]} priority {self.priority}>"
 
 
-class _Confirms:
-    """Plain WRITEs that end when the ECHO sent after them returns (or when an ERROR
-    quoting them comes first)."""
-
-    __slots__ = ("ops", "queue")
-
-    def __init__(self) -> None:
-        self.ops: dict[int, Operation] = {}                 # write id -> operation
-        self.queue: deque[tuple[int, int]] = deque()        # (echo number, write id)
-
-    def add(self, write_id: int, op: Operation, echo: int) -> None:
-        self.ops[write_id] = op
-        self.queue.append((echo, write_id))
-
-    def refused(self, write_id: int, error: Exception) -> bool:
-        """An ERROR quoted ``write_id``: its operation fails (False: not one of ours)."""
-        op = self.ops.pop(write_id, None)
-        if op is not None:
-            op._finish(error=error)
-        return op is not None
-
-    def echoed(self, echoes: int) -> None:
-        """ECHO number ``echoes`` returned: the writes sent before it succeeded."""
-        queue = self.queue
-        while queue and queue[0][0] <= echoes:
-            op = self.ops.pop(queue.popleft()[1], None)
-            if op is not None:
-                op._finish(result=None)
-
-
 def _connected(circuit: Circuit, pv: PV, type_changed: bool) -> None:
     """``pv``'s channel is open on ``circuit``: its monitors subscribe again (asking for
     the new native type if it changed) and its callbacks are told."""
@@ -501,8 +479,20 @@ def _on_opened(circuit: Circuit, run: Any) -> None:
     :meth:`Circuit._on_created`), in one loop."""
     circuit.creates_answered_at = circuit.last_recv
     pvs = circuit.pvs
+    rows = run.rows
+    found = list(map(pvs.get, map(_open_cid, rows)))
+    if None not in found and set(map(_state_of, found)) == _FIRST_TIME \
+            and not any(map(_subs_of, found)) and not any(map(_callbacks_of, found)) \
+            and None not in map(_channel_of, found):
+        # (the usual: PVs connecting for the first time, with no monitor or callback;
+        # in C loops, what the loop below does to each)
+        _set_all(found, "native_type", map(_open_type, rows))
+        _set_all(found, "native_count", map(_open_count, rows))
+        _set_all(found, "access_rights", map(and_, map(_open_rights, rows), repeat(3)))
+        _set_all(found, "state", repeat(CONNECTED, len(found)))
+        return
     stream = circuit.stream
-    for cid, rights, data_type, count, _, sid in run.rows:
+    for cid, rights, data_type, count, _, sid in rows:
         pv = pvs.get(cid)
         if pv is None or pv.state == CONNECTED:     # (rare: one by one)
             circuit._on_access(_tnew(AccessRightsResponse, (cid, rights, b"")))
@@ -544,6 +534,11 @@ def _on_read_run(circuit: Circuit, run: Any) -> None:
             _end(op, ioid, reply)
             if stream.closed:
                 return
+
+
+def _set_all(objects: list[Any], name: str, values: Any) -> None:
+    """``setattr(objects[i], name, values[i])`` for each, in a C loop."""
+    deque(map(setattr, objects, repeat(name), values), 0)
 
 
 def _end(op: Operation | CircuitReads, ioid: int, result: Any = None,
