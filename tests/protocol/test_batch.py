@@ -134,16 +134,23 @@ def test_send_fast_path_keeps_the_rules():
         circuit.send(chan.create())          # twice: the channel awaits its reply
 
 
-def test_create_channels_equals_one_channel_at_a_time():
+@pytest.mark.parametrize("names", [["A", "PV:ÄÖ", "x" * 39, "y" * 40, "z" * 41],
+                                   # (one padded size: the batch made in C loops)
+                                   [f"REC:{i:05d}" for i in range(50)],
+                                   ["a" * 16, "b" * 16, "c" * 16]])
+def test_create_channels_equals_one_channel_at_a_time(names):
     pair_a, pair_b = CircuitPair(), CircuitPair()
     pair_a.handshake()
     pair_b.handshake()
-    names = ["A", "PV:ÄÖ", "x" * 39, "y" * 40, "z" * 41]
     channels, wire = pair_a.client.create_channels(names)
     one = [ClientChannel(pair_b.client, n) for n in names]
     assert wire == pair_b.client.send(*[c.create() for c in one])
-    assert [(c.name, c.cid, c.state) for c in channels] == \
-        [(c.name, c.cid, c.state) for c in one]
+    fields = ("name", "cid", "state", "sid", "access_rights", "native_data_count",
+              "_native_data_type")
+    assert [[getattr(c, f) for f in fields] + [c.circuit is pair_a.client]
+            for c in channels] == \
+        [[getattr(c, f) for f in fields] + [c.circuit is pair_b.client] for c in one]
+    assert pair_a.client.channels.keys() == pair_b.client.channels.keys()
     assert all(c.state is ChannelState.AWAIT_CREATE_CHAN_RESPONSE for c in channels)
     pair_a.server.recv(wire)
     assert [c.name for c in drain(pair_a.server)] == names

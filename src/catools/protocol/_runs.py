@@ -189,7 +189,7 @@ _pair_rights, _pair_type, _pair_count, _pair_cid, _pair_sid = (
 _state_of = attrgetter("state")
 
 
-def _set_all(objects: list[Any], name: str, values: Any) -> None:
+def set_all(objects: list[Any], name: str, values: Any) -> None:
     """``setattr(objects[i], name, values[i])`` for each, in a C loop."""
     deque(map(setattr, objects, repeat(name), values), 0)
 
@@ -266,14 +266,14 @@ def take_create_run(buf: Any, pos: int, ids: Any, access_states: Any,
         if not states and state in access_states and state in created_move:
             # (the usual batch: channels all new, each named once; in C loops, what
             # the loop below does to each)
-            _set_all(found, "access_rights",
+            set_all(found, "access_rights",
                      map(rights_of.__getitem__, map(_and, map(_pair_rights, rows),
                                                     repeat(3))))
-            _set_all(found, "sid", map(_pair_sid, rows))
-            _set_all(found, "_native_data_type", map(_pair_type, rows))
-            _set_all(found, "native_data_count", map(_pair_count, rows))
+            set_all(found, "sid", map(_pair_sid, rows))
+            set_all(found, "_native_data_type", map(_pair_type, rows))
+            set_all(found, "native_data_count", map(_pair_count, rows))
             channels_sid.update(zip(map(_pair_sid, rows), found))
-            _set_all(found, "state", repeat(created_move[state], n))
+            set_all(found, "state", repeat(created_move[state], n))
             return CreateRun(rows)
     taken = 0
     for cid, rights, data_type, count, cid2, sid in rows:
