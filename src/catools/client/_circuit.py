@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections import deque
 from itertools import repeat
-from operator import and_, attrgetter, itemgetter
 from typing import Any, Callable, Protocol, Sequence, cast
 
 from ..protocol import (CLIENT, DISCONNECTED, AccessRightsResponse, ClientNameRequest,
@@ -29,12 +28,6 @@ from ._pv import CONNECTED, NEVER_CONNECTED, PV, Operation, Subscription
 from ..stream import Stream
 
 _tnew = tuple.__new__
-_open_cid, _open_rights, _open_type, _open_count = (
-    itemgetter(CreateRun.CID), itemgetter(CreateRun.RIGHTS), itemgetter(CreateRun.TYPE),
-    itemgetter(CreateRun.COUNT))
-_state_of, _channel_of = attrgetter("state"), attrgetter("channel")
-_subs_of, _callbacks_of = attrgetter("_subs"), attrgetter("_callbacks")
-_FIRST_TIME = {NEVER_CONNECTED}
 #: Requests whose IOID an ERROR quotes in p2 (their operation ends with it).
 _IO_REQUESTS = frozenset({ReadRequest.ID, ReadNotifyRequest.ID, WriteNotifyRequest.ID})
 #: Replies that name their request's IOID in p2 / carry our channel id in p1 (how a
@@ -480,17 +473,6 @@ def _on_opened(circuit: Circuit, run: Any) -> None:
     circuit.creates_answered_at = circuit.last_recv
     pvs = circuit.pvs
     rows = run.rows
-    found = list(map(pvs.get, map(_open_cid, rows)))
-    if None not in found and set(map(_state_of, found)) == _FIRST_TIME \
-            and not any(map(_subs_of, found)) and not any(map(_callbacks_of, found)) \
-            and None not in map(_channel_of, found):
-        # (the usual: PVs connecting for the first time, with no monitor or callback;
-        # in C loops, what the loop below does to each)
-        _set_all(found, "native_type", map(_open_type, rows))
-        _set_all(found, "native_count", map(_open_count, rows))
-        _set_all(found, "access_rights", map(and_, map(_open_rights, rows), repeat(3)))
-        _set_all(found, "state", repeat(CONNECTED, len(found)))
-        return
     stream = circuit.stream
     for cid, rights, data_type, count, _, sid in rows:
         pv = pvs.get(cid)
@@ -534,11 +516,6 @@ def _on_read_run(circuit: Circuit, run: Any) -> None:
             _end(op, ioid, reply)
             if stream.closed:
                 return
-
-
-def _set_all(objects: list[Any], name: str, values: Any) -> None:
-    """``setattr(objects[i], name, values[i])`` for each, in a C loop."""
-    deque(map(setattr, objects, repeat(name), values), 0)
 
 
 def _end(op: Operation | CircuitReads, ioid: int, result: Any = None,

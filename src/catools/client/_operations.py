@@ -323,20 +323,7 @@ class GetMany(Operation):
         big: set[int] = set()
         labels = self.labels
         dynamic = self.dynamic
-        pvs = self.pvs
-        if seen is None and labels is None and req == 0 and not dynamic \
-                and set(map(_state_of, pvs)) == _UP:
-            # (the usual caget: every name once and connected, all elements; C loops)
-            counts = list(map(_native_count_of, pvs))
-            natives = list(map(_native_type_of, pvs))
-            for native in set(natives):
-                types[native] = resolve_type(self.data_type, native)
-            plan += zip(pvs, map(types.__getitem__, natives), counts)
-            if max(counts, default=0) > SMALL_COUNT:
-                big.update(i for i, (_, data_type, n) in enumerate(plan)
-                           if n > SMALL_COUNT and data_size(data_type, n) > limit)
-            pvs = []            # (planned)
-        for pv in pvs:
+        for pv in self.pvs:
             if pv.state != CONNECTED:
                 continue
             if seen is not None:
@@ -509,10 +496,6 @@ class _Slot:
 
 
 _name_of = attrgetter("name")
-_state_of = attrgetter("state")
-_native_count_of = attrgetter("native_count")
-_native_type_of = attrgetter("native_type")
-_UP = {CONNECTED}
 _first = itemgetter(0)
 _third = itemgetter(2)
 

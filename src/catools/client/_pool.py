@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import time
-from itertools import repeat
-from operator import and_ as _and, attrgetter, itemgetter
 from typing import Any, Callable, Iterable, Sequence
 
 from ..config import ClientConfig
@@ -26,10 +24,6 @@ from ._search import SearchScheduler
 #: libca waits this long for an ECHO reply before declaring a circuit unresponsive.
 ECHO_TIMEOUT = 5.0
 Address = tuple[str, int]
-_first, _second, _third = itemgetter(0), itemgetter(1), itemgetter(2)
-_circuit_of, _channel_of = attrgetter("circuit"), attrgetter("channel")
-_state_of, _rights_of = attrgetter("state"), attrgetter("access_rights")
-_UP = {CONNECTED}
 Creates = dict[Circuit, list[PV]]
 
 
@@ -175,17 +169,7 @@ class CircuitPool:
     def read_batch(self, requests: Sequence[tuple[PV, int, int]]) -> ReadBatch:
         """READ_NOTIFYs for ``(pv, data_type, count)`` as one ReadBatch, one write per
         circuit (a read of a PV not connected or not readable fails at once)."""
-        pvs = list(map(_first, requests))
-        batch = ReadBatch(pvs)
-        circuits = set(map(_circuit_of, pvs))
-        if len(circuits) == 1 and set(map(_state_of, pvs)) == _UP \
-                and all(map(_and, map(_rights_of, pvs), repeat(1))):
-            # (the usual many-PV get: every PV connected, readable, on one circuit; in
-            # C loops, as _by_circuit would group them)
-            reads = list(zip(map(_channel_of, pvs), map(_second, requests),
-                             map(_third, requests)))
-            circuits.pop().read_batch(batch, range(len(pvs)), reads)
-            return batch
+        batch = ReadBatch([pv for pv, _, _ in requests])
         for circuit, (positions, reads) in _by_circuit(requests, batch.fail).items():
             circuit.read_batch(batch, positions, reads)
         return batch

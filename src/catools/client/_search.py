@@ -8,8 +8,7 @@ and the time of its next call. The PVs it searches are any objects with the
 """
 from __future__ import annotations
 
-from itertools import repeat
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from typing import Any, Callable, Iterable, Protocol
 
 from ..protocol import MAX_UDP_SEND, int_to_ip, search_datagrams
@@ -38,9 +37,6 @@ Address = tuple[str, int]
 _next_search_key = attrgetter("next_search")
 _search_id_of = attrgetter("search_id")
 _name_of = attrgetter("name")
-_priority_of = attrgetter("priority")
-#: A search reply ``(port, ip, search id, version)``: its id, and where it says to go.
-_search_id, _where = itemgetter(2), itemgetter(0, 1)
 
 
 def next_period(period: float, ceiling: float) -> float:
@@ -375,21 +371,14 @@ class SearchScheduler:
         """The ``(port, ip, search id, version)`` replies of one datagram from
         ``host``: the PVs they find, as ``(server, priority, [pv, ...])`` runs in
         reply order (a datagram's replies mostly name one server)."""
-        found = list(map(self.searching.pop, map(_search_id, replies), repeat(None)))
+        pop = self.searching.pop
         runs: list[tuple[Address, int, list[Any]]] = []
-        if None not in found and len(set(map(_where, replies))) == 1 \
-                and len(set(map(_priority_of, found))) == 1:
-            # (the usual datagram: one server's replies for PVs of one priority)
-            address = self._address(replies[0][0], replies[0][1], host)
-            for pv in found:
-                pv.server = address
-            runs.append((address, found[0].priority, found))
-            return self._found(runs)
         last_port = last_ip = last_priority = -1
         batch: list[Any] = []
         append = batch.append
-        address = ("", 0)
-        for (port, ip, search_id, _), pv in zip(replies, found):
+        address: Address = ("", 0)
+        for port, ip, search_id, _ in replies:
+            pv = pop(search_id, None)
             if pv is None:
                 self._duplicate(search_id, self._address(port, ip, host))
                 continue

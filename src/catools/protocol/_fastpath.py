@@ -8,7 +8,6 @@ the transition tables, so the two cannot disagree about a state.
 """
 from __future__ import annotations
 
-from itertools import repeat
 from struct import Struct
 from typing import Any, Callable, Iterable
 
@@ -22,7 +21,7 @@ from ._framing import ReceiveBuffer
 from ._headers import EXTENDED_MARKER, HEADER, next_free_id
 from ._ids import IdTables, event_add_record
 from ._roles import ChannelState
-from ._runs import RUN_TYPES, set_all, take_create_run, take_read_run, take_run
+from ._runs import RUN_TYPES, take_create_run, take_read_run, take_run
 from ._state import CHANNEL_TRANSITIONS, STAYS
 
 _unpack_header = HEADER.unpack_from
@@ -153,37 +152,14 @@ def create_requests(circuit: Any, ids: IdTables, names: list[str], version: int
     ``ids``; the channels move as sending the requests would."""
     in_use = ids.channels
     cid = ids.next_cid
-    n = len(names)
-    raws = list(map(str.encode, names, repeat("utf-8", n), repeat("surrogateescape", n)))
-    sizes = set(map(len, raws))
-    if n > 1 and len(sizes) == 1 and cid + n <= 0xFFFFFFFF \
-            and in_use.keys().isdisjoint(cids := range(cid + 1, cid + n + 1)):
-        # (the usual batch: names of one padded size, CIDs free; in C loops, what the
-        # loop below does for each)
-        size = (sizes.pop() + 8) & ~7
-        pack = _CREATE_PACKERS.get(size)
-        if pack is None:
-            pack = _CREATE_PACKERS[size] = Struct(">HHHHII%ds" % size).pack
-        made = list(map(_new_channel, repeat(_ClientChannel, n)))
-        for field, values in (("circuit", repeat(circuit, n)), ("name", names),
-                              ("cid", cids), ("sid", repeat(None, n)),
-                              ("_native_data_type", repeat(None, n)),
-                              ("native_data_count", repeat(None, n)),
-                              ("access_rights", repeat(_NO_ACCESS, n)),
-                              ("state", repeat(_CREATING, n))):
-            set_all(made, field, values)
-        in_use.update(zip(cids, made))
-        ids.next_cid = cid + n
-        return made, b"".join(map(pack, repeat(_CREATE_CHAN, n), repeat(size, n),
-                                  repeat(0, n), repeat(0, n), cids, repeat(version, n),
-                                  raws))
     channels: list[ClientChannel] = []
     append = channels.append
     out: list[bytes] = []
     add = out.append
     packers = _CREATE_PACKERS
     try:
-        for name, raw in zip(names, raws):
+        for name in names:
+            raw = name.encode("utf-8", "surrogateescape")
             size = (len(raw) + 8) & ~7          # (NUL-terminated, padded to 8)
             pack = packers.get(size)
             if pack is None:

@@ -12,9 +12,7 @@ once (one strided slice per byte), and the whole run is decoded by one
 from __future__ import annotations
 
 import struct
-from collections import deque
-from itertools import repeat
-from operator import and_ as _and, attrgetter, itemgetter
+from operator import itemgetter
 from typing import Any
 
 from ._constants import AccessRights
@@ -183,17 +181,6 @@ _PAIR_HEADS = ((0, AccessRightsResponse.ID.to_bytes(2, "big") + bytes(2)),
                (16, CreateChanResponse.ID.to_bytes(2, "big") + bytes(2)))
 
 
-_pair_rights, _pair_type, _pair_count, _pair_cid, _pair_sid = (
-    itemgetter(OPEN_RIGHTS), itemgetter(OPEN_TYPE), itemgetter(OPEN_COUNT), itemgetter(4),
-    itemgetter(OPEN_SID))
-_state_of = attrgetter("state")
-
-
-def set_all(objects: list[Any], name: str, values: Any) -> None:
-    """``setattr(objects[i], name, values[i])`` for each, in a C loop."""
-    deque(map(setattr, objects, repeat(name), values), 0)
-
-
 class CreateRun:
     """Consecutive channel openings as RSRV answers a batch of CREATE_CHAN requests:
     for each channel an ACCESS_RIGHTS and then the CREATE_CHAN reply (two 16-byte
@@ -257,24 +244,6 @@ def take_create_run(buf: Any, pos: int, ids: Any, access_states: Any,
     channels = ids.channels
     channels_sid = ids.channels_sid
     rights_of = _RIGHTS
-    cids = list(map(_first, rows))
-    found = list(map(channels.get, cids))
-    if None not in found and cids == list(map(_pair_cid, rows)) \
-            and len(set(cids)) == n and max(map(_pair_type, rows)) <= 6:
-        states = set(map(_state_of, found))
-        state = states.pop()
-        if not states and state in access_states and state in created_move:
-            # (the usual batch: channels all new, each named once; in C loops, what
-            # the loop below does to each)
-            set_all(found, "access_rights",
-                     map(rights_of.__getitem__, map(_and, map(_pair_rights, rows),
-                                                    repeat(3))))
-            set_all(found, "sid", map(_pair_sid, rows))
-            set_all(found, "_native_data_type", map(_pair_type, rows))
-            set_all(found, "native_data_count", map(_pair_count, rows))
-            channels_sid.update(zip(map(_pair_sid, rows), found))
-            set_all(found, "state", repeat(created_move[state], n))
-            return CreateRun(rows)
     taken = 0
     for cid, rights, data_type, count, cid2, sid in rows:
         channel = channels.get(cid)
