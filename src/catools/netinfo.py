@@ -157,8 +157,9 @@ class HostLabels:
             try:
                 # (bytes: a str would be encoded by the idna codec, whose import
                 # costs 5M instructions)
-                label = _socket.gethostbyaddr(address.encode("ascii"))[0]
-            except OSError:
+                label = _socket.gethostbyaddr(
+                    address.encode("ascii"))[0]  # type: ignore[arg-type]  # (bytes work)
+            except (OSError, UnicodeError):
                 label = address
             self._labels[address] = label
         return label

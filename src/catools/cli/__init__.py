@@ -46,7 +46,7 @@ def _platform_system() -> object:
 def _datetime_class() -> object:
     """``datetime.datetime``: the C module's class, which the real module exports."""
     try:
-        from _datetime import datetime
+        from _datetime import datetime  # type: ignore[import-not-found]
     except ImportError:  # pragma: no cover (a Python without it: the real module)
         return None
     return datetime

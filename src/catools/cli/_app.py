@@ -233,7 +233,7 @@ class CaCommand(click.Command):
 def die_by_signal(signum: int) -> NoReturn:
     """End as the C tools do on SIGINT/SIGTERM/SIGPIPE: killed by that signal (a shell
     reports 128 + signal number), quietly, after flushing what was printed."""
-    import _signal as signal     # (the C module: signal.py makes enums at import)
+    import _signal as signal  # type: ignore[import-not-found]  # (C: no enums made)
 
     _flush_quietly()
     try:

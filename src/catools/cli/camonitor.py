@@ -1,7 +1,7 @@
 """camonitor: print every update of PVs, as EPICS base's camonitor does, for ever."""
 from __future__ import annotations
 
-import _signal as signal  # (the C module: signal.py makes enums at import, 3M instructions)
+import _signal as signal  # type: ignore[import-not-found]  # (C module: no enums made)
 from typing import Any
 
 import click

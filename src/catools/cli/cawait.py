@@ -1,7 +1,7 @@
 """cawait: wait until PVs meet conditions, then print them as caget does."""
 from __future__ import annotations
 
-import _signal as signal  # (the C module: signal.py makes enums at import, 3M instructions)
+import _signal as signal  # type: ignore[import-not-found]  # (C module: no enums made)
 from typing import Any
 
 import click
