@@ -70,7 +70,7 @@ def test_reads_end_where_they_were_asked(n, circuits, ioids, rnd, runs):
         else:
             ids = [k[1] for k in same]
             parts[same[0]].end_run(ids, _Run(ids, [value_of[k] for k in same]))
-    assert batch.done
+    assert batch.left == 0
     types, values = batch.scalar_values()
     assert values == [p * 1.5 for p in range(n)] and types == [TIME_DOUBLE] * n
     assert [r.data[0] for r in batch.all_replies()] == [p * 1.5 for p in range(n)]

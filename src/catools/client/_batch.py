@@ -71,11 +71,6 @@ class ReadBatch:
             return None
         return types, values
 
-    @property
-    def done(self) -> bool:
-        """Every read ended."""
-        return not self.left
-
     def fail(self, position: int, error: Exception) -> None:
         """Read ``position`` ends with ``error`` before it was sent."""
         self.errors[position] = error

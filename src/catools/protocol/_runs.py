@@ -32,9 +32,23 @@ ROW_META, ROW_VALUES = 6, 10
 MAX_RUN_COUNT = 4096
 _subscription = itemgetter(ROW_SUBSCRIPTION)
 _first = itemgetter(0)
-#: Per frame size: the Struct that reads a frame's id (p2) alone.
-_ID_STRUCTS: dict[int, struct.Struct] = {}
+#: The Structs made for the shapes seen (at most 256: a peer that sends ever new shapes
+#: makes them again, not a table without bound).
 _STRUCTS: dict[tuple[int, int, int], struct.Struct] = {}
+
+
+def _struct(key: tuple[int, int, int], fmt: str) -> struct.Struct:
+    """The Struct of ``fmt``, kept under ``key``."""
+    if len(_STRUCTS) > 256:
+        _STRUCTS.clear()
+    made = _STRUCTS[key] = struct.Struct(fmt)
+    return made
+
+
+def id_struct(size: int) -> struct.Struct:
+    """The Struct that reads, from a frame of ``size`` bytes, its id (p2) alone."""
+    key = (-2, 0, size)
+    return _STRUCTS.get(key) or _struct(key, ">12xI%dx" % (size - 16))
 
 
 def column_struct(data_type: int, size: int) -> struct.Struct:
@@ -47,9 +61,7 @@ def column_struct(data_type: int, size: int) -> struct.Struct:
     row = DBR_TYPES[data_type]
     value = "%ds" % MAX_STRING_SIZE if row.typecode is None else row.typecode
     before = 16 + row.value_offset
-    made = struct.Struct(">%dx%s%dx" % (before, value, size - before - row.elem_size))
-    _STRUCTS[key] = made
-    return made
+    return _struct(key, ">%dx%s%dx" % (before, value, size - before - row.elem_size))
 
 
 def row_struct(data_type: int, count: int, payload_size: int) -> struct.Struct:
@@ -63,11 +75,7 @@ def row_struct(data_type: int, count: int, payload_size: int) -> struct.Struct:
     values = ("%ds" % MAX_STRING_SIZE) * count if row.typecode is None \
         else "%d%s" % (count, row.typecode)
     pad = payload_size - row.value_offset - count * row.elem_size
-    made = struct.Struct(">HHHHII" + row.meta.format.lstrip(">") + values + "%dx" % pad)
-    if len(_STRUCTS) > 256:
-        _STRUCTS.clear()
-    _STRUCTS[key] = made
-    return made
+    return _struct(key, ">HHHHII" + row.meta.format.lstrip(">") + values + "%dx" % pad)
 
 
 class ReplyRun:
@@ -320,10 +328,7 @@ def take_read_run(buf: Any, pos: int, psize: int, ids: Any, request: Any,
     if shape is None:
         return None
     n, dtype, count, stride, data = shape
-    id_struct = _ID_STRUCTS.get(stride)
-    if id_struct is None:
-        id_struct = _ID_STRUCTS[stride] = struct.Struct(">12xI%dx" % psize)
-    ioid_list = list(map(_first, id_struct.iter_unpack(data)))
+    ioid_list = list(map(_first, id_struct(stride).iter_unpack(data)))
     ioids = ids.ioids
     taken = 0
     first = None
