@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable
 
 from ..arguments import check_name, client_config
 from ..config import ClientConfig
-from ..sync import ChannelBook, ContextClosed, Status
+from ..sync import IN_USE_VIEW, MONITORS_VIEW, ChannelBook, ContextClosed, Status
 from ._driver import Driver
 
 
@@ -40,15 +40,8 @@ class Context:
         #: the channels kept between calls
         self.book = ChannelBook()
 
-    @property
-    def monitors(self) -> list[Any]:
-        """The monitors open on this Context (a view of ``book.monitors``)."""
-        return self.book.monitors
-
-    @property
-    def in_use(self) -> dict[str, int]:
-        """The names monitors use, counted (a view of ``book.in_use``)."""
-        return self.book.in_use
+    monitors = MONITORS_VIEW
+    in_use = IN_USE_VIEW
 
     @property
     def closed(self) -> bool:

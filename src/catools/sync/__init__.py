@@ -18,7 +18,7 @@ from __future__ import annotations
 from ..errors import AccessDenied, CAError, Disconnected, NotFound, RemoteError, Timeout
 from ..results import ChannelInfo, Limits, Reading, Result
 from ._args import FORMATS, MASK_LETTERS
-from ._book import ChannelBook
+from ._book import IN_USE_VIEW, MONITORS_VIEW, ChannelBook
 from ._calls import get, info, put
 from ._context import Context, Status, close, default_context
 from ._loop import ContextClosed
@@ -30,4 +30,5 @@ __all__ = ["get", "put", "info", "monitor", "wait_for", "parse_condition", "Cond
            "Context", "ContextClosed", "Status", "default_context", "close", "Monitor", "Update",
            "ConnectionEvent", "Connected", "ConnectionLost", "Reading", "Result",
            "ChannelInfo", "Limits", "CAError", "NotFound", "Timeout", "Disconnected",
-           "AccessDenied", "RemoteError", "FORMATS", "MASK_LETTERS", "wait_arguments", "not_met", "ChannelBook"]
+           "AccessDenied", "RemoteError", "FORMATS", "MASK_LETTERS", "wait_arguments", "not_met", "ChannelBook",
+           "MONITORS_VIEW", "IN_USE_VIEW"]

@@ -65,4 +65,18 @@ class ChannelBook:
         return [name for name in opened if name not in self.known]
 
 
-__all__ = ["ChannelBook"]
+def book_view(name: str, doc: str) -> Any:
+    """A read-only property giving ``self.book.<name>`` (a Context's view of its book)."""
+    def get(self: Any) -> Any:
+        return getattr(self.book, name)
+    return property(get, doc=doc)
+
+
+#: A Context's views of its book, as both twins show them.
+MONITORS_VIEW = book_view("monitors", "The monitors open on this Context (a view of "
+                                      "``book.monitors``).")
+IN_USE_VIEW = book_view("in_use", "The names monitors use, counted (a view of "
+                                  "``book.in_use``).")
+
+
+__all__ = ["ChannelBook", "MONITORS_VIEW", "IN_USE_VIEW"]

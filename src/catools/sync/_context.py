@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable, NamedTuple
 
 from ..config import ClientConfig
 from ._args import client_config as _config
-from ._book import ChannelBook
+from ._book import IN_USE_VIEW, MONITORS_VIEW, ChannelBook
 from ._loop import ContextClosed, IOThread
 
 #: Seconds between checks, while a caller waits, that the I/O thread is still alive.
@@ -55,15 +55,8 @@ class Context:
         #: the channels kept between calls (by the I/O thread only)
         self.book = ChannelBook()
 
-    @property
-    def monitors(self) -> list[Any]:
-        """The monitors open on this Context (a view of ``book.monitors``)."""
-        return self.book.monitors
-
-    @property
-    def in_use(self) -> dict[str, int]:
-        """The names monitors use, counted (a view of ``book.in_use``)."""
-        return self.book.in_use
+    monitors = MONITORS_VIEW
+    in_use = IN_USE_VIEW
 
     @property
     def closed(self) -> bool:
