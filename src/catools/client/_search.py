@@ -391,10 +391,6 @@ class SearchScheduler:
                 runs.append((address, priority, batch))
             pv.server = address
             append(pv)
-        return self._found(runs)
-
-    def _found(self, runs: list[tuple[Address, int, list[Any]]]
-               ) -> list[tuple[Address, int, list[Any]]]:
         self._shrink()
         if self.on_reply is not None:
             for address, _, batch in runs:
