@@ -197,8 +197,6 @@ class CreateRun:
     general path does."""
 
     __slots__ = ("rows",)
-    #: where a row's fields are (see ``OPEN_*``)
-    CID, RIGHTS, TYPE, COUNT, SID = OPEN_CID, OPEN_RIGHTS, OPEN_TYPE, OPEN_COUNT, OPEN_SID
 
     def __init__(self, rows: list[tuple[int, int, int, int, int, int]]) -> None:
         self.rows = rows
