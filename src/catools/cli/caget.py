@@ -5,7 +5,8 @@ from typing import Any, cast
 
 import click
 
-from ._app import CaCommand, fail, make_context, warn
+from ._app import fail, make_context, warn
+from ._command import CaCommand
 from ._options import (NUMBER_OPTIONS, PVNames, ca_options, collect_names, help_option,
                        json_options, number_format_option, number_format_options, option,
                        record_order, resolve_count, resolve_priority, resolve_timeout,

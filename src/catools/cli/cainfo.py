@@ -4,7 +4,8 @@ from __future__ import annotations
 import click
 
 from .._version import __version__
-from ._app import CaCommand, make_context, warn
+from ._app import make_context, warn
+from ._command import CaCommand
 from ._options import (PVNames, ca_options, collect_names, help_option, json_options, option,
                        resolve_priority, resolve_timeout, scan_int, usage_error_option,
                        version_option)

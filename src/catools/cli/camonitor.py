@@ -6,7 +6,8 @@ from typing import Any
 
 import click
 
-from ._app import CaCommand, die_by_signal, fail, make_context, warn
+from ._app import die_by_signal, fail, make_context, warn
+from ._command import CaCommand
 from ._options import (PVNames, ca_options, collect_names, help_option, json_options,
                        number_format_options, number_formats, option, resolve_count,
                        resolve_priority, resolve_timeout, version_option)

@@ -5,7 +5,8 @@ from typing import Any
 
 import click
 
-from ._app import CaCommand, fail, make_context, warn
+from ._app import fail, make_context, warn
+from ._command import CaCommand
 from ._options import (ca_options, check_names, converter, help_option, json_option,
                        option, record_order, resolve_count, resolve_priority,
                        resolve_timeout, version_option)

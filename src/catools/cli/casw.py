@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ._app import CaCommand
+from ._command import CaCommand
 from ._options import option
 
 USAGE = "usage: casw <-i interestLevel>\n"

@@ -6,7 +6,8 @@ from typing import Any
 
 import click
 
-from ._app import CaCommand, die_by_signal, fail, make_context, warn
+from ._app import die_by_signal, fail, make_context, warn
+from ._command import CaCommand
 from ._scripting import seconds_option
 from ._options import (PVNames, ca_options, help_option, json_option,
                        number_format_options, number_formats, option, resolve_count,
