@@ -9,7 +9,7 @@ import struct
 
 from hypothesis import given, settings, strategies as st
 
-from catools.cli._options import number_format_option
+from catools.cli._args import number_format_option
 from catools.cli._output import EpicsText, Json
 from catools.format import FormatOptions
 from catools.protocol import DBRMetadata, EventAddResponse

@@ -6,7 +6,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 from .._version import __version__
-from ..config import ConfigError
+from ..config import ClientConfig, ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..client import Context
@@ -82,11 +82,25 @@ class Stdout:
             raise OutputError(exc) from None
 
 
+#: The environment of each command running (innermost last), read once by tool_config.
+_run_configs: list[ClientConfig | None] = []
+
+
+def tool_config() -> ClientConfig:
+    """The environment as the tools read it, once per command run (made again outside
+    a command): ``ClientConfig.from_env``."""
+    config = _run_configs[-1] if _run_configs else None
+    if config is None:
+        config = ClientConfig.from_env(os.environ)
+        if _run_configs:
+            _run_configs[-1] = config
+    return config
+
+
 def make_context(**options: Any) -> Context:
     """A client Context from the environment (a bad EPICS_* value is reported as one
     line naming the variable by run_guarded) that reports on stderr as libca does."""
     from ..client import Context
-    from ._options import tool_config
     return Context(tool_config(), on_warning=print_ca_exception, on_log=errlog, **options)
 
 
@@ -115,6 +129,7 @@ def run_guarded(name: str, invoke: Callable[[], int], fast_exit: bool = False) -
     ends it as that signal would, a failed write or a bad ``EPICS_*`` value is one line
     on stderr, and no traceback ever reaches the user. ``fast_exit`` (console scripts)
     skips interpreter teardown once everything is flushed."""
+    _run_configs.append(None)
     try:
         code = invoke()
     except KeyboardInterrupt:
@@ -139,6 +154,8 @@ def run_guarded(name: str, invoke: Callable[[], int], fast_exit: bool = False) -
         warn(f"{name}: internal error: {type(exc).__name__}: {exc} "
              "(set CATOOLS_DEBUG=1 for a traceback)")
         code = ExitStatus.ERROR
+    finally:
+        _run_configs.pop()
     if not _flush_stdout(name):
         code = ExitStatus.ERROR
     try:

@@ -6,11 +6,11 @@ from typing import Any, cast
 import click
 
 from ._app import fail, make_context, warn
+from ._args import (NUMBER_OPTIONS, collect_names, number_format_option, resolve_count,
+                    resolve_priority, resolve_timeout)
 from ._command import CaCommand
-from ._options import (NUMBER_OPTIONS, PVNames, ca_options, collect_names, help_option,
-                       json_options, number_format_option, number_format_options, option,
-                       record_order, resolve_count, resolve_priority, resolve_timeout,
-                       usage_error_option, version_option)
+from ._options import (PVNames, ca_options, help_option, json_options, number_format_options,
+                       option, record_order, usage_error_option, version_option)
 
 USAGE = """
 Usage: caget [options] <PV name> ...

@@ -5,10 +5,10 @@ import click
 
 from .._version import __version__
 from ._app import make_context, warn
+from ._args import collect_names, resolve_priority, resolve_timeout, scan_int
 from ._command import CaCommand
-from ._options import (PVNames, ca_options, collect_names, help_option, json_options, option,
-                       resolve_priority, resolve_timeout, scan_int, usage_error_option,
-                       version_option)
+from ._options import (PVNames, ca_options, help_option, json_options, option,
+                       usage_error_option, version_option)
 
 USAGE = f"""
 Usage: cainfo [options] <PV name> ...

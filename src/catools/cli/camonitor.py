@@ -7,10 +7,10 @@ from typing import Any
 import click
 
 from ._app import die_by_signal, fail, make_context, warn
+from ._args import collect_names, resolve_count, resolve_priority, resolve_timeout
 from ._command import CaCommand
-from ._options import (PVNames, ca_options, collect_names, help_option, json_options,
-                       number_format_options, number_formats, option, resolve_count,
-                       resolve_priority, resolve_timeout, version_option)
+from ._options import (PVNames, ca_options, help_option, json_options, number_format_options,
+                       number_formats, option, version_option)
 from ._scripting import seconds_option, updates_only, with_properties
 
 USAGE = """

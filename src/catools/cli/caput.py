@@ -6,10 +6,10 @@ from typing import Any
 import click
 
 from ._app import fail, make_context, warn
+from ._args import check_names, converter, resolve_count, resolve_priority, resolve_timeout
 from ._command import CaCommand
-from ._options import (ca_options, check_names, converter, help_option, json_option,
-                       option, record_order, resolve_count, resolve_priority,
-                       resolve_timeout, version_option)
+from ._options import (ca_options, help_option, json_option, option, record_order,
+                       version_option)
 
 USAGE = """
 Usage: caput [options] <PV name> <PV value> ...

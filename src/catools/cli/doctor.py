@@ -85,7 +85,7 @@ def command(names: tuple[str, ...], timeout: float, window: float, name_file: st
     from ..doctor import diagnose
     from ._output import open_sink
 
-    from ._options import collect_names
+    from ._args import collect_names
     pv_names = collect_names("catools doctor", names, name_file) \
         if names or name_file is not None else []
     report = diagnose(pv_names, timeout=timeout, beacon_window=window)

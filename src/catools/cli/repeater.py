@@ -6,7 +6,8 @@ import signal
 import sys
 import click
 
-from ._options import environment_help, option
+from ._args import environment_help
+from ._options import option
 
 
 @click.command("repeater", context_settings={"help_option_names": ["-h", "--help"]},

@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from ._options import environment_help, option
+from ._args import environment_help
+from ._options import option
 
 
 @click.command("serve", context_settings={"help_option_names": ["-h", "--help"]},

@@ -59,7 +59,7 @@ def save(file: str, names: tuple[str, ...], name_file: str | None, timeout: floa
     """Read the PVs and write them to FILE. Exit status 1 if a PV was not read (it is
     kept in the file with its error), 2 on error."""
     from ..snapshot import SnapshotError, dump, read
-    from ._options import collect_names
+    from ._args import collect_names
     pv_names = collect_names("catools snap save", names, name_file)
     entries = read(pv_names, timeout=timeout)
     try:
