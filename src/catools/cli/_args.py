@@ -9,11 +9,47 @@ from typing import Any, Iterable
 
 from ..config import ConfigError, read_timeout, scan_double
 from ._app import ExitStatus, fail, tool_config, warn
+from ._getopt import Opt
 
 DEFAULT_TIMEOUT = 1.0
 CA_PRIORITY_MAX = 99
 #: The option names of -e/-f/-g/-l/-0, applied in command-line order.
 NUMBER_OPTIONS = ("fmt_e", "fmt_f", "fmt_g", "long_base", "int_base")
+
+
+#: ``-w``, ``-p``: timeout and priority, parsed leniently like the C tools.
+CA_OPTIONS = (
+    Opt("-w", "timeout", "<sec>",
+        help="Wait time (CA timeout), default 1.0 s; 0 waits forever."),
+    Opt("-p", "priority", "<prio>", help="CA priority (0-99, default 0=lowest)."),
+)
+
+
+def json_opt(help: str) -> Opt:
+    """``--json``: our addition; the command gets ``output`` ("json" or "text"), which
+    only :func:`catools.cli._output.open_sink` interprets."""
+    return Opt("--json", "output", value="json", default="text", help=help)
+
+
+#: ``--json`` and ``--file``: our additions (long options only).
+JSON_OPTIONS = (
+    json_opt("One JSON object per PV (or update) per line."),
+    Opt("--file", "name_file", "FILE",
+        help="Also read PV names from FILE, one per line ('-' = stdin)."),
+)
+
+
+def number_format_opts(digits: str) -> tuple[Opt, ...]:
+    """``-e``/``-f``/``-g <digits>``, ``-l``/``-0 <x|o|b>`` and ``-F <ofs>``, as caget
+    and camonitor both take them (``digits``: the name their usage gives the precision,
+    ``<nr>`` or ``<num>``); see :func:`number_format_option` for their effect."""
+    return (*(Opt(f"-{kind}", f"fmt_{kind}", digits, ordered=True,
+                  help=f"Use %{kind} with {digits} digits.") for kind in "efg"),
+            Opt("-l", "long_base", "<x|o|b>", ordered=True,
+                help="Round to long and print as hex, octal or binary."),
+            Opt("-0", "int_base", "<x|o|b>", ordered=True,
+                help="Print integers as hex, octal or binary."),
+            Opt("-F", "separator", "<ofs>", help="Alternate output field separator."))
 
 
 def environment_help(*readers: str) -> str:

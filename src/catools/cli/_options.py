@@ -4,12 +4,14 @@ help and version, PV name arguments (the values they take are read by
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import click
 
 from ._app import VERSION_TEXT, Stdout
-from ._args import NUMBER_OPTIONS, environment_help, number_format_option
+from ._args import (CA_OPTIONS, JSON_OPTIONS, NUMBER_OPTIONS, environment_help, json_opt,
+                    number_format_option, number_format_opts)
+from ._getopt import Opt
 
 
 class CaOption(click.Option):
@@ -84,44 +86,47 @@ class PVNames(click.Argument):
         return () if value is None else tuple(value)
 
 
-def ca_options(f: Callable) -> Callable:
-    """``-w``, ``-p``: timeout and priority, parsed leniently like the C tools."""
-    f = option("-p", "priority", metavar="<prio>", default=None,
-               help="CA priority (0-99, default 0=lowest).")(f)
-    f = option("-w", "timeout", metavar="<sec>", default=None,
-               help="Wait time (CA timeout), default 1.0 s; 0 waits forever.")(f)
-    return f
+def table_options(options: Sequence[Opt]) -> Callable:
+    """The click options of a command's :class:`~catools.cli._getopt.Opt` table, in
+    the table's order (what :func:`catools.cli._getopt.parse` reads without click)."""
+    def decorate(f: Callable) -> Callable:
+        for opt in reversed(options):
+            attrs: dict[str, Any] = {"help": opt.help}
+            if opt.metavar is None:
+                if opt.value is True and opt.default is False:
+                    attrs["is_flag"] = True
+                else:
+                    attrs.update(flag_value=opt.value, default=opt.default)
+            else:
+                attrs.update(metavar=opt.metavar, default=opt.default)
+                if opt.choices is not None:
+                    attrs["type"] = click.Choice(opt.choices, case_sensitive=False)
+            if opt.ordered:
+                attrs["callback"] = record_order
+            f = option(opt.flag, opt.name, **attrs)(f)
+        return f
+    return decorate
+
+
+#: ``-w``, ``-p``: timeout and priority, parsed leniently like the C tools.
+ca_options = table_options(CA_OPTIONS)
 
 
 def json_option(help: str) -> Callable:
     """``--json``: our addition; the command gets ``output`` ("json" or "text"), which
     only :func:`catools.cli._output.open_sink` interprets."""
-    return option("--json", "output", flag_value="json", default="text", help=help)
+    return table_options((json_opt(help),))
 
 
-def json_options(f: Callable) -> Callable:
-    """``--json`` and ``--file``: our additions (long options only)."""
-    f = option("--file", "name_file", metavar="FILE", default=None,
-               help="Also read PV names from FILE, one per line ('-' = stdin).")(f)
-    return json_option("One JSON object per PV (or update) per line.")(f)
+#: ``--json`` and ``--file``: our additions (long options only).
+json_options = table_options(JSON_OPTIONS)
 
 
 def number_format_options(digits: str) -> Callable:
     """``-e``/``-f``/``-g <digits>``, ``-l``/``-0 <x|o|b>`` and ``-F <ofs>``, as caget
     and camonitor both take them (``digits``: the name their usage gives the precision,
     ``<nr>`` or ``<num>``); see :func:`number_format_option` for their effect."""
-    def decorate(f: Callable) -> Callable:
-        f = option("-F", "separator", metavar="<ofs>",
-                   help="Alternate output field separator.")(f)
-        f = option("-0", "int_base", metavar="<x|o|b>", callback=record_order,
-                   help="Print integers as hex, octal or binary.")(f)
-        f = option("-l", "long_base", metavar="<x|o|b>", callback=record_order,
-                   help="Round to long and print as hex, octal or binary.")(f)
-        for kind in "gfe":
-            f = option(f"-{kind}", f"fmt_{kind}", metavar=digits, callback=record_order,
-                       help=f"Use %{kind} with {digits} digits.")(f)
-        return f
-    return decorate
+    return table_options(number_format_opts(digits))
 
 
 def number_formats(ctx: click.Context) -> dict[str, Any]:
