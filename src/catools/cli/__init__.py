@@ -3,6 +3,7 @@ commands themselves, after :func:`_startup`)."""
 from __future__ import annotations
 
 import gc
+import os
 import sys
 
 TYPE_CHECKING = False               # (typing is imported after _startup, by click)
@@ -157,8 +158,20 @@ def run_command(command: click.Command) -> None:
 
 
 def _run(tool: str) -> None:
+    """Run a tool as its console script: a command line of its ordinary options and PV
+    names is read without click (a tool with an ``OPTIONS`` table); anything else
+    (help, a bad option, shell completion) goes to its click command."""
     _startup()                  # before the import: that is where it pays
-    run_command(_import(f"catools.cli.{tool}").command)
+    module = _import(f"catools.cli.{tool}")
+    options = getattr(module, "OPTIONS", None)
+    if options is not None and f"_{tool.upper()}_COMPLETE" not in os.environ:
+        from ._getopt import parse
+        parsed = parse(sys.argv[1:], options)
+        if parsed is not None:
+            from ._app import run_guarded
+            values, order, names = parsed
+            run_guarded(tool, lambda: module.main(names, order, **values), fast_exit=True)
+    run_command(module.command)
 
 
 def caget_main() -> None:

@@ -71,10 +71,7 @@ def parse(args: Sequence[str], options: Sequence[Opt]
             if opt.metavar is None:
                 given[opt.name] = opt.value
             elif i < n:
-                value = _choice(opt, args[i])
-                if value is None:
-                    return None
-                given[opt.name] = value
+                given[opt.name] = args[i]
                 i += 1
                 stop = max(stop, i)
             else:
@@ -95,28 +92,23 @@ def parse(args: Sequence[str], options: Sequence[Opt]
                     stop = max(stop, i)
                 else:
                     return None     # (a missing value: click's message)
-                value = _choice(opt, text)
-                if value is None:
-                    return None
-                given[opt.name] = value
+                given[opt.name] = text
                 break
     names += args[stop:]
     return _result(options, given, names)
 
 
-def _choice(opt: Opt, text: str) -> str | None:
-    """``text`` as ``opt`` takes it; None if it is no choice of ``opt``'s."""
-    if opt.choices is None:
-        return text
-    folded = text.casefold()
-    for choice in opt.choices:
-        if choice.casefold() == folded:
-            return choice
-    return None
-
-
 def _result(options: Sequence[Opt], given: dict[str, Any], names: list[str]
-            ) -> tuple[dict[str, Any], list[tuple[str, Any]], list[str]]:
+            ) -> tuple[dict[str, Any], list[tuple[str, Any]], list[str]] | None:
+    """The parse's result, once each option's last value is known (a value that is no
+    choice of its option: None)."""
+    for opt in options:
+        if opt.choices is not None and opt.name in given:
+            folded = given[opt.name].casefold()
+            choice = next((c for c in opt.choices if c.casefold() == folded), None)
+            if choice is None:
+                return None
+            given[opt.name] = choice
     ordered = {opt.name for opt in options if opt.ordered}
     order = [(name, value) for name, value in given.items() if name in ordered]
     values = {opt.name: given.get(opt.name, opt.default) for opt in options}

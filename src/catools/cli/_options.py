@@ -138,3 +138,22 @@ def number_formats(ctx: click.Context) -> dict[str, Any]:
         if name in NUMBER_OPTIONS:
             number_format_option(name, value, formats)
     return formats
+
+
+def build_command(name: str, summary: str, usage: str, options: Sequence[Opt],
+                  main: Callable[..., int], *, unhandled: str = "") -> click.Command:
+    """A tool's click command (``summary``: its one-line help; ``usage``: its ``-h``
+    text): ``-h``, ``-V``/``--version``, the ``options`` table, the letters of
+    ``unhandled`` (the C tool's getopt takes them, then prints the usage) and PV names;
+    it calls ``main(names, order, **values)`` (``order``: the order-sensitive options
+    given, as (name, value), in command-line order)."""
+    from ._command import CaCommand
+
+    def callback(ctx: click.Context, names: tuple[str, ...], **values: Any) -> int:
+        return main(names, ctx.meta.get("order", []), **values)
+    f: Any = click.argument("names", nargs=-1, cls=PVNames)(click.pass_context(callback))
+    for letter in unhandled:
+        f = usage_error_option(letter)(f)
+    f = help_option(version_option(table_options(options)(f)))
+    return click.command(name, cls=CaCommand, usage_text=usage, permute=True,
+                         help=summary)(f)

@@ -1,16 +1,13 @@
 """caget: read PVs and print them exactly as EPICS base's caget does."""
 from __future__ import annotations
 
-from typing import Any, cast
-
-import click
+from typing import Any, Sequence, cast
 
 from ._app import fail, make_context, warn
-from ._args import (NUMBER_OPTIONS, collect_names, number_format_option, resolve_count,
-                    resolve_priority, resolve_timeout)
-from ._command import CaCommand
-from ._options import (PVNames, ca_options, help_option, json_options, number_format_options,
-                       option, record_order, usage_error_option, version_option)
+from ._args import (CA_OPTIONS, JSON_OPTIONS, NUMBER_OPTIONS, collect_names,
+                    number_format_option, number_format_opts, resolve_count, resolve_priority,
+                    resolve_timeout)
+from ._getopt import Opt
 
 USAGE = """
 Usage: caget [options] <PV name> ...
@@ -76,35 +73,46 @@ Example: caget -a -f8 my_channel another_channel
 SEVERITIES = ("MINOR", "MAJOR", "INVALID")
 
 
-@click.command("caget", cls=CaCommand, usage_text=USAGE, permute=True)
-@help_option
-@version_option
-@ca_options
-@option("-c", "callback", is_flag=True, help="Asynchronous get (dynamic array length).")
-@option("-t", "terse", is_flag=True, callback=record_order, help="Terse: value only.")
-@option("-a", "wide", is_flag=True, callback=record_order,
-        help='Wide: "name timestamp value stat sevr".')
-@option("-d", "dbr", metavar="<type>", callback=record_order,
-        help="Request a specific DBR type (name or number).")
-@option("-n", "enum_number", is_flag=True, help="Print DBF_ENUM values as numbers.")
-@option("-s", "float_string", is_flag=True, help="Get floats as strings (server PREC).")
-@option("-S", "char_string", is_flag=True, help="Print char arrays as strings.")
-@option("-#", "count", metavar="<count>", help="Print the first <count> elements.")
-@number_format_options("<nr>")
-@usage_error_option("i")
-@json_options
-@option("--full", "full", is_flag=True, help="With --json: merge the TIME and CTRL reads.")
-@option("--fail-on", "fail_on", type=click.Choice(SEVERITIES, case_sensitive=False),
-        default=None, help="Exit 3 when a PV's alarm severity is this or worse.")
-@click.argument("names", nargs=-1, cls=PVNames)
-@click.pass_context
-def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
-            priority: str | None, callback: bool, terse: bool, wide: bool, dbr: str | None,
-            enum_number: bool, float_string: bool, char_string: bool, count: str | None,
-            fmt_e: str | None, fmt_f: str | None, fmt_g: str | None, long_base: str | None,
-            int_base: str | None, separator: str | None, output: str,
-            name_file: str | None, full: bool, fail_on: str | None) -> int:
-    """Read PVs and print their values as EPICS base's caget does."""
+#: caget's options (its click command is built from them, with ``-h``, ``-V`` and ``-i``).
+OPTIONS = (
+    *CA_OPTIONS,
+    Opt("-c", "callback", help="Asynchronous get (dynamic array length)."),
+    Opt("-t", "terse", ordered=True, help="Terse: value only."),
+    Opt("-a", "wide", ordered=True, help='Wide: "name timestamp value stat sevr".'),
+    Opt("-d", "dbr", "<type>", ordered=True,
+        help="Request a specific DBR type (name or number)."),
+    Opt("-n", "enum_number", help="Print DBF_ENUM values as numbers."),
+    Opt("-s", "float_string", help="Get floats as strings (server PREC)."),
+    Opt("-S", "char_string", help="Print char arrays as strings."),
+    Opt("-#", "count", "<count>", help="Print the first <count> elements."),
+    *number_format_opts("<nr>"),
+    *JSON_OPTIONS,
+    Opt("--full", "full", help="With --json: merge the TIME and CTRL reads."),
+    Opt("--fail-on", "fail_on", "SEVR", choices=SEVERITIES,
+        help="Exit 3 when a PV's alarm severity is this or worse."),
+)
+
+
+def __getattr__(name: str) -> Any:
+    """``command``: caget's click command, made when first asked for (a plain command
+    line is read without click: :func:`catools.cli._getopt.parse`)."""
+    if name != "command":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from ._options import build_command
+    command = globals()["command"] = build_command(
+        "caget", "Read PVs and print their values as EPICS base's caget does.", USAGE,
+        OPTIONS, main, unhandled="i")
+    return command
+
+
+def main(names: Sequence[str], order: Sequence[tuple[str, Any]], timeout: str | None,
+         priority: str | None, callback: bool, terse: bool, wide: bool, dbr: str | None,
+         enum_number: bool, float_string: bool, char_string: bool, count: str | None,
+         fmt_e: str | None, fmt_f: str | None, fmt_g: str | None, long_base: str | None,
+         int_base: str | None, separator: str | None, output: str,
+         name_file: str | None, full: bool, fail_on: str | None) -> int:
+    """caget on ``names`` with the values of :data:`OPTIONS` (``order``: the
+    order-sensitive ones given, in command-line order); the exit status."""
     from ..format import DBR_LONG, FormatOptions, parse_dbr_type, readable_dbr_type
 
     tool = "caget"
@@ -113,7 +121,7 @@ def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
     req_elems = resolve_count(tool, count)
     mode, dbr_type = "plain", -1
     formats: dict[str, Any] = {"float_format": "%g", "float_base": None, "int_base": None}
-    for name, value in ctx.meta.get("order", []):
+    for name, value in order:
         if name in ("terse", "wide", "dbr"):
             if mode != "plain":
                 warn("Options t,d,a are mutually exclusive. ('caget -h' for help.)")
@@ -176,5 +184,5 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
 
 
 if __name__ == "__main__":  # python -m catools.cli.caget
-    from catools.cli import run_command
-    run_command(command)
+    from catools.cli import caget_main
+    caget_main()

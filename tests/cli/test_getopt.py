@@ -1,0 +1,99 @@
+"""A tool's ordinary command line is read without click (catools.cli._getopt.parse):
+what it reads must be exactly what the tool's click command reads from the same words,
+and whatever it does not read (help, bad options, missing values) is left to click."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import click
+import pytest
+from hypothesis import example, given, settings, strategies as st
+
+from catools.cli import caget
+from catools.cli._getopt import parse
+
+WORDS = st.sampled_from([
+    "PV:A", "PV:B", "5", "0.5", "DBR_DOUBLE", "x", "", "-", "--", "-w", "-w5", "-t", "-a",
+    "-ta", "-at", "-tn", "-nw3", "-w5t", "-d", "-dDBR_LONG", "-#", "-#3", "-F", "-F,", "-c",
+    "-n", "-s", "-S", "-e", "-e4", "-f3", "-g", "-0x", "-0", "-lx", "-l", "-p", "-p10",
+    "-z", "-i", "-h", "-V", "-th", "--json", "--file", "--file=x", "--jsn", "--full",
+    "--fail-on", "major", "MINOR", "Invalid", "bogus", "--version", "--help", "-x"])
+
+
+def click_parse(command: click.Command, args: list[str]) -> tuple:
+    """What the click command makes of ``args``: its parameters, the order-sensitive
+    options in order and the words left over; or how it ends."""
+    try:
+        ctx = command.make_context(command.name, list(args))
+        return ("ok", dict(ctx.params), list(ctx.meta.get("order", [])), ctx.args)
+    except click.exceptions.Exit as exc:
+        return ("exit", exc.exit_code)
+    except click.ClickException as exc:
+        return ("error", type(exc).__name__, exc.format_message())
+
+
+@given(args=st.lists(WORDS, max_size=12))
+@settings(max_examples=1500, deadline=None)
+@example(args=["-w", "5", "-a", "PV:A", "PV:B"])
+@example(args=["PV:A", "-t", "--", "-x", "PV:B"])
+@example(args=["-t", "-a", "-t", "-e", "3", "-e4", "PV:A"])
+@example(args=["--fail-on", "major", "--json", "--full", "PV:A"])
+def test_what_getopt_reads_is_what_click_reads(args):
+    fast = parse(args, caget.OPTIONS)
+    if fast is None:        # left to click: help, version, an error, or --name=value
+        outcome = click_parse(caget.command, args)
+        assert outcome[0] != "ok" or "--file=x" in args, outcome
+        return
+    values, order, names = fast
+    assert click_parse(caget.command, args) == (
+        "ok", {**values, "names": tuple(names)}, order, [])
+
+
+@pytest.mark.parametrize("args", [
+    ["PV:A"], ["-w", "5", "PV:A", "PV:B"], ["-a", "-f8", "PV:A"], ["-t", "-0x", "PV:A"],
+    ["-d", "DBR_TIME_DOUBLE", "-#", "3", "PV:A"], ["--json", "PV:A"],
+    ["-c", "-w0.5", "-p", "10", "-F", ",", "PV:A"], ["PV:A", "-n", "PV:B"],
+    ["--fail-on", "MAJOR", "--file", "names.txt"]])
+def test_the_usual_command_lines_are_read_without_click(args):
+    assert parse(args, caget.OPTIONS) is not None
+
+
+@pytest.mark.parametrize("args", [
+    ["-h"], ["-V"], ["--version"], ["-i", "PV:A"], ["-th", "PV:A"], ["-x", "PV:A"],
+    ["PV:A", "-w"], ["--file=names.txt"], ["--fail-on", "worst", "PV:A"], ["--jsn"]])
+def test_help_version_and_errors_are_left_to_click(args):
+    assert parse(args, caget.OPTIONS) is None
+
+
+CHILD = """
+import os, sys
+real_exit = os._exit
+def report(code):
+    sys.stdout.flush()
+    print(json.dumps({"code": code, "click": "click" in sys.modules}), file=sys.stderr)
+    sys.stderr.flush()
+    real_exit(code)
+import json
+os._exit = report
+sys.argv = ["caget", *sys.argv[1:]]
+from catools.cli import caget_main
+try:
+    caget_main()
+except SystemExit as exc:       # (click's errors end so; a run ends with os._exit)
+    report(exc.code)
+"""
+
+
+@pytest.mark.parametrize("args, click_loaded, lines", [
+    (["-w", "5", "-a", "TST:ai"], False, 1), (["-t", "TST:ai", "TST:ao"], False, 2),
+    (["-V"], True, 2), (["-w", "5", "-x", "TST:ai"], True, 0)])
+def test_the_console_script_loads_click_only_when_the_line_needs_it(shared_ioc, args,
+                                                                     click_loaded, lines):
+    cp = subprocess.run([sys.executable, "-c", CHILD, *args], env=shared_ioc.env,
+                        capture_output=True, text=True, timeout=30)
+    report = json.loads(cp.stderr.strip().splitlines()[-1])
+    assert report["click"] is click_loaded, cp.stderr
+    assert report["code"] == (1 if "-x" in args else 0)
+    assert len(cp.stdout.splitlines()) == lines, cp.stdout
