@@ -10,9 +10,11 @@ the variable.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
-
+from .hints import TYPE_CHECKING
 from .protocol import CaError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Mapping
 
 SERVER_PORT = 5064
 REPEATER_PORT = 5065

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import _socket  # (the C module: socket.py's wrapper costs ~1.2 ms to import)
 import os
-from typing import TYPE_CHECKING, Callable, Iterable
+from .hints import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from typing import Callable, Iterable
     import socket
 
 _SIOCGIFFLAGS = 0x8913

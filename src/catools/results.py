@@ -8,10 +8,13 @@ record on first use).
 from __future__ import annotations
 
 from array import array
-from typing import Any, Callable, Sequence
 
 from .errors import CAError
+from .hints import TYPE_CHECKING
 from .protocol import DBR_TYPES, EPICS2UNIX_EPOCH, FIRST_VALUE, DBRMetadata, data_size, decode_dbr
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Sequence
 
 _ENUM = 3
 _STRING = 0

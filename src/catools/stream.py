@@ -15,7 +15,10 @@ import _socket  # (the C module: socket.py's wrapper costs ~1.2 ms to import)
 import errno
 import select
 from collections import deque
-from typing import Any, Callable, Iterator
+from .hints import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Iterator
 
 #: Poller event bits (those of select.poll and epoll; not selectors' EVENT_*).
 READ = select.POLLIN

@@ -72,7 +72,8 @@ import os, sys
 real_exit = os._exit
 def report(code):
     sys.stdout.flush()
-    print(json.dumps({"code": code, "click": "click" in sys.modules}), file=sys.stderr)
+    print(json.dumps({"code": code, "click": "click" in sys.modules,
+                      "typing": "typing" in sys.modules}), file=sys.stderr)
     sys.stderr.flush()
     real_exit(code)
 import json
@@ -95,5 +96,6 @@ def test_the_console_script_loads_click_only_when_the_line_needs_it(shared_ioc, 
                         capture_output=True, text=True, timeout=30)
     report = json.loads(cp.stderr.strip().splitlines()[-1])
     assert report["click"] is click_loaded, cp.stderr
+    assert report["typing"] is click_loaded     # (click imports typing; catools does not)
     assert report["code"] == (1 if "-x" in args else 0)
     assert len(cp.stdout.splitlines()) == lines, cp.stdout

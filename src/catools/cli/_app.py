@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 from .._version import __version__
 from ..config import ClientConfig, ConfigError
+from ..hints import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, NoReturn
     from ..client import Context
 
 

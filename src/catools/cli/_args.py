@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import re
 import sys
-from typing import Any, Iterable
 
 from ..config import ConfigError, read_timeout, scan_double
+from ..hints import TYPE_CHECKING
 from ._app import ExitStatus, fail, tool_config, warn
 from ._getopt import Opt
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Iterable
 
 DEFAULT_TIMEOUT = 1.0
 CA_PRIORITY_MAX = 99

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Callable, Sequence, cast
 
+from ..hints import TYPE_CHECKING, cast
 from ..results import ChannelInfo, Reading, Result
 from ._app import ExitStatus, Stdout, warn
 
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Sequence
+
+    #: ``on_event(name, kind, reply, pv)`` of a monitor (``catools.client.Subscribe``).
+    EventHandler = Callable[[str, str, Any, Any], None]
+
 ENCODING, ERRORS = "utf-8", "surrogateescape"
-#: ``on_event(name, kind, reply, pv)`` of a monitor (``catools.client.Subscribe``).
-EventHandler = Callable[[str, str, Any, Any], None]
 
 
 def _colour_wanted(stream: Any) -> bool:

@@ -1,13 +1,15 @@
 """caget: read PVs and print them exactly as EPICS base's caget does."""
 from __future__ import annotations
 
-from typing import Any, Sequence, cast
-
+from ..hints import TYPE_CHECKING, cast
 from ._app import fail, make_context, warn
 from ._args import (CA_OPTIONS, JSON_OPTIONS, NUMBER_OPTIONS, collect_names,
                     number_format_option, number_format_opts, resolve_count, resolve_priority,
                     resolve_timeout)
 from ._getopt import Opt
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Sequence
 
 USAGE = """
 Usage: caget [options] <PV name> ...

@@ -3,10 +3,13 @@ lists in the order asked, without an Operation per read."""
 from __future__ import annotations
 
 from operator import sub
-from typing import Any, Sequence
 
+from ..hints import TYPE_CHECKING
 from ..protocol import FIRST_VALUE
 from ._pv import PV
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Sequence
 
 
 class ReadBatch:

@@ -11,7 +11,10 @@ callbacks of that read are delivered as usual.
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Callable
+from ..hints import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable
 
 
 class CallbackQueue:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections import deque
 from itertools import repeat
-from typing import Any, Callable, Protocol, Sequence, cast
 
+from ..hints import TYPE_CHECKING, Protocol, cast
 from ..protocol import (CLIENT, DISCONNECTED, AccessRightsResponse, ClientNameRequest,
                         CreateChanResponse, CreateChFailResponse, CreateRun, EchoRequest,
                         EchoResponse, ErrorResponse, EventAddRequest, EventAddResponse, EventAddRun,
@@ -26,6 +26,9 @@ from ._errors import CaStatusError, DisconnectedError
 from ._poll import Poller
 from ._pv import CONNECTED, NEVER_CONNECTED, PV, Operation, Subscription
 from ..stream import Stream
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Sequence
 
 _tnew = tuple.__new__
 #: Requests whose IOID an ERROR quotes in p2 (their operation ends with it).

@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 import os
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, cast
 
 from ..config import ClientConfig
+from ..hints import TYPE_CHECKING, cast
 from ..protocol import WriteRequest
 from ..protocol import MAX_NAME_LENGTH, NAME_CHARS_SAFE, name_too_long
 from .. import netinfo as _net
@@ -28,6 +28,7 @@ from ._search import SearchScheduler
 from ._udp import UdpPort
 
 if TYPE_CHECKING:
+    from typing import Any, Callable, Iterable, Sequence
     from ._status import ContextStatus
 
 Address = tuple[str, int]

@@ -4,8 +4,8 @@ servers' circuits); replies, beacons and the caRepeater's confirmation come in."
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
 
+from ..hints import TYPE_CHECKING
 from ..protocol import (CLIENT, Beacon, Broadcaster, RemoteProtocolError,
                         RepeaterConfirmResponse, SearchResponse, search_replies)
 from ._callbacks import CallbackQueue
@@ -14,6 +14,9 @@ from ._pool import CircuitPool
 from ._pv import PV
 from ._search import SearchScheduler
 from ._udp import UdpPort
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable
 
 #: Seconds between repeater registration attempts until one is confirmed.
 REGISTER_RETRY = 5.0

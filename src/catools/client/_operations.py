@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import math
 from operator import attrgetter, itemgetter
-from typing import Any, Callable, Sequence
 
 from ..errors import CAError, NotFound, RemoteError, Timeout
+from ..hints import TYPE_CHECKING
 from ..protocol import DBR_TYPES, data_size, promote
 from ..results import Reading, Result
 from ._pv import CONNECTED, NEVER_CONNECTED, PV
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Sequence
 
 #: Request-type rule: a DBR id, a family ("native", "status", "time", "graphic",
 #: "control"), a function of the native type, or None (native).

@@ -4,7 +4,10 @@ and socket (~2 ms of a one-shot tool's start-up) or a Python layer per wait."""
 from __future__ import annotations
 
 import select
-from typing import Any
+from ..hints import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
 
 #: Event bits (the same values for epoll and poll).
 READ = select.POLLIN

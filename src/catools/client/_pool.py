@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Callable, Iterable, Sequence
 
 from ..config import ClientConfig
+from ..hints import TYPE_CHECKING
 from ..protocol import LocalProtocolError
 from ._backoff import Backoff
 from ._batch import ReadBatch
@@ -20,6 +20,9 @@ from ._poll import Poller
 from ._errors import AccessDeniedError, DisconnectedError
 from ._pv import CONNECTED, PREVIOUSLY_CONNECTED, PV, Operation
 from ._search import SearchScheduler
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Iterable, Sequence
 
 #: libca waits this long for an ECHO reply before declaring a circuit unresponsive.
 ECHO_TIMEOUT = 5.0

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from collections.abc import ItemsView, MutableMapping, ValuesView
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
+from ..hints import TYPE_CHECKING
 from ..protocol import ClientChannel, promote
 from ._errors import DisconnectedError
 from ._search import MIN_PERIOD
@@ -12,6 +12,7 @@ from ._search import MIN_PERIOD
 _new = object.__new__
 
 if TYPE_CHECKING:
+    from typing import Any, Callable, Iterable, Iterator
     from ._circuit import Circuit
     from ._context import Context
 

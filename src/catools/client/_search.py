@@ -9,9 +9,12 @@ and the time of its next call. The PVs it searches are any objects with the
 from __future__ import annotations
 
 from operator import attrgetter
-from typing import Any, Callable, Iterable, Protocol
 
+from ..hints import TYPE_CHECKING, Protocol
 from ..protocol import MAX_UDP_SEND, int_to_ip, search_datagrams
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Iterable
 
 #: libca's minimum round-trip estimate; the first re-search comes after it.
 MIN_PERIOD = 0.032

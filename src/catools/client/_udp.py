@@ -5,9 +5,12 @@ from __future__ import annotations
 import _socket  # (the C module: socket.py's wrapper costs ~1.2 ms to import)
 import errno
 import os
-from typing import Callable, Iterable, Iterator
 
+from ..hints import TYPE_CHECKING
 from ..protocol import RepeaterRegisterRequest
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Callable, Iterable, Iterator
 
 #: sendto errors that are not the destination's fault (retried with the next search).
 _TRANSIENT_SEND = (errno.EINTR, errno.EAGAIN, errno.EWOULDBLOCK, errno.ECONNREFUSED)

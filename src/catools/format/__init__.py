@@ -3,9 +3,9 @@
 Nothing here does I/O on sockets or imports click/rich; ``catools.format._rich`` is
 imported only when colour is wanted.
 """
+from __future__ import annotations
 
-from typing import Any
-
+from ..hints import TYPE_CHECKING
 from ._epics import (
     ERROR_KINDS, Metadata, MonitorChannel, MonitorFormatter, caget_lines, caget_pieces,
     caget_value_lines,
@@ -23,6 +23,9 @@ from ._values import (
     ENCODING, ERRORS, TimestampFormatter, c_float, epics_now, escape_bytes,
     format_long, format_timestamp, join_values, round_to_long, time_diff_seconds,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
 
 __all__ = [
     "ERROR_KINDS", "Metadata", "MonitorChannel", "MonitorFormatter", "caget_lines",

@@ -11,8 +11,8 @@ import io
 from collections.abc import Iterator, Sequence
 from itertools import chain
 from math import isnan
-from typing import Any, BinaryIO, Callable, TextIO, cast
 
+from ..hints import TYPE_CHECKING, cast
 from ..protocol import FIRST_VALUE
 from ..protocol import DBRMetadata as Metadata
 from ..results import Reading, Result
@@ -28,6 +28,9 @@ from ._values import (
     iter_payload_values,
     raw_text, time_diff_seconds,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, BinaryIO, Callable, TextIO
 
 __all__ = [
     "Metadata", "ERROR_KINDS",

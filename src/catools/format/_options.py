@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from ..hints import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
 
 __all__ = ["FormatOptions", "float_format", "parse_timestamp_keys", "MAX_FLOAT_DIGITS"]
 

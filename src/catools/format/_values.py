@@ -14,14 +14,17 @@ import struct
 import time
 from array import array
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
 
+from ..hints import TYPE_CHECKING
 from ..protocol import EPICS2UNIX_EPOCH, MAX_ENUM_STATES, dbr_type, decode_dbr
 from ._names import (
     DBR_CHAR, DBR_DOUBLE, DBR_ENUM, DBR_FLOAT, DBR_LONG, DBR_SHORT, DBR_STRING,
     dbr_base_type, is_ctrl, is_gr,
 )
 from ._options import FormatOptions
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
 
 __all__ = [
     "ENCODING", "ERRORS", "EPICS_EPOCH_OFFSET", "MAX_ENUM_STATES",

@@ -3,8 +3,9 @@
 No sockets, clocks or environment here: the I/O layers (``catools.client``,
 ``catools.server``) own those and pass in what the core needs.
 """
-from typing import Any
+from __future__ import annotations
 
+from ..hints import TYPE_CHECKING
 from ._broadcaster import Broadcaster, search_datagrams, search_replies
 from ._channel import ClientChannel, ServerChannel
 from ._circuit import DEFAULT_MAX_PAYLOAD, VirtualCircuit, request_error_hint
@@ -35,6 +36,9 @@ from ._runs import CreateRun, EventAddRun, ReadNotifyRun, ReplyRun
 from ._headers import HEADER, Frame, Header, frame_at, pack_header, unpack_header
 from ._roles import (CLIENT, DISCONNECTED, NEED_DATA, SERVER, ChannelState, CircuitState,
                      Role)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
 
 #: From ``_status``, imported on first use (its table and enums cost start-up time).
 _STATUS_NAMES = ("ECA_CODES", "CAStatusCode", "alarm_severity_name", "alarm_status_name",

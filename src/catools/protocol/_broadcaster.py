@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import struct
 from collections import deque
-from typing import Any, Iterable
 
+from ..hints import TYPE_CHECKING
 from ._commands import (Command, SearchRequest, SearchResponse, VersionRequest,
                         VersionResponse, read_datagram)
 from ._constants import DEFAULT_PROTOCOL_VERSION, DONT_REPLY, MAX_UDP_SEND
 from ._headers import next_free_id
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._roles import NEED_DATA, SERVER, Role
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Iterable
 
 #: Per padded name size: the packer of a whole SEARCH request (``s`` pads with NUL).
 _SEARCH_PACKERS: dict[int, Any] = {}

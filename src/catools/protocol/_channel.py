@@ -1,8 +1,7 @@
 """Channels: per-channel state plus factories for the commands that concern them."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+from ..hints import TYPE_CHECKING
 from ._commands import (AccessRightsResponse, ClearChannelRequest, ClearChannelResponse,
                         Command, CreateChanRequest, CreateChanResponse, CreateChFailResponse,
                         EventAddRequest, EventAddResponse, EventCancelRequest,
@@ -15,6 +14,7 @@ from ._errors import LocalProtocolError
 from ._roles import ChannelState
 
 if TYPE_CHECKING:
+    from typing import Any
     from ._circuit import VirtualCircuit
 
 

@@ -8,8 +8,8 @@ encodes and parses what a client handles by the thousand.
 from __future__ import annotations
 
 from operator import attrgetter
-from typing import Any, Iterable
 
+from ..hints import TYPE_CHECKING
 from ._channel import ClientChannel, ServerChannel
 from ._commands import (REGISTRY, ClientNameRequest, Command, EventAddRequest,
                         EventAddResponse, EventCancelRequest, EventCancelResponse,
@@ -26,6 +26,9 @@ from ._ids import IdTables
 from ._machine import StateMachine
 from ._roles import CLIENT, DISCONNECTED, NEED_DATA, SERVER, CircuitState, Role
 from ._state import STAYS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Iterable
 
 _UPDATE_STATES = STAYS[EventAddResponse]
 #: Payloads from this size on are passed to DBR decoders as views, not copies.

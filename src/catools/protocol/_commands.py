@@ -10,8 +10,9 @@ table (the constructors and codecs as source generated into ``_codecs.py`` by
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
 
+from ..hints import TYPE_CHECKING
 from ._constants import (DEFAULT_PROTOCOL_VERSION, DONT_REPLY, DO_REPLY,
                          EXTENDED_HEADER_SIZE)
 from ._dbr import (DBR_TYPES, MAX_DBR_TYPE, SCALAR_DECODERS, DBRMetadata,
@@ -22,6 +23,10 @@ from ._headers import (NUL_PADS, Header, frame_at, pack_header, quoted_header,
 from ._records import Record
 from ._roles import CLIENT, SERVER, Role
 from . import _codecs
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
 
 class _Required:
     """Marks a constructor argument without a default."""

@@ -11,11 +11,14 @@ import enum
 import struct
 import sys
 from array import array
-from typing import Any, Iterable, Sequence
 
+from ..hints import TYPE_CHECKING
 from ._constants import (EPICS2UNIX_EPOCH, MAX_ENUM_STATES, MAX_ENUM_STRING_SIZE,
                          MAX_STRING_SIZE)
 from ._records import Record
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Iterable, Sequence
 
 _SWAP = sys.byteorder == "little"
 

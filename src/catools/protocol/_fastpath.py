@@ -9,8 +9,8 @@ the transition tables, so the two cannot disagree about a state.
 from __future__ import annotations
 
 from struct import Struct
-from typing import Any, Callable, Iterable
 
+from ..hints import TYPE_CHECKING
 from ._channel import ClientChannel
 from ._commands import (_DBR_SIZES, AccessRightsResponse, CreateChanRequest,
                         CreateChanResponse, EventAddRequest, EventAddResponse,
@@ -23,6 +23,9 @@ from ._ids import IdTables, event_add_record
 from ._roles import ChannelState
 from ._runs import RUN_TYPES, take_create_run, take_read_run, take_run
 from ._state import CHANNEL_TRANSITIONS, STAYS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Iterable
 
 _unpack_header = HEADER.unpack_from
 _pack_header = HEADER.pack

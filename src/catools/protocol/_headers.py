@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import struct
-from typing import Container
+from ..hints import TYPE_CHECKING
 from ._records import Record
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Container
 
 HEADER = struct.Struct(">HHHHII")
 EXTENDED_HEADER = struct.Struct(">HHHHIIII")

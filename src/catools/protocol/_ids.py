@@ -1,14 +1,16 @@
 """The ids in use on one circuit, and what each of them names."""
 from __future__ import annotations
 
-from typing import Any
-
+from ..hints import TYPE_CHECKING
 from ._errors import LocalProtocolError
 from ._headers import Header, next_free_id
 from ._records import Record
 from ._commands import (EventAddRequest, ReadNotifyRequest,
                         ReadNotifyResponse, ReadRequest, ReadResponse, WriteNotifyRequest,
                         WriteNotifyResponse)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
 
 #: The reply that ends each kind of request that carries an IOID.
 REPLY_TO: dict[type[Any], type] = {ReadNotifyRequest: ReadNotifyResponse, ReadRequest: ReadResponse,

@@ -7,8 +7,7 @@ checks, the client's names, channel creation, and the ids each command starts or
 """
 from __future__ import annotations
 
-from typing import Any, Callable
-
+from ..hints import TYPE_CHECKING
 from ._commands import (AccessRightsResponse, ClearChannelResponse, ClientNameRequest,
                         Command, CreateChanRequest, CreateChanResponse,
                         CreateChFailResponse, ErrorResponse, EventAddRequest,
@@ -21,6 +20,9 @@ from ._errors import LocalProtocolError
 from ._ids import IdTables
 from ._roles import CLIENT, SERVER, ChannelState, CircuitState, Role
 from ._state import CHANNEL_KEY, CHANNEL_TRANSITIONS, CIRCUIT_TRANSITIONS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable
 
 _CONNECTED = CircuitState.CONNECTED
 _OVER = (CircuitState.DISCONNECTED, CircuitState.ERROR)

@@ -7,7 +7,11 @@ annotations, accessors are the C ones namedtuple uses.
 """
 from __future__ import annotations
 
-from typing import Any
+from ..hints import TYPE_CHECKING
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
 
 try:
     from _collections import _tuplegetter  # type: ignore[import-not-found]

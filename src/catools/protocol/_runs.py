@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import struct
 from operator import itemgetter
-from typing import Any
 
+from ..hints import TYPE_CHECKING
 from ._constants import AccessRights
 from ._commands import (_DBR_SIZES, AccessRightsResponse, CreateChanResponse,
                         EventAddResponse, ReadNotifyResponse)
 from ._dbr import DBR_TYPES, MAX_STRING_SIZE, decode_values
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
 
 _tnew = tuple.__new__
 _RIGHTS = tuple(AccessRights(bits) for bits in range(4))
