@@ -284,6 +284,7 @@ class GetMany(Operation):
         self._plan: list[tuple[PV, int, int]] = []
         self._batch: Any = None             # (the ReadBatch of the plan's reads)
         self._big: set[int] = set()         # (plan positions not sent: too large)
+        self._one_each = True               # (every read in the plan asks one element)
         self._label_ops: dict[str, Any] = {}
         self._pending: list[Any] = []
 
@@ -342,8 +343,10 @@ class GetMany(Operation):
             if data_type is None:
                 data_type = types[pv.native_type] = resolve_type(self.data_type,
                                                                  pv.native_type)
-            if n > SMALL_COUNT and data_size(data_type, n) > limit:
-                big.add(len(plan))
+            if n != 1:
+                self._one_each = False
+                if n > SMALL_COUNT and data_size(data_type, n) > limit:
+                    big.add(len(plan))
             plan.append((pv, data_type, n))
             if labels is not None and pv.native_type == _ENUM and pv.name not in labels \
                     and DBR_TYPES[data_type].family != _CONTROL:
@@ -441,7 +444,7 @@ class GetMany(Operation):
         them, without a Reading or a reply per PV); None otherwise."""
         if self._results is not None or not self.done:
             return None
-        if self.zero_fill and any(n != 1 for _, _, n in self._plan):
+        if self.zero_fill and not self._one_each:
             return None         # (zero-filled to more than one element: not a scalar)
         columns = self._batch.scalar_values()
         if columns is None:
