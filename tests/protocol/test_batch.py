@@ -272,3 +272,23 @@ def test_search_replies_leave_any_other_datagram_to_the_broadcaster(replies, at,
         wrong = bytearray(whole)                            # payload size differs)
         wrong[one + byte] ^= junk[0] or 1
         assert search_replies(bytes(wrong)) is None
+
+
+@pytest.mark.parametrize("next_cid", [0, 0xFFFFFFFE])
+def test_create_channels_skip_cids_in_use_as_one_channel_at_a_time(next_cid):
+    # CIDs 1 and 2 (or 0xFFFFFFFF and 0) are taken; the next ones are found past them
+    pairs = CircuitPair(), CircuitPair()
+    for pair in pairs:
+        pair.handshake()
+        pair.client._ids.next_cid = next_cid
+        for name in ("OLD:1", "OLD:2"):
+            pair.client.send(ClientChannel(pair.client, name).create())
+        pair.client._ids.next_cid = next_cid
+    names = [f"NEW:{i}" for i in range(5)]
+    channels, wire = pairs[0].client.create_channels(names)
+    one = [ClientChannel(pairs[1].client, n) for n in names]
+    assert wire == pairs[1].client.send(*[c.create() for c in one])
+    assert [c.cid for c in channels] == [c.cid for c in one]
+    assert len({c.cid for c in channels} | {next_cid + 1, (next_cid + 2) & 0xFFFFFFFF}) == 7
+    assert pairs[0].client.channels.keys() == pairs[1].client.channels.keys()
+

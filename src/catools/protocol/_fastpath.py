@@ -8,6 +8,7 @@ the transition tables, so the two cannot disagree about a state.
 """
 from __future__ import annotations
 
+from itertools import repeat
 from struct import Struct
 
 from ..hints import TYPE_CHECKING
@@ -153,36 +154,58 @@ def create_requests(circuit: Any, ids: IdTables, names: list[str], version: int
     """New ClientChannels on ``circuit`` and their CREATE_CHAN requests (names short
     enough for the 16-byte header, without NUL), encoded in one go, with CIDs from
     ``ids``; the channels move as sending the requests would."""
+    # (encoded first, at once: none holds a NUL; a name that cannot be encoded
+    # leaves the tables as they were)
+    if not names:
+        return [], b""
+    raws = "\0".join(names).encode("utf-8", "surrogateescape").split(b"\0")
     in_use = ids.channels
-    cid = ids.next_cid
-    channels: list[ClientChannel] = []
-    append = channels.append
-    out: list[bytes] = []
-    add = out.append
-    packers = _CREATE_PACKERS
-    try:
-        for name in names:
-            raw = name.encode("utf-8", "surrogateescape")
-            size = (len(raw) + 8) & ~7          # (NUL-terminated, padded to 8)
-            pack = packers.get(size)
-            if pack is None:
-                pack = packers[size] = Struct(">HHHHII%ds" % size).pack
-            cid = (cid + 1) & 0xFFFFFFFF        # (IdTables.new_cid, inline)
+    first = ids.next_cid + 1
+    n = len(names)
+    if first + n > 0x100000000 or not in_use.keys().isdisjoint(range(first, first + n)):
+        cids: Any = []
+        cid = first - 1
+        for _ in names:                         # (IdTables.new_cid, inline)
+            cid = (cid + 1) & 0xFFFFFFFF
             if cid in in_use:
                 cid = next_free_id(cid, in_use)
-            channel = _new_channel(_ClientChannel)   # (what ClientChannel(circuit,
-            channel.circuit = circuit                # name, cid) sets, without its
-            channel.name = name                      # argument checks: done above)
-            channel.cid = cid
-            channel.sid = channel._native_data_type = channel.native_data_count = None
-            channel.access_rights = _NO_ACCESS
-            channel.state = _CREATING
-            in_use[cid] = channel
-            append(channel)
-            add(pack(_CREATE_CHAN, size, 0, 0, cid, version, raw))    # (header, name)
-    finally:
-        ids.next_cid = cid
+            in_use[cid] = None                  # (taken: its channel is set below)
+            cids.append(cid)
+    else:
+        cids = range(first, first + n)          # (the usual: each the last one's next)
+    channels: list[ClientChannel] = []
+    append = channels.append
+    for name, cid in zip(names, cids):
+        channel = _new_channel(_ClientChannel)   # (what ClientChannel(circuit, name,
+        channel.circuit = circuit                # cid) sets, without its argument
+        channel.name = name                      # checks: done by the caller)
+        channel.cid = cid
+        channel.sid = channel._native_data_type = channel.native_data_count = None
+        channel.access_rights = _NO_ACCESS
+        channel.state = _CREATING
+        append(channel)
+    in_use.update(zip(cids, channels))
+    ids.next_cid = cids[-1]
+    sizes = {(length + 8) & ~7 for length in set(map(len, raws))}  # (NUL-terminated,
+    if len(sizes) == 1:                         # padded to 8; one size: one packer, in C)
+        size = sizes.pop()
+        return channels, b"".join(map(_create_packer(size), repeat(_CREATE_CHAN),
+                                      repeat(size), repeat(0), repeat(0), cids,
+                                      repeat(version), raws))
+    out = []
+    for cid, raw in zip(cids, raws):
+        size = (len(raw) + 8) & ~7
+        out.append(_create_packer(size)(_CREATE_CHAN, size, 0, 0, cid, version, raw))
     return channels, b"".join(out)
+
+
+def _create_packer(size: int) -> Callable[..., bytes]:
+    """The packer of a whole CREATE_CHAN request whose name pads to ``size`` bytes
+    (``s`` pads with NUL)."""
+    pack = _CREATE_PACKERS.get(size)
+    if pack is None:
+        pack = _CREATE_PACKERS[size] = Struct(">HHHHII%ds" % size).pack
+    return pack
 
 
 def read_requests(circuit: Any, ids: IdTables,
