@@ -292,3 +292,24 @@ def test_create_channels_skip_cids_in_use_as_one_channel_at_a_time(next_cid):
     assert len({c.cid for c in channels} | {next_cid + 1, (next_cid + 2) & 0xFFFFFFFF}) == 7
     assert pairs[0].client.channels.keys() == pairs[1].client.channels.keys()
 
+
+@given(st.lists(st.sampled_from(["PV:A", "PV:B:1", "é:x", "ABCDEFG", "A" * 15, "B" * 16]),
+                min_size=1, max_size=200), st.integers(1, 2**31),
+       st.sampled_from([None, 1, 2, 5]))
+@settings(max_examples=60, deadline=None)
+def test_search_datagrams_of_names_of_one_padded_size(names, sequence, most):
+    # (names that pad to the same size are packed per datagram in a C loop)
+    pairs = list(enumerate(names, 7))
+    datagrams = search_datagrams(pairs, sequence, max_datagrams=most)
+    seen = []
+    for n, (datagram, ids) in enumerate(datagrams):
+        assert len(datagram) <= 1024
+        commands = read_datagram(datagram, CLIENT)
+        assert commands[0] == VersionRequest(priority=1, version=13, sequence_id=sequence + n)
+        assert commands[1:] == [SearchRequest(name=name, cid=cid) for cid, name in pairs
+                                if cid in ids]
+        if n < len(datagrams) - 1:       # (full: one more would not fit)
+            assert len(datagram) + 16 + len(bytes(commands[1])) - 16 > 1024
+        seen += ids
+    assert seen == [cid for cid, _ in pairs][:len(seen)]
+    assert len(seen) == len(pairs) or len(datagrams) == most

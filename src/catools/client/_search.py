@@ -11,7 +11,7 @@ from __future__ import annotations
 from operator import attrgetter
 
 from ..hints import TYPE_CHECKING, Protocol
-from ..protocol import MAX_UDP_SEND, int_to_ip, search_datagrams
+from ..protocol import MAX_UDP_SEND, int_to_ip, pack_searches
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Callable, Iterable
@@ -332,8 +332,8 @@ class SearchScheduler:
             kept = [k for k, pv in enumerate(pvs) if get(ids[k]) is pv]
             pvs = [pvs[k] for k in kept]
             ids = [ids[k] for k in kept]
-        datagrams = search_datagrams(zip(ids, map(_name_of, pvs)), self.sequence + 1,
-                                     max_datagrams=BURST)
+        datagrams = pack_searches(ids, list(map(_name_of, pvs)), self.sequence + 1,
+                                  max_datagrams=BURST)
         self.sequence += len(datagrams)
         sent = sum(len(ids) for _, ids in datagrams)
         if kept is None:

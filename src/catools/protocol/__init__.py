@@ -6,7 +6,7 @@ No sockets, clocks or environment here: the I/O layers (``catools.client``,
 from __future__ import annotations
 
 from ..hints import TYPE_CHECKING
-from ._broadcaster import Broadcaster, search_datagrams, search_replies
+from ._broadcaster import Broadcaster, pack_searches, search_datagrams, search_replies
 from ._channel import ClientChannel, ServerChannel
 from ._circuit import DEFAULT_MAX_PAYLOAD, VirtualCircuit, request_error_hint
 from ._framing import ReceiveBuffer
@@ -64,7 +64,7 @@ CA_SERVER_PORT = SERVER_PORT
 CA_REPEATER_PORT = REPEATER_PORT
 
 __all__ = [
-    "Broadcaster", "search_datagrams", "search_replies", "VirtualCircuit", "ClientChannel", "ServerChannel",
+    "Broadcaster", "pack_searches", "search_datagrams", "search_replies", "VirtualCircuit", "ClientChannel", "ServerChannel",
     "Command",
     "COMMAND_TABLE", "ALL_COMMANDS", "REGISTRY", "decode_command", "read_datagram",
     "command_table_markdown", "ip_to_int", "int_to_ip",

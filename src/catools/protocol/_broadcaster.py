@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import struct
 from collections import deque
+from itertools import repeat
 
 from ..hints import TYPE_CHECKING
 from ._commands import (Command, SearchRequest, SearchResponse, VersionRequest,
@@ -13,7 +14,7 @@ from ._errors import LocalProtocolError, RemoteProtocolError
 from ._roles import NEED_DATA, SERVER, Role
 
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Any, Iterable
+    from typing import Any, Iterable, Sequence
 
 #: Per padded name size: the packer of a whole SEARCH request (``s`` pads with NUL).
 _SEARCH_PACKERS: dict[int, Any] = {}
@@ -23,46 +24,90 @@ def search_datagrams(requests: Iterable[tuple[int, str]], sequence: int,
                      limit: int = MAX_UDP_SEND, max_datagrams: int | None = None,
                      version: int = DEFAULT_PROTOCOL_VERSION
                      ) -> list[tuple[bytes, list[int]]]:
-    """Pack (search id, name) pairs into datagrams of at most ``limit`` bytes, each a
-    VersionRequest (priority 1, its sequence number) and then SearchRequests, as libca
-    batches them.
+    """:func:`pack_searches` of ``(search id, name)`` pairs."""
+    pairs = list(requests)
+    return pack_searches([search_id for search_id, _ in pairs], [name for _, name in pairs],
+                         sequence, limit, max_datagrams, version)
+
+
+def pack_searches(ids: Sequence[int], names: Sequence[str], sequence: int,
+                  limit: int = MAX_UDP_SEND, max_datagrams: int | None = None,
+                  version: int = DEFAULT_PROTOCOL_VERSION) -> list[tuple[bytes, list[int]]]:
+    """Pack the SEARCH of each name (under the search id at the same place of ``ids``)
+    into datagrams of at most ``limit`` bytes, each a VersionRequest (priority 1, its
+    sequence number) and then SearchRequests, as libca batches them.
 
     Returns ``[(datagram, [search ids...]), ...]``; sequence numbers count up from
     ``sequence``. With ``max_datagrams``, stops once that many are full: their ids say
-    how many requests went in (an iterator may have given one more). Encodes what
-    ``SearchRequest(name, cid)`` encodes, without building the command objects (a
-    many-PV search sends thousands).
+    how many requests went in. Encodes what ``SearchRequest(name, cid)`` encodes,
+    without building the command objects (a many-PV search sends thousands).
     """
+    if not names:
+        return []
+    joined = "\0".join(names)
+    if joined.count("\0") != len(names) - 1:
+        bad = next(name for name in names if "\0" in name)
+        raise LocalProtocolError(f"PV name {bad!r} contains a NUL byte")
+    raws = joined.encode("utf-8", "surrogateescape").split(b"\0")
+    sizes = {(length + 8) & ~7 for length in set(map(len, raws))}   # (NUL-terminated,
+    if len(sizes) == 1:                                            # padded to 8)
+        return _uniform_datagrams(ids, raws, sizes.pop(), sequence, limit, max_datagrams,
+                                  version)
     out: list[tuple[bytes, list[int]]] = []
     parts: list[bytes] = []
-    ids: list[int] = []
+    taken: list[int] = []
     size = limit + 1
     seq = sequence - 1
     code = SearchRequest.ID
-    packers = _SEARCH_PACKERS
-    for search_id, name in requests:
-        raw = name.encode("utf-8", "surrogateescape")
-        if 0 in raw:            # (a NUL byte; the int test is ~10x faster)
-            raise LocalProtocolError(f"PV name {name!r} contains a NUL byte")
-        n = (len(raw) + 8) & ~7         # (NUL-terminated, padded to 8)
-        pack = packers.get(n)
-        if pack is None:
-            pack = packers[n] = struct.Struct(">HHHHII%ds" % n).pack
+    for search_id, raw in zip(ids, raws):
+        n = (len(raw) + 8) & ~7
         if size + n + 16 > limit:
-            if ids:
-                out.append((b"".join(parts), ids))
+            if taken:
+                out.append((b"".join(parts), taken))
                 if max_datagrams is not None and len(out) >= max_datagrams:
                     return out
             seq += 1
             parts = [bytes(VersionRequest(priority=1, version=version, sequence_id=seq))]
-            ids = []
+            taken = []
             size = 16
-        parts.append(pack(code, n, DONT_REPLY, version, search_id, search_id, raw))
-        ids.append(search_id)
+        parts.append(_search_packer(n)(code, n, DONT_REPLY, version, search_id, search_id,
+                                       raw))
+        taken.append(search_id)
         size += n + 16
-    if ids:
-        out.append((b"".join(parts), ids))
+    if taken:
+        out.append((b"".join(parts), taken))
     return out
+
+
+def _uniform_datagrams(ids: Sequence[int], raws: list[bytes], n: int, sequence: int,
+                       limit: int, max_datagrams: int | None, version: int
+                       ) -> list[tuple[bytes, list[int]]]:
+    """:func:`pack_searches` of names that all pad to ``n`` bytes: as many to a
+    datagram as fit (one if none does), each datagram's requests packed in a C loop."""
+    per = max((limit - 16) // (16 + n), 1)
+    pack = _search_packer(n)
+    code = SearchRequest.ID
+    out: list[tuple[bytes, list[int]]] = []
+    seq = sequence - 1
+    for start in range(0, len(raws), per):
+        if max_datagrams is not None and len(out) >= max_datagrams:
+            break
+        taken = list(ids[start:start + per])
+        seq += 1
+        head = bytes(VersionRequest(priority=1, version=version, sequence_id=seq))
+        out.append((head + b"".join(map(pack, repeat(code), repeat(n), repeat(DONT_REPLY),
+                                        repeat(version), taken, taken,
+                                        raws[start:start + per])), taken))
+    return out
+
+
+def _search_packer(n: int) -> Any:
+    """The packer of a whole SEARCH request whose name pads to ``n`` bytes (``s`` pads
+    with NUL)."""
+    pack = _SEARCH_PACKERS.get(n)
+    if pack is None:
+        pack = _SEARCH_PACKERS[n] = struct.Struct(">HHHHII%ds" % n).pack
+    return pack
 
 
 #: A SearchResponse with its 8-byte payload, as ``(port, ip, cid, version)``.
