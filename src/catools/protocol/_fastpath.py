@@ -171,8 +171,8 @@ def create_requests(circuit: Any, ids: IdTables, names: list[str], version: int
                 cid = next_free_id(cid, in_use)
             in_use[cid] = None                  # (taken: its channel is set below)
             cids.append(cid)
-    else:
-        cids = range(first, first + n)          # (the usual: each the last one's next)
+    else:       # (the usual: each the last one's next; one int object each, shared by
+        cids = list(range(first, first + n))    # the channel and the table)
     channels: list[ClientChannel] = []
     append = channels.append
     for name, cid in zip(names, cids):
