@@ -11,15 +11,18 @@ import click
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
-from catools.cli import caget
+from catools.cli import caget, cainfo, camonitor, caput, cawait
 from catools.cli._getopt import parse
 
+TOOLS = [caget, cainfo, camonitor, caput, cawait]
 WORDS = st.sampled_from([
-    "PV:A", "PV:B", "5", "0.5", "DBR_DOUBLE", "x", "", "-", "--", "-w", "-w5", "-t", "-a",
-    "-ta", "-at", "-tn", "-nw3", "-w5t", "-d", "-dDBR_LONG", "-#", "-#3", "-F", "-F,", "-c",
-    "-n", "-s", "-S", "-e", "-e4", "-f3", "-g", "-0x", "-0", "-lx", "-l", "-p", "-p10",
+    "PV:A", "PV:B", "5", "0.5", "-1", "DBR_DOUBLE", "x", "", "-", "--", "-w", "-w5", "-t",
+    "-a", "-ta", "-at", "-tn", "-nw3", "-w5t", "-d", "-dDBR_LONG", "-#", "-#3", "-F", "-F,",
+    "-c", "-n", "-s", "-S", "-e", "-e4", "-f3", "-g", "-0x", "-0", "-lx", "-l", "-p", "-p10",
     "-z", "-i", "-h", "-V", "-th", "--json", "--file", "--file=x", "--jsn", "--full",
-    "--fail-on", "major", "MINOR", "Invalid", "bogus", "--version", "--help", "-x"])
+    "--fail-on", "major", "MINOR", "Invalid", "bogus", "--version", "--help", "-x", "-m",
+    "-mva", "-s2", "--count", "--timeout", "--props", "--updates-only", "--stable", "--any",
+    "3", "--count=2", "PV:A>3", "-ln", "-sS"])
 
 
 def click_parse(command: click.Command, args: list[str]) -> tuple:
@@ -34,21 +37,24 @@ def click_parse(command: click.Command, args: list[str]) -> tuple:
         return ("error", type(exc).__name__, exc.format_message())
 
 
+@pytest.mark.parametrize("tool", TOOLS, ids=lambda m: m.TOOL.name)
 @given(args=st.lists(WORDS, max_size=12))
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=600, deadline=None)
 @example(args=["-w", "5", "-a", "PV:A", "PV:B"])
 @example(args=["PV:A", "-t", "--", "-x", "PV:B"])
 @example(args=["-t", "-a", "-t", "-e", "3", "-e4", "PV:A"])
 @example(args=["--fail-on", "major", "--json", "--full", "PV:A"])
-def test_what_getopt_reads_is_what_click_reads(args):
-    fast = parse(args, caget.OPTIONS)
+@example(args=["--count", "3", "--count", "x", "PV:A"])
+@example(args=["-t", "PV:A", "-1"])
+def test_what_getopt_reads_is_what_click_reads(tool, args):
+    spec = tool.TOOL
+    fast = parse(args, spec.options, spec.permute)
+    outcome = click_parse(tool.command, args)
     if fast is None:        # left to click: help, version, an error, or --name=value
-        outcome = click_parse(caget.command, args)
-        assert outcome[0] != "ok" or "--file=x" in args, outcome
+        assert outcome[0] != "ok" or any(a.startswith(("--file=", "--count=")) for a in args)
         return
-    values, order, names = fast
-    assert click_parse(caget.command, args) == (
-        "ok", {**values, "names": tuple(names)}, order, [])
+    values, order, words = fast
+    assert outcome == ("ok", {**values, spec.positional: tuple(words)}, order, [])
 
 
 @pytest.mark.parametrize("args", [
@@ -58,6 +64,16 @@ def test_what_getopt_reads_is_what_click_reads(args):
     ["--fail-on", "MAJOR", "--file", "names.txt"]])
 def test_the_usual_command_lines_are_read_without_click(args):
     assert parse(args, caget.OPTIONS) is not None
+
+
+@pytest.mark.parametrize("tool, args", [
+    (caput, ["PV:A", "-5"]), (caput, ["-t", "-c", "-w", "2", "PV:A", "1.5"]),
+    (caput, ["-a", "PV:A", "3", "1", "2", "3"]), (camonitor, ["-m", "va", "PV:A"]),
+    (camonitor, ["--json", "--count", "3", "--timeout", "2", "PV:A"]),
+    (cainfo, ["-w", "1", "PV:A"]), (cawait, ["--timeout", "5", "PV:A>3"]),
+    (cawait, ["-t", "5", "--stable", "1", "PV:A==1"])])
+def test_the_other_tools_usual_command_lines_are_read_without_click(tool, args):
+    assert parse(args, tool.TOOL.options, tool.TOOL.permute) is not None
 
 
 @pytest.mark.parametrize("args", [

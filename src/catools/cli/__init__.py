@@ -159,18 +159,18 @@ def run_command(command: click.Command) -> None:
 
 def _run(tool: str) -> None:
     """Run a tool as its console script: a command line of its ordinary options and PV
-    names is read without click (a tool with an ``OPTIONS`` table); anything else
+    names is read without click (a tool with a ``TOOL``); anything else
     (help, a bad option, shell completion) goes to its click command."""
     _startup()                  # before the import: that is where it pays
     module = _import(f"catools.cli.{tool}")
-    options = getattr(module, "OPTIONS", None)
-    if options is not None and f"_{tool.upper()}_COMPLETE" not in os.environ:
+    spec = getattr(module, "TOOL", None)
+    if spec is not None and f"_{tool.upper()}_COMPLETE" not in os.environ:
         from ._getopt import parse
-        parsed = parse(sys.argv[1:], options)
+        parsed = parse(sys.argv[1:], spec.options, spec.permute)
         if parsed is not None:
             from ._app import run_guarded
-            values, order, names = parsed
-            run_guarded(tool, lambda: module.main(names, order, **values), fast_exit=True)
+            values, order, words = parsed
+            run_guarded(tool, lambda: spec.main(words, order, **values), fast_exit=True)
     run_command(module.command)
 
 

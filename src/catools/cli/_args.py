@@ -163,6 +163,17 @@ def number_format_option(name: str, value: str, formats: dict[str, Any]) -> bool
     return base is not None
 
 
+def number_formats(order: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """``float_format``/``float_base``/``int_base`` from -e/-f/-g/-l/-0 taken in
+    command-line order (``order``: the order-sensitive options given, as (name, value);
+    camonitor's and cawait's rule: caget interleaves them with -t/-a/-d)."""
+    formats: dict[str, Any] = {"float_format": "%g", "float_base": None, "int_base": None}
+    for name, value in order:
+        if name in NUMBER_OPTIONS:
+            number_format_option(name, value, formats)
+    return formats
+
+
 def base_option(option: str, value: str) -> str | None:
     """-l / -0 with x, o or b; anything else warns and means decimal."""
     letter = value[:1]

@@ -1,34 +1,38 @@
 """The tools' ordinary options as data, and the parse of a command line made of them
 alone without click (importing click is ~12 ms of a one-PV caget's ~38).
 
-A command declares its options once, as a tuple of :class:`Opt`: its click command is
-built from them (:func:`catools.cli._options.table_options`), and :func:`parse` reads
-a command line of those options and PV names exactly as click would. Anything else
-(``-h``, ``-V``, an unknown or misspelt option, a missing value, ``--name=value``, a
-bad choice) is left to click, which reports it as the C tools do.
+A tool declares its command line once, as a :class:`Tool` with a tuple of :class:`Opt`:
+its click command is built from it (:func:`catools.cli._options.build_command`), and
+:func:`parse` reads a command line of those options and PV names exactly as click would.
+Anything else (``-h``, ``-V``, an unknown or misspelt option, a missing or bad value,
+``--name=value``) is left to click, which reports it as the C tools do.
 """
 from __future__ import annotations
 
-TYPE_CHECKING = False
+from ..hints import TYPE_CHECKING
+
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Any, Sequence
+    from typing import Any, Callable, Sequence
 
 
 class Opt:
-    """One option: ``flag`` (``-t``, ``--json``), the parameter ``name`` it sets, the
-    ``metavar`` of its value (None: it takes none), the one-line ``help``; ``ordered``:
-    its place among the order-sensitive options counts (the command sees
-    ``(name, value)`` pairs in command-line order); ``value``/``default``: what a flag
-    sets when given and when not (True/False); ``choices``: the values it accepts
-    (in any case; the value is then the choice's spelling)."""
+    """One option: ``flag`` (``-t``, ``--json``; ``alias``: a second one), the parameter
+    ``name`` it sets, the ``metavar`` of its value (None: it takes none), the one-line
+    ``help``; ``ordered``: its place among the order-sensitive options counts (the
+    command sees ``(name, value)`` pairs in command-line order); ``value``/``default``:
+    what a flag sets when given and when not (True/False); ``choices``: the values it
+    accepts (in any case; the value is then the choice's spelling); ``convert``: what
+    makes the value of its text (``int``; a ValueError is click's to report)."""
 
-    __slots__ = ("flag", "name", "metavar", "help", "ordered", "value", "default",
-                 "choices")
+    __slots__ = ("flag", "alias", "name", "metavar", "help", "ordered", "value", "default",
+                 "choices", "convert")
 
     def __init__(self, flag: str, name: str, metavar: str | None = None, *, help: str,
-                 ordered: bool = False, value: Any = True, default: Any = None,
-                 choices: Sequence[str] | None = None) -> None:
+                 alias: str | None = None, ordered: bool = False, value: Any = True,
+                 default: Any = None, choices: Sequence[str] | None = None,
+                 convert: Callable[[str], Any] | None = None) -> None:
         self.flag = flag
+        self.alias = alias
         self.name = name
         self.metavar = metavar
         self.help = help
@@ -37,33 +41,73 @@ class Opt:
         self.default = (False if default is None else default) if metavar is None \
             else default
         self.choices = None if choices is None else tuple(choices)
+        self.convert = convert
 
 
-def parse(args: Sequence[str], options: Sequence[Opt]
+class Tool:
+    """A tool's command line: its ``name``, one-line ``summary`` and ``usage`` text (its
+    ``-h``), its ``options``, the letters of ``unhandled`` options (the C tool's getopt
+    takes them, then prints the usage), the name of its ``positional`` arguments and
+    whether options may follow them (``permute``, as GNU getopt); ``main(positional,
+    order, **values)`` runs it and returns the exit status."""
+
+    __slots__ = ("name", "summary", "usage", "options", "main", "unhandled", "positional",
+                 "permute")
+
+    def __init__(self, name: str, summary: str, usage: str, options: Sequence[Opt],
+                 main: Callable[..., int], *, unhandled: str = "",
+                 positional: str = "names", permute: bool = True) -> None:
+        self.name = name
+        self.summary = summary
+        self.usage = usage
+        self.options = tuple(options)
+        self.main = main
+        self.unhandled = unhandled
+        self.positional = positional
+        self.permute = permute
+
+
+def command_attribute(module: dict[str, Any]) -> Callable[[str], Any]:
+    """A command module's ``__getattr__``: its ``command``, the click command of its
+    ``TOOL``, made when first asked for (a plain command line is read without it)."""
+    def __getattr__(name: str) -> Any:
+        if name != "command":
+            raise AttributeError(f"module {module['__name__']!r} has no attribute {name!r}")
+        from ._options import build_command
+        command = module["command"] = build_command(module["TOOL"])
+        return command
+    return __getattr__
+
+
+def parse(args: Sequence[str], options: Sequence[Opt], permute: bool = True
           ) -> tuple[dict[str, Any], list[tuple[str, Any]], list[str]] | None:
-    """``(values, order, names)`` as click's parse of ``args`` gives them (every
+    """``(values, order, words)`` as click's parse of ``args`` gives them (every
     option's value, its default if not given; the ``ordered`` options given, as
-    ``(name, value)`` by first appearance, each with its last value; the other words,
-    getopt-permuted), when ``args`` holds only ``options`` and plain words; None for
-    anything else."""
+    ``(name, value)`` by first appearance, each with its last value; the other words:
+    getopt-permuted, else from the first on), when ``args`` holds only ``options`` and
+    plain words; None for anything else."""
     table = {opt.flag: opt for opt in options}
+    table.update((opt.alias, opt) for opt in options if opt.alias is not None)
     given: dict[str, Any] = {}
-    names: list[str] = []
+    words: list[str] = []
     n = len(args)
     i = 0
-    # (the plain words after the last option and its value are names: one slice)
-    last = n - 1
-    while last >= 0 and args[last][:1] != "-":
-        last -= 1
-    stop = min(last + 2, n)
+    stop = n
+    if permute:     # (the plain words after the last option and its value: one slice)
+        last = n - 1
+        while last >= 0 and args[last][:1] != "-":
+            last -= 1
+        stop = min(last + 2, n)
     while i < stop:
         arg = args[i]
         i += 1
         if arg[:1] != "-" or arg == "-":
-            names.append(arg)
+            if not permute:
+                return _result(options, given, list(args[i - 1:]))
+            words.append(arg)
         elif arg == "--":
-            names += args[i:]
-            return _result(options, given, names)
+            words += args[i:]
+            return _result(options, given, words)
         elif arg[:2] == "--":
             opt = table.get(arg)
             if opt is None:
@@ -94,22 +138,30 @@ def parse(args: Sequence[str], options: Sequence[Opt]
                     return None     # (a missing value: click's message)
                 given[opt.name] = text
                 break
-    names += args[stop:]
-    return _result(options, given, names)
+    words += args[stop:]
+    return _result(options, given, words)
 
 
-def _result(options: Sequence[Opt], given: dict[str, Any], names: list[str]
+def _result(options: Sequence[Opt], given: dict[str, Any], words: list[str]
             ) -> tuple[dict[str, Any], list[tuple[str, Any]], list[str]] | None:
     """The parse's result, once each option's last value is known (a value that is no
-    choice of its option: None)."""
+    choice of its option, or that it cannot convert: None)."""
     for opt in options:
-        if opt.choices is not None and opt.name in given:
-            folded = given[opt.name].casefold()
+        if opt.name not in given or opt.metavar is None:
+            continue
+        text = given[opt.name]
+        if opt.choices is not None:
+            folded = text.casefold()
             choice = next((c for c in opt.choices if c.casefold() == folded), None)
             if choice is None:
                 return None
             given[opt.name] = choice
+        elif opt.convert is not None:
+            try:
+                given[opt.name] = opt.convert(text)
+            except ValueError:
+                return None
     ordered = {opt.name for opt in options if opt.ordered}
     order = [(name, value) for name, value in given.items() if name in ordered]
     values = {opt.name: given.get(opt.name, opt.default) for opt in options}
-    return values, order, names
+    return values, order, words

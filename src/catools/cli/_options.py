@@ -9,9 +9,8 @@ from typing import Any, Callable, Sequence
 import click
 
 from ._app import VERSION_TEXT, Stdout
-from ._args import (CA_OPTIONS, JSON_OPTIONS, NUMBER_OPTIONS, environment_help, json_opt,
-                    number_format_option, number_format_opts)
-from ._getopt import Opt
+from ._args import CA_OPTIONS, JSON_OPTIONS, environment_help, json_opt, number_format_opts
+from ._getopt import Opt, Tool
 
 
 class CaOption(click.Option):
@@ -101,9 +100,12 @@ def table_options(options: Sequence[Opt]) -> Callable:
                 attrs.update(metavar=opt.metavar, default=opt.default)
                 if opt.choices is not None:
                     attrs["type"] = click.Choice(opt.choices, case_sensitive=False)
+                elif opt.convert is not None:
+                    attrs["type"] = opt.convert
             if opt.ordered:
                 attrs["callback"] = record_order
-            f = option(opt.flag, opt.name, **attrs)(f)
+            flags = (opt.flag,) if opt.alias is None else (opt.flag, opt.alias)
+            f = option(*flags, opt.name, **attrs)(f)
         return f
     return decorate
 
@@ -129,31 +131,21 @@ def number_format_options(digits: str) -> Callable:
     return table_options(number_format_opts(digits))
 
 
-def number_formats(ctx: click.Context) -> dict[str, Any]:
-    """``float_format``/``float_base``/``int_base`` from -e/-f/-g/-l/-0 taken in
-    command-line order (camonitor's and cawait's rule; caget interleaves them with
-    -t/-a/-d)."""
-    formats: dict[str, Any] = {"float_format": "%g", "float_base": None, "int_base": None}
-    for name, value in ctx.meta.get("order", []):
-        if name in NUMBER_OPTIONS:
-            number_format_option(name, value, formats)
-    return formats
-
-
-def build_command(name: str, summary: str, usage: str, options: Sequence[Opt],
-                  main: Callable[..., int], *, unhandled: str = "") -> click.Command:
-    """A tool's click command (``summary``: its one-line help; ``usage``: its ``-h``
-    text): ``-h``, ``-V``/``--version``, the ``options`` table, the letters of
-    ``unhandled`` (the C tool's getopt takes them, then prints the usage) and PV names;
-    it calls ``main(names, order, **values)`` (``order``: the order-sensitive options
-    given, as (name, value), in command-line order)."""
+def build_command(tool: Tool) -> click.Command:
+    """A tool's click command: ``-h``, ``-V``/``--version``, its option table, its
+    unhandled letters (the C tool's getopt takes them, then prints the usage) and its
+    positional arguments; it calls ``tool.main(positional, order, **values)``
+    (``order``: the order-sensitive options given, as (name, value), in command-line
+    order)."""
     from ._command import CaCommand
+    main, positional = tool.main, tool.positional
 
-    def callback(ctx: click.Context, names: tuple[str, ...], **values: Any) -> int:
-        return main(names, ctx.meta.get("order", []), **values)
-    f: Any = click.argument("names", nargs=-1, cls=PVNames)(click.pass_context(callback))
-    for letter in unhandled:
+    def callback(ctx: click.Context, **values: Any) -> int:
+        return main(values.pop(positional), ctx.meta.get("order", []), **values)
+    cls = PVNames if positional == "names" else click.Argument
+    f: Any = click.argument(positional, nargs=-1, cls=cls)(click.pass_context(callback))
+    for letter in tool.unhandled:
         f = usage_error_option(letter)(f)
-    f = help_option(version_option(table_options(options)(f)))
-    return click.command(name, cls=CaCommand, usage_text=usage, permute=True,
-                         help=summary)(f)
+    f = help_option(version_option(table_options(tool.options)(f)))
+    return click.command(tool.name, cls=CaCommand, usage_text=tool.usage,
+                         permute=tool.permute, help=tool.summary)(f)

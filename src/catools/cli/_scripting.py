@@ -2,10 +2,12 @@
 records of their own, with the new metadata) and ``--updates-only``."""
 from __future__ import annotations
 
-from typing import Any, Callable
-
 from ..config import scan_double
+from ..hints import TYPE_CHECKING
 from ._app import fail
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable
 
 
 def seconds_option(tool: str, option: str, text: str | None) -> float | None:

@@ -6,7 +6,7 @@ from ._app import fail, make_context, warn
 from ._args import (CA_OPTIONS, JSON_OPTIONS, NUMBER_OPTIONS, collect_names,
                     number_format_option, number_format_opts, resolve_count, resolve_priority,
                     resolve_timeout)
-from ._getopt import Opt
+from ._getopt import Opt, Tool, command_attribute
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Sequence
@@ -95,18 +95,6 @@ OPTIONS = (
 )
 
 
-def __getattr__(name: str) -> Any:
-    """``command``: caget's click command, made when first asked for (a plain command
-    line is read without click: :func:`catools.cli._getopt.parse`)."""
-    if name != "command":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from ._options import build_command
-    command = globals()["command"] = build_command(
-        "caget", "Read PVs and print their values as EPICS base's caget does.", USAGE,
-        OPTIONS, main, unhandled="i")
-    return command
-
-
 def main(names: Sequence[str], order: Sequence[tuple[str, Any]], timeout: str | None,
          priority: str | None, callback: bool, terse: bool, wide: bool, dbr: str | None,
          enum_number: bool, float_string: bool, char_string: bool, count: str | None,
@@ -183,6 +171,11 @@ def run(names: list[str], opts: Any, dbr_type: int, timeout: float | None, prior
                         for r in cast("list[Reading]", op.results)) else 0
     finally:
         ctx.close(clear_channels=False)   # as the C tools: the circuit's end frees them
+
+
+TOOL = Tool("caget", "Read PVs and print their values as EPICS base's caget does.", USAGE,
+            OPTIONS, main, unhandled="i")
+__getattr__ = command_attribute(globals())      # (``command``: caget's click command)
 
 
 if __name__ == "__main__":  # python -m catools.cli.caget

@@ -1,14 +1,15 @@
 """cainfo: print what the client knows about each channel, as EPICS base's cainfo."""
 from __future__ import annotations
 
-import click
-
 from .._version import __version__
+from ..hints import TYPE_CHECKING
 from ._app import make_context, warn
-from ._args import collect_names, resolve_priority, resolve_timeout, scan_int
-from ._command import CaCommand
-from ._options import (PVNames, ca_options, help_option, json_options, option,
-                       usage_error_option, version_option)
+from ._args import (CA_OPTIONS, JSON_OPTIONS, collect_names, resolve_priority, resolve_timeout,
+                    scan_int)
+from ._getopt import Opt, Tool, command_attribute
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Sequence
 
 USAGE = f"""
 Usage: cainfo [options] <PV name> ...
@@ -30,18 +31,19 @@ EPICS Version catools {__version__} (Python), CA Protocol version 4.13
 """
 
 
-@click.command("cainfo", cls=CaCommand, usage_text=USAGE, permute=True)
-@help_option
-@version_option
-@ca_options
-@option("-s", "level", metavar="<level>",
-        help="Print the client context status at this interest level instead.")
-@usage_error_option("n")
-@json_options
-@click.argument("names", nargs=-1, cls=PVNames)
-def command(names: tuple[str, ...], timeout: str | None, priority: str | None,
-            level: str | None, output: str, name_file: str | None) -> int:
-    """Print channel information as EPICS base's cainfo does."""
+#: cainfo's options (its click command is built from them, with ``-h``, ``-V`` and ``-n``).
+OPTIONS = (
+    *CA_OPTIONS,
+    Opt("-s", "level", "<level>",
+        help="Print the client context status at this interest level instead."),
+    *JSON_OPTIONS,
+)
+
+
+def main(names: Sequence[str], order: Sequence[tuple[str, Any]], timeout: str | None,
+         priority: str | None, level: str | None, output: str, name_file: str | None
+         ) -> int:
+    """cainfo on ``names`` with the values of :data:`OPTIONS`; the exit status."""
     tool = "cainfo"
     wait = resolve_timeout(tool, timeout)
     prio = resolve_priority(tool, priority)
@@ -78,6 +80,11 @@ def run(names: list[str], timeout: float | None, priority: int, interest: int | 
         ctx.close(clear_channels=False)   # as the C tools: the circuit's end frees them
 
 
+TOOL = Tool("cainfo", "Print channel information as EPICS base's cainfo does.", USAGE,
+            OPTIONS, main, unhandled="n")
+__getattr__ = command_attribute(globals())      # (``command``: cainfo's click command)
+
+
 if __name__ == "__main__":  # python -m catools.cli.cainfo
-    from catools.cli import run_command
-    run_command(command)
+    from catools.cli import cainfo_main
+    cainfo_main()

@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 import _signal as signal  # type: ignore[import-not-found]  # (C module: no enums made)
-from typing import Any
 
-import click
-
+from ..hints import TYPE_CHECKING
 from ._app import die_by_signal, fail, make_context, warn
-from ._args import collect_names, resolve_count, resolve_priority, resolve_timeout
-from ._command import CaCommand
-from ._options import (PVNames, ca_options, help_option, json_options, number_format_options,
-                       number_formats, option, version_option)
+from ._args import (CA_OPTIONS, JSON_OPTIONS, collect_names, number_format_opts,
+                    number_formats, resolve_count, resolve_priority, resolve_timeout)
+from ._getopt import Opt, Tool, command_attribute
 from ._scripting import seconds_option, updates_only, with_properties
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Sequence
 
 USAGE = """
 Usage: camonitor [options] <PV name> ...
@@ -69,34 +69,32 @@ Example: camonitor -f8 my_channel another_channel
 
 """
 
-@click.command("camonitor", cls=CaCommand, usage_text=USAGE, permute=True)
-@help_option
-@version_option
-@ca_options
-@option("-m", "mask", metavar="<msk>", help="Event mask: v, a, l, p (default va).")
-@option("-t", "ts_keys", metavar="<key>", help="Timestamp source(s) and type.")
-@option("-n", "enum_number", is_flag=True, help="Print DBF_ENUM values as numbers.")
-@option("-#", "count", metavar="<num>", help="Request and print up to <num> elements.")
-@option("-S", "char_string", is_flag=True, help="Print char arrays as strings.")
-@option("-s", "float_string", is_flag=True, help="Get floats as strings (server PREC).")
-@number_format_options("<num>")
-@json_options
-@option("--count", "max_updates", type=int, default=None, metavar="N",
-        help="Exit after N updates in all.")
-@option("--timeout", "run_time", default=None, metavar="SEC",
-        help="Exit after SEC seconds.")
-@option("--props", "props", is_flag=True, help="With --json: property records too.")
-@option("--updates-only", "only_updates", is_flag=True, help="With --json: updates only.")
-@click.argument("names", nargs=-1, cls=PVNames)
-@click.pass_context
-def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
-            priority: str | None, mask: str | None, ts_keys: str | None, enum_number: bool,
-            count: str | None, char_string: bool, float_string: bool, fmt_e: str | None,
-            fmt_f: str | None, fmt_g: str | None, long_base: str | None,
-            int_base: str | None, separator: str | None, output: str,
-            name_file: str | None, max_updates: int | None, run_time: str | None,
-            props: bool, only_updates: bool) -> int:
-    """Print updates of PVs as EPICS base's camonitor does."""
+#: camonitor's options (its click command is built from them, with ``-h`` and ``-V``).
+OPTIONS = (
+    *CA_OPTIONS,
+    Opt("-m", "mask", "<msk>", help="Event mask: v, a, l, p (default va)."),
+    Opt("-t", "ts_keys", "<key>", help="Timestamp source(s) and type."),
+    Opt("-n", "enum_number", help="Print DBF_ENUM values as numbers."),
+    Opt("-#", "count", "<num>", help="Request and print up to <num> elements."),
+    Opt("-S", "char_string", help="Print char arrays as strings."),
+    Opt("-s", "float_string", help="Get floats as strings (server PREC)."),
+    *number_format_opts("<num>"),
+    *JSON_OPTIONS,
+    Opt("--count", "max_updates", "N", convert=int, help="Exit after N updates in all."),
+    Opt("--timeout", "run_time", "SEC", help="Exit after SEC seconds."),
+    Opt("--props", "props", help="With --json: property records too."),
+    Opt("--updates-only", "only_updates", help="With --json: updates only."),
+)
+
+
+def main(names: Sequence[str], order: Sequence[tuple[str, Any]], timeout: str | None,
+         priority: str | None, mask: str | None, ts_keys: str | None, enum_number: bool,
+         count: str | None, char_string: bool, float_string: bool, fmt_e: str | None,
+         fmt_f: str | None, fmt_g: str | None, long_base: str | None,
+         int_base: str | None, separator: str | None, output: str,
+         name_file: str | None, max_updates: int | None, run_time: str | None,
+         props: bool, only_updates: bool) -> int:
+    """camonitor on ``names`` with the values of :data:`OPTIONS`; the exit status."""
     from ..client import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE
     from ..format import FormatOptions, parse_timestamp_keys
 
@@ -122,7 +120,7 @@ def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
         ts_server, ts_client, ts_type, bad = parse_timestamp_keys(ts_keys)
         for letter in bad:
             warn(f"Invalid argument '{letter}' for option '-t' - ignored.")
-    formats = number_formats(ctx)
+    formats = number_formats(order)
     stop_after = seconds_option(tool, "--timeout", run_time)
     if max_updates is not None and max_updates < 1:
         fail(f"camonitor: --count {max_updates} must be at least 1")
@@ -130,9 +128,8 @@ def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
                          enum_as_number=enum_number, char_as_string=char_string,
                          float_as_string=float_string, **formats, ts_server=ts_server,
                          ts_client=ts_client, ts_type=ts_type)
-    pv_names = collect_names(tool, names, name_file)
-    return run(pv_names, opts, event_mask, wait, prio, output, max_updates, stop_after,
-               props, only_updates)
+    return run(collect_names(tool, names, name_file), opts, event_mask, wait, prio, output,
+               max_updates, stop_after, props, only_updates)
 
 
 class _Done(Exception):
@@ -193,6 +190,11 @@ def _on_signal(signum: int, frame: Any) -> None:
     die_by_signal(signum)
 
 
+TOOL = Tool("camonitor", "Print updates of PVs as EPICS base's camonitor does.", USAGE,
+            OPTIONS, main)
+__getattr__ = command_attribute(globals())      # (``command``: camonitor's click command)
+
+
 if __name__ == "__main__":  # python -m catools.cli.camonitor
-    from catools.cli import run_command
-    run_command(command)
+    from catools.cli import camonitor_main
+    camonitor_main()

@@ -1,15 +1,14 @@
 """caput: write a PV and print its old and new values as EPICS base's caput does."""
 from __future__ import annotations
 
-from typing import Any
-
-import click
-
+from ..hints import TYPE_CHECKING
 from ._app import fail, make_context, warn
-from ._args import check_names, converter, resolve_count, resolve_priority, resolve_timeout
-from ._command import CaCommand
-from ._options import (ca_options, help_option, json_option, option, record_order,
-                       version_option)
+from ._args import (CA_OPTIONS, check_names, converter, json_opt, resolve_count,
+                    resolve_priority, resolve_timeout)
+from ._getopt import Opt, Tool, command_attribute
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Sequence
 
 USAGE = """
 Usage: caput [options] <PV name> <PV value> ...
@@ -44,38 +43,36 @@ Example: caput my_channel 1.2
 
 """
 
-@click.command("caput", cls=CaCommand, usage_text=USAGE, permute=False)
-@help_option
-@version_option
-@ca_options
-@option("-c", "callback", is_flag=True, help="Put with completion callback and wait.")
-@option("-t", "terse", is_flag=True, callback=record_order, help="Terse: new value only.")
-@option("-l", "long_mode", is_flag=True, callback=record_order,
-        help='Long: "name timestamp value stat sevr".')
-@option("-n", "as_number", is_flag=True, callback=record_order,
-        help="Interpret enum values as numbers.")
-@option("-s", "as_string", is_flag=True, callback=record_order,
-        help="Interpret enum values as strings.")
-@option("-S", "long_string", is_flag=True, callback=record_order,
-        help="Put the string as an array of chars.")
-@option("-a", "array", is_flag=True, callback=record_order, help="Put an array.")
-@option("-#", "count", metavar="<count>", help="Accepted and ignored (as in caput).")
-@option("-F", "separator", metavar="<ofs>", help="Alternate output field separator.")
-@json_option("Old/new values as JSON lines.")
-@click.argument("args", nargs=-1)
-@click.pass_context
-def command(ctx: click.Context, args: tuple[str, ...], timeout: str | None,
-            priority: str | None, callback: bool, terse: bool, long_mode: bool,
-            as_number: bool, as_string: bool, long_string: bool, array: bool,
-            count: str | None, separator: str | None, output: str) -> int:
-    """Write a value to a PV as EPICS base's caput does."""
+#: caput's options (its click command is built from them, with ``-h`` and ``-V``).
+OPTIONS = (
+    *CA_OPTIONS,
+    Opt("-c", "callback", help="Put with completion callback and wait."),
+    Opt("-t", "terse", ordered=True, help="Terse: new value only."),
+    Opt("-l", "long_mode", ordered=True, help='Long: "name timestamp value stat sevr".'),
+    Opt("-n", "as_number", ordered=True, help="Interpret enum values as numbers."),
+    Opt("-s", "as_string", ordered=True, help="Interpret enum values as strings."),
+    Opt("-S", "long_string", ordered=True, help="Put the string as an array of chars."),
+    Opt("-a", "array", ordered=True, help="Put an array."),
+    Opt("-#", "count", "<count>", help="Accepted and ignored (as in caput)."),
+    Opt("-F", "separator", "<ofs>", help="Alternate output field separator."),
+    json_opt("Old/new values as JSON lines."),
+)
+
+
+def main(args: Sequence[str], order: Sequence[tuple[str, Any]], timeout: str | None,
+         priority: str | None, callback: bool, terse: bool, long_mode: bool,
+         as_number: bool, as_string: bool, long_string: bool, array: bool,
+         count: str | None, separator: str | None, output: str) -> int:
+    """caput of ``args`` (the PV name, then its value or values) with the values of
+    :data:`OPTIONS` (``order``: the order-sensitive ones given, in command-line order);
+    the exit status."""
     tool = "caput"
     wait = resolve_timeout(tool, timeout)
     prio = resolve_priority(tool, priority)
     resolve_count(tool, count)            # parsed (and warned about) but unused, as in C
     flags = {"enum_nr": False, "enum_str": False, "is_array": False, "char_str": False}
     mode = "plain"
-    for name, _ in ctx.meta.get("order", []):
+    for name, _ in order:
         if name in ("as_number", "as_string"):
             flags["enum_nr"], flags["enum_str"] = name == "as_number", name == "as_string"
         elif name in ("long_string", "array"):
@@ -141,6 +138,11 @@ def run(name: str, convert: Any, opts: Any, timeout: float | None, priority: int
         ctx.close(clear_channels=False)   # as the C tools: the circuit's end frees them
 
 
+TOOL = Tool("caput", "Write a value to a PV as EPICS base's caput does.", USAGE, OPTIONS,
+            main, positional="args", permute=False)
+__getattr__ = command_attribute(globals())      # (``command``: caput's click command)
+
+
 if __name__ == "__main__":  # python -m catools.cli.caput
-    from catools.cli import run_command
-    run_command(command)
+    from catools.cli import caput_main
+    caput_main()

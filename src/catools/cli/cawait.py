@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 import _signal as signal  # type: ignore[import-not-found]  # (C module: no enums made)
-from typing import Any
 
-import click
-
+from ..hints import TYPE_CHECKING
 from ._app import die_by_signal, fail, make_context, warn
-from ._args import resolve_count, resolve_priority, resolve_timeout
-from ._command import CaCommand
-from ._options import (PVNames, ca_options, help_option, json_option, number_format_options,
-                       number_formats, option, version_option)
+from ._args import (CA_OPTIONS, json_opt, number_format_opts, number_formats, resolve_count,
+                    resolve_priority, resolve_timeout)
+from ._getopt import Opt, Tool, command_attribute
 from ._scripting import seconds_option
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Sequence
 
 USAGE = """
 Usage: cawait [options] <PV name> <condition> [<PV name> <condition> ...]
@@ -43,28 +43,29 @@ Example: cawait -t 30 demo:sine '>0.9' demo:enum Two
 """
 
 
-@click.command("cawait", cls=CaCommand, usage_text=USAGE, permute=True)
-@help_option
-@version_option
-@ca_options
-@option("-t", "--timeout", "run_time", metavar="<sec>", help="Give up after <sec> s.")
-@option("--stable", "stable", metavar="<sec>", help="Hold for <sec> s.")
-@option("--any", "any_", is_flag=True, help="Done when any condition holds.")
-@option("-a", "wide", is_flag=True, help='Wide: "name timestamp value stat sevr".')
-@option("-n", "enum_number", is_flag=True, help="DBF_ENUM values as numbers.")
-@option("-s", "float_string", is_flag=True, help="Get floats as strings (server PREC).")
-@option("-S", "char_string", is_flag=True, help="Print char arrays as strings.")
-@number_format_options("<nr>")
-@json_option("One JSON object per PV per line.")
-@click.argument("names", nargs=-1, cls=PVNames)
-@click.pass_context
-def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
-            priority: str | None, run_time: str | None, stable: str | None, any_: bool,
-            wide: bool, enum_number: bool, float_string: bool, char_string: bool,
-            fmt_e: str | None, fmt_f: str | None, fmt_g: str | None,
-            long_base: str | None, int_base: str | None, separator: str | None,
-            output: str) -> int:
-    """Wait until PVs meet conditions, then print them as caget does."""
+#: cawait's options (its click command is built from them, with ``-h`` and ``-V``).
+OPTIONS = (
+    *CA_OPTIONS,
+    Opt("-t", "run_time", "<sec>", alias="--timeout", help="Give up after <sec> s."),
+    Opt("--stable", "stable", "<sec>", help="Hold for <sec> s."),
+    Opt("--any", "any_", help="Done when any condition holds."),
+    Opt("-a", "wide", help='Wide: "name timestamp value stat sevr".'),
+    Opt("-n", "enum_number", help="DBF_ENUM values as numbers."),
+    Opt("-s", "float_string", help="Get floats as strings (server PREC)."),
+    Opt("-S", "char_string", help="Print char arrays as strings."),
+    *number_format_opts("<nr>"),
+    json_opt("One JSON object per PV per line."),
+)
+
+
+def main(names: Sequence[str], order: Sequence[tuple[str, Any]], timeout: str | None,
+         priority: str | None, run_time: str | None, stable: str | None, any_: bool,
+         wide: bool, enum_number: bool, float_string: bool, char_string: bool,
+         fmt_e: str | None, fmt_f: str | None, fmt_g: str | None,
+         long_base: str | None, int_base: str | None, separator: str | None,
+         output: str) -> int:
+    """cawait on ``names`` (PVs and conditions) with the values of :data:`OPTIONS`;
+    the exit status."""
     from ..format import FormatOptions
     from ..sync import parse_condition
 
@@ -77,7 +78,7 @@ def command(ctx: click.Context, names: tuple[str, ...], timeout: str | None,
             conditions[name] = parse_condition(text)
         except ValueError as exc:
             fail(f"cawait: {exc}")
-    formats = number_formats(ctx)
+    formats = number_formats(order)
     opts = FormatOptions(mode="wide" if wide else "plain", separator=(separator or " ")[0],
                          count=resolve_count(tool, None), enum_as_number=enum_number,
                          char_as_string=char_string, float_as_string=float_string,
@@ -166,6 +167,11 @@ def run(conditions: dict[str, Any], opts: Any, connect_timeout: float | None,
     return 0
 
 
+TOOL = Tool("cawait", "Wait until PVs meet conditions, then print them as caget does.",
+            USAGE, OPTIONS, main)
+__getattr__ = command_attribute(globals())      # (``command``: cawait's click command)
+
+
 if __name__ == "__main__":  # python -m catools.cli.cawait
-    from catools.cli import run_command
-    run_command(command)
+    from catools.cli import cawait_main
+    cawait_main()
