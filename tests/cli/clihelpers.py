@@ -92,3 +92,16 @@ def start_monitor(ioc: SoftIoc, ours: bool, *args: str) -> Monitor:
     if ours:
         return Monitor([our_tool("camonitor"), *args], ioc.script_env)
     return Monitor([str(c_tool_path("camonitor")), *args], ioc.env)
+
+
+def click_parse(command, args: Sequence[str]) -> tuple:
+    """What a tool's click command makes of ``args``: ``("ok", its parameters, the
+    order-sensitive options in order, the words left over)``, or how it ends."""
+    import click
+    try:
+        ctx = command.make_context(command.name, list(args))
+        return ("ok", dict(ctx.params), list(ctx.meta.get("order", [])), ctx.args)
+    except click.exceptions.Exit as exc:
+        return ("exit", exc.exit_code)
+    except click.ClickException as exc:
+        return ("error", type(exc).__name__, exc.format_message())

@@ -7,12 +7,12 @@ import json
 import subprocess
 import sys
 
-import click
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
 from catools.cli import caget, cainfo, camonitor, caput, cawait
 from catools.cli._getopt import parse
+from clihelpers import click_parse
 
 TOOLS = [caget, cainfo, camonitor, caput, cawait]
 WORDS = st.sampled_from([
@@ -23,18 +23,6 @@ WORDS = st.sampled_from([
     "--fail-on", "major", "MINOR", "Invalid", "bogus", "--version", "--help", "-x", "-m",
     "-mva", "-s2", "--count", "--timeout", "--props", "--updates-only", "--stable", "--any",
     "3", "--count=2", "PV:A>3", "-ln", "-sS"])
-
-
-def click_parse(command: click.Command, args: list[str]) -> tuple:
-    """What the click command makes of ``args``: its parameters, the order-sensitive
-    options in order and the words left over; or how it ends."""
-    try:
-        ctx = command.make_context(command.name, list(args))
-        return ("ok", dict(ctx.params), list(ctx.meta.get("order", [])), ctx.args)
-    except click.exceptions.Exit as exc:
-        return ("exit", exc.exit_code)
-    except click.ClickException as exc:
-        return ("error", type(exc).__name__, exc.format_message())
 
 
 @pytest.mark.parametrize("tool", TOOLS, ids=lambda m: m.TOOL.name)

@@ -10,6 +10,7 @@ from catools.cli._args import split_plain_tail
 from catools.cli.caget import command as caget
 from catools.cli.cainfo import command as cainfo
 from catools.cli.camonitor import command as camonitor
+from clihelpers import click_parse
 
 WORDS = st.sampled_from([
     "PV:A", "PV:B", "5", "0.5", "DBR_DOUBLE", "x", "", "-", "--", "-w", "-w5", "-t", "-a",
@@ -21,12 +22,7 @@ def outcome(command: click.Command, args: list[str], split: bool) -> tuple:
     saved = command.split_names
     command.split_names = split
     try:
-        ctx = command.make_context(command.name, list(args))
-        return ("ok", dict(ctx.params), list(ctx.meta.get("order", [])), ctx.args)
-    except click.exceptions.Exit as exc:
-        return ("exit", exc.exit_code)
-    except click.ClickException as exc:
-        return ("error", type(exc).__name__, exc.format_message())
+        return click_parse(command, args)
     finally:
         command.split_names = saved
 
