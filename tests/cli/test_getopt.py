@@ -82,18 +82,22 @@ def report(code):
     real_exit(code)
 import json
 os._exit = report
-sys.argv = ["caget", *sys.argv[1:]]
-from catools.cli import caget_main
+script = sys.argv[1]
+sys.argv = [script, *sys.argv[2:]]
+import catools.cli
 try:
-    caget_main()
+    getattr(catools.cli, "main" if script == "catools" else script + "_main")()
 except SystemExit as exc:       # (click's errors end so; a run ends with os._exit)
     report(exc.code)
 """
 
 
 @pytest.mark.parametrize("args, click_loaded, lines", [
-    (["-w", "5", "-a", "TST:ai"], False, 1), (["-t", "TST:ai", "TST:ao"], False, 2),
-    (["-V"], True, 2), (["-w", "5", "-x", "TST:ai"], True, 0)])
+    (["caget", "-w", "5", "-a", "TST:ai"], False, 1),
+    (["caget", "-t", "TST:ai", "TST:ao"], False, 2), (["caget", "-V"], True, 2),
+    (["caget", "-w", "5", "-x", "TST:ai"], True, 0), (["cainfo", "TST:ai"], False, 7),
+    (["catools", "get", "-t", "TST:ai", "TST:ao"], False, 2),
+    (["catools", "get", "-x", "TST:ai"], True, 0), (["catools", "--version"], True, 1)])
 def test_the_console_script_loads_click_only_when_the_line_needs_it(shared_ioc, args,
                                                                      click_loaded, lines):
     cp = subprocess.run([sys.executable, "-c", CHILD, *args], env=shared_ioc.env,

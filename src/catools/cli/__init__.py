@@ -158,20 +158,27 @@ def run_command(command: click.Command) -> None:
 
 
 def _run(tool: str) -> None:
-    """Run a tool as its console script: a command line of its ordinary options and PV
-    names is read without click (a tool with a ``TOOL``); anything else
-    (help, a bad option, shell completion) goes to its click command."""
+    """Run a tool as its console script: see :func:`_run_plain`; else its click
+    command."""
     _startup()                  # before the import: that is where it pays
     module = _import(f"catools.cli.{tool}")
-    spec = getattr(module, "TOOL", None)
-    if spec is not None and f"_{tool.upper()}_COMPLETE" not in os.environ:
-        from ._getopt import parse
-        parsed = parse(sys.argv[1:], spec.options, spec.permute)
-        if parsed is not None:
-            from ._app import run_guarded
-            values, order, words = parsed
-            run_guarded(tool, lambda: spec.main(words, order, **values), fast_exit=True)
+    _run_plain(module, sys.argv[1:], tool)
     run_command(module.command)
+
+
+def _run_plain(module: _Module, args: list[str], prog: str) -> None:
+    """Run the tool of ``module`` (one with a ``TOOL``) on ``args`` without click, and
+    exit, when they are a command line of its ordinary options and PV names; return
+    otherwise (help, a bad option, shell completion of ``prog``: click's)."""
+    spec = getattr(module, "TOOL", None)
+    if spec is None or f"_{prog.upper()}_COMPLETE" in os.environ:
+        return
+    from ._getopt import parse
+    parsed = parse(args, spec.options, spec.permute)
+    if parsed is not None:
+        from ._app import run_guarded
+        values, order, words = parsed
+        run_guarded(spec.name, lambda: spec.main(words, order, **values), fast_exit=True)
 
 
 def caget_main() -> None:
@@ -207,8 +214,13 @@ def casw_main() -> None:
 
 
 def main() -> None:
-    """Console script ``catools`` (the command group)."""
+    """Console script ``catools`` (the command group): ``catools get ...`` and the other
+    tools' subcommands are read as their console scripts read them."""
     _startup()
+    args = sys.argv[1:]
+    target = SUBCOMMANDS.get(args[0]) if args else None
+    if target is not None:
+        _run_plain(_import(target[0]), args[1:], "catools")
     from .group import cli
     cli.fast_exit = True
     cli.main(prog_name="catools")
