@@ -253,20 +253,22 @@ def take_create_run(buf: Any, pos: int, ids: Any, access_states: Any,
     channels = ids.channels
     channels_sid = ids.channels_sid
     rights_of = _RIGHTS
+    # (the states that take both replies, and where CREATE_CHAN moves each)
+    moves = {state: move for state, move in created_move.items() if state in access_states}
     taken = 0
     for cid, rights, data_type, count, cid2, sid in rows:
         channel = channels.get(cid)
         if channel is None or cid2 != cid or data_type > 6:
             break
-        state = channel.state
-        if state not in access_states or state not in created_move:
+        new_state = moves.get(channel.state)
+        if new_state is None:
             break
         channel.access_rights = rights_of[rights & 3]
         channel.sid = sid
         channel._native_data_type = data_type
         channel.native_data_count = count
         channels_sid[sid] = channel
-        channel.state = created_move[state]
+        channel.state = new_state
         taken += 1
     if not taken:
         return None
