@@ -482,19 +482,21 @@ def _on_opened(circuit: Circuit, run: Any) -> None:
         if pv is None or pv.state == CONNECTED:     # (rare: one by one)
             circuit._on_access(_tnew(AccessRightsResponse, (cid, rights, b"")))
             circuit._on_created(_tnew(CreateChanResponse, (data_type, count, cid, sid, b"")))
-        else:
-            type_changed = pv.native_type != data_type and pv.native_type != -1
-            pv.native_type = data_type
-            pv.native_count = count
-            pv.access_rights = 0 if pv.channel is None else rights & 3
-            if pv.state != NEVER_CONNECTED:     # (a first connect has no time to clear)
-                pv.disconnected_at = None
-            pv.state = CONNECTED
-            callbacks = pv._callbacks           # (the slots behind _subscriptions and
-            if pv._subs or callbacks is not None and callbacks[0]:  # _connection_callbacks)
-                _connected(circuit, pv, type_changed)
-        if stream.closed:
-            return
+            if stream.closed:
+                return
+            continue
+        was = pv.native_type
+        pv.native_type = data_type
+        pv.native_count = count
+        pv.access_rights = 0 if pv.channel is None else rights & 3
+        if pv.state != NEVER_CONNECTED:     # (a first connect has no time to clear)
+            pv.disconnected_at = None
+        pv.state = CONNECTED
+        callbacks = pv._callbacks           # (the slots behind _subscriptions and
+        if pv._subs or callbacks is not None and callbacks[0]:  # _connection_callbacks)
+            _connected(circuit, pv, was != data_type and was != -1)
+            if stream.closed:               # (a callback may close the circuit)
+                return
 
 
 def _on_read_run(circuit: Circuit, run: Any) -> None:
