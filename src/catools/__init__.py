@@ -14,8 +14,8 @@ import sys
 
 from ._version import __version__
 
-# No "import typing" here: the console scripts import this package before they turn
-# the cyclic GC off, and typing is loaded (by click) more cheaply after that.
+# No "import typing" here: a tool's plain command line never loads typing (the modules
+# it imports take typing's run-time names from catools.hints).
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any
