@@ -6,7 +6,6 @@ The circuit reports to its Context only through a :class:`CircuitOwner`.
 """
 from __future__ import annotations
 
-from collections import deque
 from itertools import repeat
 
 from ..hints import TYPE_CHECKING, Protocol, cast

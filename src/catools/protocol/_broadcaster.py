@@ -3,21 +3,19 @@ from __future__ import annotations
 
 import struct
 from collections import deque
-from itertools import repeat
 
 from ..hints import TYPE_CHECKING
 from ._commands import (Command, SearchRequest, SearchResponse, VersionRequest,
                         VersionResponse, read_datagram)
 from ._constants import DEFAULT_PROTOCOL_VERSION, DONT_REPLY, MAX_UDP_SEND
-from ._headers import next_free_id
+from ._headers import (encode_names, name_payload_size, named_packer, next_free_id, pack_named,
+                       padded)
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._roles import NEED_DATA, SERVER, Role
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Iterable, Sequence
 
-#: Per padded name size: the packer of a whole SEARCH request (``s`` pads with NUL).
-_SEARCH_PACKERS: dict[int, Any] = {}
 
 
 def search_datagrams(requests: Iterable[tuple[int, str]], sequence: int,
@@ -42,26 +40,24 @@ def pack_searches(ids: Sequence[int], names: Sequence[str], sequence: int,
     how many requests went in. Encodes what ``SearchRequest(name, cid)`` encodes,
     without building the command objects (a many-PV search sends thousands).
     """
-    if not names:
-        return []
-    joined = "\0".join(names)
-    if joined.count("\0") != len(names) - 1:
+    raws = encode_names(names)
+    if raws is None:
         bad = next(name for name in names if "\0" in name)
         raise LocalProtocolError(f"PV name {bad!r} contains a NUL byte")
-    raws = joined.encode("utf-8", "surrogateescape").split(b"\0")
-    sizes = {(length + 8) & ~7 for length in set(map(len, raws))}   # (NUL-terminated,
-    if len(sizes) == 1:                                            # padded to 8)
-        return _uniform_datagrams(ids, raws, sizes.pop(), sequence, limit, max_datagrams,
-                                  version)
+    if not raws:
+        return []
+    size = name_payload_size(raws)
+    if size is not None:
+        return _uniform_datagrams(ids, raws, size, sequence, limit, max_datagrams, version)
     out: list[tuple[bytes, list[int]]] = []
     parts: list[bytes] = []
     taken: list[int] = []
-    size = limit + 1
+    used = limit + 1
     seq = sequence - 1
     code = SearchRequest.ID
     for search_id, raw in zip(ids, raws):
-        n = (len(raw) + 8) & ~7
-        if size + n + 16 > limit:
+        n = padded(len(raw) + 1)
+        if used + n + 16 > limit:
             if taken:
                 out.append((b"".join(parts), taken))
                 if max_datagrams is not None and len(out) >= max_datagrams:
@@ -69,11 +65,10 @@ def pack_searches(ids: Sequence[int], names: Sequence[str], sequence: int,
             seq += 1
             parts = [bytes(VersionRequest(priority=1, version=version, sequence_id=seq))]
             taken = []
-            size = 16
-        parts.append(_search_packer(n)(code, n, DONT_REPLY, version, search_id, search_id,
-                                       raw))
+            used = 16
+        parts.append(named_packer(n)(code, n, DONT_REPLY, version, search_id, search_id, raw))
         taken.append(search_id)
-        size += n + 16
+        used += n + 16
     if taken:
         out.append((b"".join(parts), taken))
     return out
@@ -85,7 +80,6 @@ def _uniform_datagrams(ids: Sequence[int], raws: list[bytes], n: int, sequence: 
     """:func:`pack_searches` of names that all pad to ``n`` bytes: as many to a
     datagram as fit (one if none does), each datagram's requests packed in a C loop."""
     per = max((limit - 16) // (16 + n), 1)
-    pack = _search_packer(n)
     code = SearchRequest.ID
     out: list[tuple[bytes, list[int]]] = []
     seq = sequence - 1
@@ -95,19 +89,9 @@ def _uniform_datagrams(ids: Sequence[int], raws: list[bytes], n: int, sequence: 
         taken = list(ids[start:start + per])
         seq += 1
         head = bytes(VersionRequest(priority=1, version=version, sequence_id=seq))
-        out.append((head + b"".join(map(pack, repeat(code), repeat(n), repeat(DONT_REPLY),
-                                        repeat(version), taken, taken,
-                                        raws[start:start + per])), taken))
+        out.append((head + pack_named(code, n, DONT_REPLY, version, taken, taken,
+                                      raws[start:start + per]), taken))
     return out
-
-
-def _search_packer(n: int) -> Any:
-    """The packer of a whole SEARCH request whose name pads to ``n`` bytes (``s`` pads
-    with NUL)."""
-    pack = _SEARCH_PACKERS.get(n)
-    if pack is None:
-        pack = _SEARCH_PACKERS[n] = struct.Struct(">HHHHII%ds" % n).pack
-    return pack
 
 
 #: A SearchResponse with its 8-byte payload, as ``(port, ip, cid, version)``.

@@ -21,7 +21,7 @@ from ._errors import (LocalProtocolError, ProtocolError, RemoteProtocolError, as
 from ._fastpath import (DBR_TYPE_COUNT, ELEMENT_SIZES, VALUE_OFFSETS, create_requests,
                         read_requests, subscribe_requests, take_batch)
 from ._framing import DEFAULT_MAX_PAYLOAD, ReceiveBuffer, short_frame_limit
-from ._headers import Header, frame_at
+from ._headers import Header, encode_names, frame_at
 from ._ids import IdTables
 from ._machine import StateMachine
 from ._roles import CLIENT, DISCONNECTED, NEED_DATA, SERVER, CircuitState, Role
@@ -159,9 +159,10 @@ class VirtualCircuit:
             # (names that long need the extended header)
             channels = [ClientChannel(self, name) for name in names]
             return channels, self.send(*[channel.create() for channel in channels])
-        if "\0" in "".join(names):
+        raws = encode_names(names)
+        if raws is None:
             raise LocalProtocolError("name contains a NUL byte")
-        channels, data = create_requests(self, self._ids, names, self.protocol_version)
+        channels, data = create_requests(self, self._ids, names, raws, self.protocol_version)
         if channels:
             self._machine.created_channel = True
         return channels, data

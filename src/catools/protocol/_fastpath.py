@@ -9,7 +9,6 @@ the transition tables, so the two cannot disagree about a state.
 from __future__ import annotations
 
 from itertools import repeat
-from struct import Struct
 
 from ..hints import TYPE_CHECKING
 from ._channel import ClientChannel
@@ -19,7 +18,8 @@ from ._commands import (_DBR_SIZES, AccessRightsResponse, CreateChanRequest,
 from ._constants import DYNAMIC_COUNT_VERSION, AccessRights
 from ._errors import LocalProtocolError
 from ._framing import ReceiveBuffer
-from ._headers import EXTENDED_MARKER, HEADER, next_free_id
+from ._headers import (EXTENDED_MARKER, HEADER, name_payload_size, named_packer, next_free_id,
+                       pack_named, padded)
 from ._ids import IdTables, event_add_record
 from ._roles import ChannelState
 from ._runs import RUN_TYPES, take_create_run, take_read_run, take_run
@@ -31,8 +31,6 @@ if TYPE_CHECKING:  # pragma: no cover
 _unpack_header = HEADER.unpack_from
 _pack_header = HEADER.pack
 _pack_header_into = HEADER.pack_into
-#: Per padded name size: the packer of a whole CREATE_CHAN request (``s`` pads with NUL).
-_CREATE_PACKERS: dict[int, Any] = {}
 _tnew = tuple.__new__
 _CONNECTED = ChannelState.CONNECTED
 #: Per DBR type: where the values start, and the size of one (the payload size check).
@@ -149,16 +147,14 @@ def take_batch(rx: ReceiveBuffer, ids: IdTables, limit: int, out: list[Any],
     rx.pos = pos
 
 
-def create_requests(circuit: Any, ids: IdTables, names: list[str], version: int
-                    ) -> tuple[list[ClientChannel], bytes]:
-    """New ClientChannels on ``circuit`` and their CREATE_CHAN requests (names short
-    enough for the 16-byte header, without NUL), encoded in one go, with CIDs from
-    ``ids``; the channels move as sending the requests would."""
-    # (encoded first, at once: none holds a NUL; a name that cannot be encoded
-    # leaves the tables as they were)
+def create_requests(circuit: Any, ids: IdTables, names: list[str], raws: list[bytes],
+                    version: int) -> tuple[list[ClientChannel], bytes]:
+    """New ClientChannels on ``circuit`` and their CREATE_CHAN requests (``raws``: the
+    names as :func:`encode_names` gives them, short enough for the 16-byte header),
+    encoded in one go, with CIDs from ``ids``; the channels move as sending the
+    requests would."""
     if not names:
         return [], b""
-    raws = "\0".join(names).encode("utf-8", "surrogateescape").split(b"\0")
     in_use = ids.channels
     first = ids.next_cid + 1
     n = len(names)
@@ -186,26 +182,14 @@ def create_requests(circuit: Any, ids: IdTables, names: list[str], version: int
         append(channel)
     in_use.update(zip(cids, channels))
     ids.next_cid = cids[-1]
-    sizes = {(length + 8) & ~7 for length in set(map(len, raws))}  # (NUL-terminated,
-    if len(sizes) == 1:                         # padded to 8; one size: one packer, in C)
-        size = sizes.pop()
-        return channels, b"".join(map(_create_packer(size), repeat(_CREATE_CHAN),
-                                      repeat(size), repeat(0), repeat(0), cids,
-                                      repeat(version), raws))
+    size = name_payload_size(raws)
+    if size is not None:                        # (one payload size: packed in C)
+        return channels, pack_named(_CREATE_CHAN, size, 0, 0, cids, repeat(version), raws)
     out = []
     for cid, raw in zip(cids, raws):
-        size = (len(raw) + 8) & ~7
-        out.append(_create_packer(size)(_CREATE_CHAN, size, 0, 0, cid, version, raw))
+        size = padded(len(raw) + 1)
+        out.append(named_packer(size)(_CREATE_CHAN, size, 0, 0, cid, version, raw))
     return channels, b"".join(out)
-
-
-def _create_packer(size: int) -> Callable[..., bytes]:
-    """The packer of a whole CREATE_CHAN request whose name pads to ``size`` bytes
-    (``s`` pads with NUL)."""
-    pack = _CREATE_PACKERS.get(size)
-    if pack is None:
-        pack = _CREATE_PACKERS[size] = Struct(">HHHHII%ds" % size).pack
-    return pack
 
 
 def read_requests(circuit: Any, ids: IdTables,

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import struct
+from itertools import repeat
+
 from ..hints import TYPE_CHECKING
 from ._records import Record
 
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Container
+    from typing import Any, Callable, Container, Iterable, Sequence
 
 HEADER = struct.Struct(">HHHHII")
 EXTENDED_HEADER = struct.Struct(">HHHHIIII")
@@ -41,6 +43,46 @@ def pad(payload: bytes) -> bytes:
     """Zero-pad ``payload`` to a multiple of 8 bytes."""
     extra = -len(payload) & 7
     return payload + b"\0" * extra if extra else payload
+
+
+#: Per payload size: the packer of a whole request whose payload is a name (``s`` pads
+#: the name with NUL to that size).
+_NAMED_PACKERS: dict[int, Any] = {}
+
+
+def named_packer(size: int) -> Callable[..., bytes]:
+    """``pack(command, size, data_type, data_count, p1, p2, name)``: a request (header
+    and payload) whose payload is ``name``, NUL-padded to ``size`` bytes."""
+    pack = _NAMED_PACKERS.get(size)
+    if pack is None:
+        pack = _NAMED_PACKERS[size] = struct.Struct(">HHHHII%ds" % size).pack
+    return pack
+
+
+def encode_names(names: Sequence[str]) -> list[bytes] | None:
+    """Each name as a payload carries it (UTF-8, surrogateescape), encoded at once; None
+    if a name holds a NUL."""
+    if not names:
+        return []
+    joined = "\0".join(names)
+    if joined.count("\0") != len(names) - 1:
+        return None
+    return joined.encode("utf-8", "surrogateescape").split(b"\0")
+
+
+def name_payload_size(raws: Sequence[bytes]) -> int | None:
+    """The payload size that every one of the encoded names ``raws`` takes
+    (NUL-terminated, padded), or None if they take different sizes."""
+    sizes = {padded(length + 1) for length in set(map(len, raws))}
+    return sizes.pop() if len(sizes) == 1 else None
+
+
+def pack_named(command: int, size: int, data_type: int, data_count: int,
+               p1s: Iterable[int], p2s: Iterable[int], raws: Iterable[bytes]) -> bytes:
+    """Requests whose payloads are the encoded names ``raws``, all of payload ``size``,
+    one per ``p1s``/``p2s`` pair (their other header fields alike), packed in a C loop."""
+    return b"".join(map(named_packer(size), repeat(command), repeat(size), repeat(data_type),
+                        repeat(data_count), p1s, p2s, raws))
 
 
 def pack_header(command: int, payload_size: int, data_type: int, data_count: int,
