@@ -6,7 +6,7 @@ import click
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from catools.cli._args import split_plain_tail
+from catools.cli._getopt import split_plain_tail
 from catools.cli.caget import command as caget
 from catools.cli.cainfo import command as cainfo
 from catools.cli.camonitor import command as camonitor

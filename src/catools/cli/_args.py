@@ -63,20 +63,6 @@ def environment_help(*readers: str) -> str:
     return "\n".join(["Environment (see the man page):", *rows]) + "\n"
 
 
-def split_plain_tail(args: list[str]) -> tuple[list[str], list[str]]:
-    """``(head, tail)``: ``tail`` is what follows the last argument that starts with
-    ``-`` and the one word after it (the value that option may take). Every word of
-    ``tail`` is a positional argument wherever the options are (getopt permutation),
-    so parsing ``head`` and appending ``tail`` gives what parsing all of ``args`` gives."""
-    last = -1
-    for index in range(len(args) - 1, -1, -1):
-        if args[index][:1] == "-":
-            last = index
-            break
-    cut = last + 2
-    return args[:cut], args[cut:]
-
-
 def resolve_timeout(tool: str, value: str | None) -> float | None:
     """The -w timeout: -w, else EPICS_CLI_TIMEOUT (:func:`tool_config`'s), else 1.0;
     0 means forever (None)."""

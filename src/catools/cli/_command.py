@@ -33,7 +33,7 @@ class CaCommand(click.Command):
         names) and would only append them in the same order."""
         tail: list[str] = []
         if self.split_names:
-            from ._args import split_plain_tail
+            from ._getopt import split_plain_tail
             args, tail = split_plain_tail(args)
         rest = super().parse_args(ctx, args)
         if tail:

@@ -79,7 +79,7 @@ def command_attribute(module: dict[str, Any]) -> Callable[[str], Any]:
     return __getattr__
 
 
-def parse(args: Sequence[str], options: Sequence[Opt], permute: bool = True
+def parse(args: list[str], options: Sequence[Opt], permute: bool = True
           ) -> tuple[dict[str, Any], list[tuple[str, Any]], list[str]] | None:
     """``(values, order, words)`` as click's parse of ``args`` gives them (every
     option's value, its default if not given; the ``ordered`` options given, as
@@ -90,23 +90,19 @@ def parse(args: Sequence[str], options: Sequence[Opt], permute: bool = True
     table.update((opt.alias, opt) for opt in options if opt.alias is not None)
     given: dict[str, Any] = {}
     words: list[str] = []
-    n = len(args)
+    head, tail = split_plain_tail(args) if permute else (args, [])
+    n = len(head)
     i = 0
-    stop = n
-    if permute:     # (the plain words after the last option and its value: one slice)
-        last = n - 1
-        while last >= 0 and args[last][:1] != "-":
-            last -= 1
-        stop = min(last + 2, n)
-    while i < stop:
-        arg = args[i]
+    while i < n:
+        arg = head[i]
         i += 1
         if arg[:1] != "-" or arg == "-":
             if not permute:
                 return _result(options, given, list(args[i - 1:]))
             words.append(arg)
         elif arg == "--":
-            words += args[i:]
+            words += head[i:]
+            words += tail
             return _result(options, given, words)
         elif arg[:2] == "--":
             opt = table.get(arg)
@@ -115,9 +111,8 @@ def parse(args: Sequence[str], options: Sequence[Opt], permute: bool = True
             if opt.metavar is None:
                 given[opt.name] = opt.value
             elif i < n:
-                given[opt.name] = args[i]
+                given[opt.name] = head[i]
                 i += 1
-                stop = max(stop, i)
             else:
                 return None
         else:
@@ -131,15 +126,28 @@ def parse(args: Sequence[str], options: Sequence[Opt], permute: bool = True
                 if k + 1 < len(arg):
                     text = arg[k + 1:]
                 elif i < n:
-                    text = args[i]
+                    text = head[i]
                     i += 1
-                    stop = max(stop, i)
                 else:
                     return None     # (a missing value: click's message)
                 given[opt.name] = text
                 break
-    words += args[stop:]
+    words += tail
     return _result(options, given, words)
+
+
+def split_plain_tail(args: list[str]) -> tuple[list[str], list[str]]:
+    """``(head, tail)``: ``tail`` is what follows the last argument that starts with
+    ``-`` and the one word after it (the value that option may take). Every word of
+    ``tail`` is a positional argument wherever the options are (getopt permutation),
+    so parsing ``head`` and appending ``tail`` gives what parsing all of ``args`` gives."""
+    last = -1
+    for index in range(len(args) - 1, -1, -1):
+        if args[index][:1] == "-":
+            last = index
+            break
+    cut = last + 2
+    return args[:cut], args[cut:]
 
 
 def _result(options: Sequence[Opt], given: dict[str, Any], words: list[str]

@@ -9,7 +9,7 @@ from typing import Any, Callable, Sequence
 import click
 
 from ._app import VERSION_TEXT, Stdout
-from ._args import CA_OPTIONS, JSON_OPTIONS, environment_help, json_opt, number_format_opts
+from ._args import environment_help, json_opt
 from ._getopt import Opt, Tool
 
 
@@ -110,25 +110,10 @@ def table_options(options: Sequence[Opt]) -> Callable:
     return decorate
 
 
-#: ``-w``, ``-p``: timeout and priority, parsed leniently like the C tools.
-ca_options = table_options(CA_OPTIONS)
-
-
 def json_option(help: str) -> Callable:
     """``--json``: our addition; the command gets ``output`` ("json" or "text"), which
     only :func:`catools.cli._output.open_sink` interprets."""
     return table_options((json_opt(help),))
-
-
-#: ``--json`` and ``--file``: our additions (long options only).
-json_options = table_options(JSON_OPTIONS)
-
-
-def number_format_options(digits: str) -> Callable:
-    """``-e``/``-f``/``-g <digits>``, ``-l``/``-0 <x|o|b>`` and ``-F <ofs>``, as caget
-    and camonitor both take them (``digits``: the name their usage gives the precision,
-    ``<nr>`` or ``<num>``); see :func:`number_format_option` for their effect."""
-    return table_options(number_format_opts(digits))
 
 
 def build_command(tool: Tool) -> click.Command:
