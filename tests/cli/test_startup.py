@@ -41,16 +41,23 @@ NOT_ON_A_PLAIN_GET = ("difflib", "locale", "rich", "json", "catools.format._json
                       "platform", "datetime", "gettext", "threading")
 
 
-def run_child(ioc, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
-    cp = subprocess.run([sys.executable, "-c", CHILD, *args], env=ioc.env,
-                        capture_output=True, text=True, timeout=30)
-    return cp, json.loads(cp.stderr.strip().splitlines()[-1])
+def python_c(code: str, *args: str, env: dict | None = None) -> tuple[int, str, str]:
+    """Exit status, stdout and stderr of ``python -c code args...``."""
+    cp = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True,
+                        text=True, timeout=30)
+    return cp.returncode, cp.stdout, cp.stderr
+
+
+def run_child(ioc, *args: str, child: str = CHILD) -> tuple[str, dict]:
+    """stdout, and the report (the last stderr line) of ``child`` on ``args``."""
+    _, out, err = python_c(child, *args, env=ioc.env)
+    return out, json.loads(err.strip().splitlines()[-1])
 
 
 def test_a_plain_get_loads_only_what_it_uses(shared_ioc):
     # -w and -a are short options: click must not build "did you mean" suggestions
-    cp, report = run_child(shared_ioc, "-w", "5", "-a", "TST:ai")
-    assert report["code"] == 0 and cp.stdout.startswith("TST:ai ")
+    out, report = run_child(shared_ioc, "-w", "5", "-a", "TST:ai")
+    assert report["code"] == 0 and out.startswith("TST:ai ")
     loaded = set(report["modules"])
     assert "catools.client" in loaded and "catools.format._epics" in loaded
     assert sorted(loaded & set(NOT_ON_A_PLAIN_GET)) == []
@@ -76,16 +83,14 @@ print(json.dumps({"code": code, "deferred": deferred}), file=sys.stderr)
 
 def test_catools_get_loads_no_more_than_caget(shared_ioc):
     # the group's own help option is made without gettext and inspect
-    cp = subprocess.run([sys.executable, "-c", GROUP_CHILD, "-w", "5", "TST:ai"],
-                        env=shared_ioc.env, capture_output=True, text=True, timeout=30)
-    report = json.loads(cp.stderr.strip().splitlines()[-1])
-    assert report["code"] == 0 and cp.stdout.startswith("TST:ai ")
+    out, report = run_child(shared_ioc, "-w", "5", "TST:ai", child=GROUP_CHILD)
+    assert report["code"] == 0 and out.startswith("TST:ai ")
     assert report["deferred"] == ["datetime", "gettext", "inspect", "platform", "threading"]
 
 
 def test_the_list_would_see_a_loaded_module(shared_ioc):
-    cp, report = run_child(shared_ioc, "--json", "TST:ai")
-    assert report["code"] == 0 and json.loads(cp.stdout)["name"] == "TST:ai"
+    out, report = run_child(shared_ioc, "--json", "TST:ai")
+    assert report["code"] == 0 and json.loads(out)["name"] == "TST:ai"
     assert "catools.format._json" in report["modules"] and "json" in report["modules"]
 
 
@@ -106,9 +111,7 @@ print("ok")
 
 
 def test_a_deferred_module_is_the_real_one_on_first_use():
-    cp = subprocess.run([sys.executable, "-c", DEFERRED_CHILD], capture_output=True,
-                        text=True, timeout=30)
-    assert (cp.returncode, cp.stdout, cp.stderr) == (0, "ok\n", "")
+    assert python_c(DEFERRED_CHILD) == (0, "ok\n", "")
 
 
 PLATFORM_CHILD = """
@@ -130,9 +133,7 @@ print(name)
 
 
 def test_platform_is_the_real_one_on_first_use():
-    cp = subprocess.run([sys.executable, "-c", PLATFORM_CHILD], capture_output=True,
-                        text=True, timeout=30)
-    assert (cp.returncode, cp.stdout, cp.stderr) == (0, "Linux\n", "")
+    assert python_c(PLATFORM_CHILD) == (0, "Linux\n", "")
 
 
 DATETIME_CHILD = """
@@ -151,9 +152,7 @@ print(click.DateTime(["%Y"]).convert("2024", None, None).year)
 
 
 def test_datetime_is_the_real_one_on_first_use():
-    cp = subprocess.run([sys.executable, "-c", DATETIME_CHILD], capture_output=True,
-                        text=True, timeout=30)
-    assert (cp.returncode, cp.stdout, cp.stderr) == (0, "2024\n", "")
+    assert python_c(DATETIME_CHILD) == (0, "2024\n", "")
 
 
 STAND_INS_CHILD = """
@@ -180,9 +179,7 @@ print(done)
 
 
 def test_gettext_and_threading_are_the_real_ones_on_first_use():
-    cp = subprocess.run([sys.executable, "-c", STAND_INS_CHILD], capture_output=True,
-                        text=True, timeout=30)
-    assert (cp.returncode, cp.stdout, cp.stderr) == (0, "[1]\n", "")
+    assert python_c(STAND_INS_CHILD) == (0, "[1]\n", "")
 
 
 def test_the_interpreter_exits_cleanly_with_threading_unloaded():
@@ -191,9 +188,7 @@ def test_the_interpreter_exits_cleanly_with_threading_unloaded():
     code = ("import atexit, sys; from catools.cli import _startup; _startup(); "
             "import click; atexit.register(lambda: print("
             "type(sys.modules['threading']).__name__))")
-    cp = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                        timeout=30)
-    assert (cp.returncode, cp.stdout, cp.stderr) == (0, "_Deferred\n", "")
+    assert python_c(code) == (0, "_Deferred\n", "")
 
 
 def test_help_uses_the_deferred_module(script_runner, shared_ioc):
