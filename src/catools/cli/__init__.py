@@ -181,6 +181,18 @@ def _run_plain(module: _Module, args: list[str], prog: str) -> None:
         run_guarded(spec.name, lambda: spec.main(words, order, **values), fast_exit=True)
 
 
+def command_attribute(module: dict[str, Any]) -> Callable[[str], Any]:
+    """A command module's ``__getattr__``: its ``command``, the click command of its
+    ``TOOL``, made when first asked for (a plain command line is read without it)."""
+    def __getattr__(name: str) -> Any:
+        if name != "command":
+            raise AttributeError(f"module {module['__name__']!r} has no attribute {name!r}")
+        from ._options import build_command
+        command = module["command"] = build_command(module["TOOL"])
+        return command
+    return __getattr__
+
+
 def caget_main() -> None:
     """Console script ``caget``."""
     _run("caget")

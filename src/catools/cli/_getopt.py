@@ -67,18 +67,6 @@ class Tool:
         self.permute = permute
 
 
-def command_attribute(module: dict[str, Any]) -> Callable[[str], Any]:
-    """A command module's ``__getattr__``: its ``command``, the click command of its
-    ``TOOL``, made when first asked for (a plain command line is read without it)."""
-    def __getattr__(name: str) -> Any:
-        if name != "command":
-            raise AttributeError(f"module {module['__name__']!r} has no attribute {name!r}")
-        from ._options import build_command
-        command = module["command"] = build_command(module["TOOL"])
-        return command
-    return __getattr__
-
-
 def parse(args: list[str], options: Sequence[Opt], permute: bool = True
           ) -> tuple[dict[str, Any], list[tuple[str, Any]], list[str]] | None:
     """``(values, order, words)`` as click's parse of ``args`` gives them (every

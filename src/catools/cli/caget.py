@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from ..hints import TYPE_CHECKING, cast
+from . import command_attribute
 from ._app import fail, make_context, warn
 from ._args import (CA_OPTIONS, JSON_OPTIONS, NUMBER_OPTIONS, collect_names,
                     number_format_option, number_format_opts, resolve_count, resolve_priority,
                     resolve_timeout)
-from ._getopt import Opt, Tool, command_attribute
+from ._getopt import Opt, Tool
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Sequence

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from .._version import __version__
 from ..hints import TYPE_CHECKING
+from . import command_attribute
 from ._app import make_context, warn
 from ._args import (CA_OPTIONS, JSON_OPTIONS, collect_names, resolve_priority, resolve_timeout,
                     scan_int)
-from ._getopt import Opt, Tool, command_attribute
+from ._getopt import Opt, Tool
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Sequence

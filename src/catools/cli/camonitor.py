@@ -4,10 +4,11 @@ from __future__ import annotations
 import _signal as signal  # type: ignore[import-not-found]  # (C module: no enums made)
 
 from ..hints import TYPE_CHECKING
+from . import command_attribute
 from ._app import die_by_signal, fail, make_context, warn
 from ._args import (CA_OPTIONS, JSON_OPTIONS, collect_names, number_format_opts,
                     number_formats, resolve_count, resolve_priority, resolve_timeout)
-from ._getopt import Opt, Tool, command_attribute
+from ._getopt import Opt, Tool
 from ._scripting import seconds_option, updates_only, with_properties
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -90,10 +91,9 @@ OPTIONS = (
 def main(names: Sequence[str], order: Sequence[tuple[str, Any]], timeout: str | None,
          priority: str | None, mask: str | None, ts_keys: str | None, enum_number: bool,
          count: str | None, char_string: bool, float_string: bool, fmt_e: str | None,
-         fmt_f: str | None, fmt_g: str | None, long_base: str | None,
-         int_base: str | None, separator: str | None, output: str,
-         name_file: str | None, max_updates: int | None, run_time: str | None,
-         props: bool, only_updates: bool) -> int:
+         fmt_f: str | None, fmt_g: str | None, long_base: str | None, int_base: str | None,
+         separator: str | None, output: str, name_file: str | None, max_updates: int | None,
+         run_time: str | None, props: bool, only_updates: bool) -> int:
     """camonitor on ``names`` with the values of :data:`OPTIONS`; the exit status."""
     from ..client import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE
     from ..format import FormatOptions, parse_timestamp_keys

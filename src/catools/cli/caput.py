@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from ..hints import TYPE_CHECKING
+from . import command_attribute
 from ._app import fail, make_context, warn
 from ._args import (CA_OPTIONS, check_names, converter, json_opt, resolve_count,
                     resolve_priority, resolve_timeout)
-from ._getopt import Opt, Tool, command_attribute
+from ._getopt import Opt, Tool
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Sequence

@@ -4,10 +4,11 @@ from __future__ import annotations
 import _signal as signal  # type: ignore[import-not-found]  # (C module: no enums made)
 
 from ..hints import TYPE_CHECKING
+from . import command_attribute
 from ._app import die_by_signal, fail, make_context, warn
 from ._args import (CA_OPTIONS, json_opt, number_format_opts, number_formats, resolve_count,
                     resolve_priority, resolve_timeout)
-from ._getopt import Opt, Tool, command_attribute
+from ._getopt import Opt, Tool
 from ._scripting import seconds_option
 
 if TYPE_CHECKING:  # pragma: no cover
